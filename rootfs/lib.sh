@@ -86,7 +86,8 @@ pack_container() {
 	set -- -noappend -no-progress -quiet -processors "${ISOLA_BUILD_CPUS:-2}" \
 		-comp "${ISOLA_SQUASHFS_COMP:-gzip}" -xattrs -mkfs-time "$_epoch"
 	if [ "${ISOLA_ALL_ROOT:-0}" = 1 ]; then set -- "$@" -all-root; fi
-	mksquashfs "$_stage/rootfs" "$_tmp/$_name.squashfs" "$@" >&2
+	# (mksquashfs refuses SOURCE_DATE_EPOCH together with -mkfs-time.)
+	env -u SOURCE_DATE_EPOCH mksquashfs "$_stage/rootfs" "$_tmp/$_name.squashfs" "$@" >&2
 	write_fingerprints "$_tmp" "$_name" "$_name.tar.gz" "$_name.meta.tar.gz" "$_name.squashfs"
 	for _f in "$_name.tar.gz" "$_name.meta.tar.gz" "$_name.squashfs" "$_name.fingerprints"; do
 		mv -f "$_tmp/$_f" "$_outdir/$_f"
