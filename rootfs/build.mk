@@ -27,7 +27,8 @@ image-debian-vm: $(IMAGE_DEBIAN_VM)
 images: image-busybox image-debian image-debian-vm
 
 # Grouped targets (&:, GNU make 4.3): one run of the script makes all of them.
-$(IMAGE_BUSYBOX) &: $(ROOTFS_BUSYBOX_SRCS) $(ROOTFS_COMMON) /bin/busybox
+# (wildcard: a missing busybox-static is reported by build.sh, not as "no rule".)
+$(IMAGE_BUSYBOX) &: $(ROOTFS_BUSYBOX_SRCS) $(ROOTFS_COMMON) $(wildcard /bin/busybox)
 	rootfs/busybox/build.sh $(IMAGES_DIR)
 
 $(IMAGE_DEBIAN) &: $(ROOTFS_DEBIAN_SRCS) rootfs/debian/packages.base $(ROOTFS_COMMON)
