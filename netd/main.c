@@ -21,8 +21,25 @@
 #include "link.h"
 #include "log.h"
 #include "netd.h"
-#include "path.h"
 #include "protocol.h"
+
+/* mkdir -p of a host path we own (not a path inside an instance: lib/path.h is for those) */
+static int mkdir_parents(const char *dir, isola_error *err)
+{
+	char p[2048];
+	snprintf(p, sizeof p, "%s", dir);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return isola_err(err, errno, "mkdir %s", p);
+		*s = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return isola_err(err, errno, "mkdir %s", p);
+	return 0;
+}
 
 static void usage(FILE *f)
 {
@@ -137,10 +154,21 @@ int main(int argc, char **argv)
 	}
 	snprintf(d.state_dir, sizeof d.state_dir, "%s", state_dir);
 	snprintf(d.state_path, sizeof d.state_path, "%s/state.json", state_dir);
-	_cleanup_close_ int sdfd = safe_mkdir_p(AT_FDCWD, state_dir, 0755, &err);
-	if (sdfd < 0) {
+	if (mkdir_parents(state_dir, &err) < 0) {
 		isola_err_print("isola-netd", &err);
 		return 1;
+	}
+	/* dnsmasq drops to nobody and re-reads its host files on SIGHUP: every directory above them must be
+	 * searchable by others (0711 is enough: nothing is listable) */
+	chmod(state_dir, 0711);
+	for (char p[2048], *s = strcpy(p, state_dir) + strlen(state_dir); s > p; s--) {
+		struct stat st;
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (stat(p[0] ? p : "/", &st) == 0 && !(st.st_mode & S_IXOTH))
+			log_warn("%s is not searchable by others (mode %o): dnsmasq, running as nobody, will not read "
+				 "reservations under %s", p, st.st_mode & 07777, state_dir);
 	}
 	/* one netd per state dir: a second one would fight the first over every bridge */
 	char lockp[2100];
