@@ -789,10 +789,18 @@ int netd_dispatch(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **r
 	*reply = NULL;
 	*out_fd = -1;
 	const char *op;
-	if (json_get_str(req, "", "op", true, &op, err) < 0)
+	if (json_get_str(req, "", "op", true, &op, err) < 0) {
+		err->errnum = EINVAL;
 		return -1;
-	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-		if (strcmp(ops[i].name, op) == 0)
-			return ops[i].fn(d, req, fds, nfds, reply, out_fd, err);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+		if (strcmp(ops[i].name, op) != 0)
+			continue;
+		int r = ops[i].fn(d, req, fds, nfds, reply, out_fd, err);
+		/* a JSON type error carries no errno: to the caller it is bad input */
+		if (r < 0 && err->errnum == 0)
+			err->errnum = EINVAL;
+		return r;
+	}
 	return isola_err(err, EOPNOTSUPP, "unknown op \"%s\"", op);
 }

@@ -170,7 +170,8 @@ class Netd:
 
     def addrs(self):
         out = self.host.run("ip", "-o", "addr", "show").stdout
-        return sorted(" ".join(l.split()[1:4]) for l in out.splitlines())
+        # IPv6 link-locals are the kernel's own (addrconf adds one when a bridge first gets carrier): not netd's
+        return sorted(" ".join(l.split()[1:4]) for l in out.splitlines() if " fe80:" not in l)
 
     def nft_tables(self):
         out = self.host.run("nft", "list", "tables").stdout
