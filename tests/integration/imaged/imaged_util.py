@@ -33,8 +33,10 @@ templates:
 
 
 class ImagedError(Exception):
+    """The daemon's message, with its errno spelled out as ipc_call's isola_err_str would."""
+
     def __init__(self, msg, errno_):
-        super().__init__(msg)
+        super().__init__(msg + (": " + os.strerror(errno_) if errno_ else ""))
         self.errno = errno_
 
 
@@ -111,6 +113,9 @@ class Daemon:
 
     def store_entries(self):
         return sorted(p.name for p in self.store.iterdir()) if self.store.exists() else []
+
+    def image_dirs(self):
+        return [n for n in self.store_entries() if len(n) == 64]
 
     def tmp_dirs(self):
         return [n for n in self.store_entries() if n.startswith(".tmp-")]
