@@ -61,6 +61,8 @@ static int mkdirs(const char *base, const char *sub, isola_error *err)
 	_cleanup_free_ char *p = NULL;
 	if (asprintf(&p, "%s/%s", base, sub) < 0)
 		return isola_err(err, ENOMEM, "mkdir");
+	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+		return isola_err(err, errno, "mkdir %s", base);
 	for (char *s = p + strlen(base) + 1;; s++) {
 		s = strchr(s, '/');
 		if (s)
