@@ -125,11 +125,14 @@ static int parse_arg(json_t *a, const char *jpath, struct scmp_arg_cmp *cmp, iso
 {
 	if (!json_is_object(a))
 		return isola_err(err, 0, "%s: expected an object", jpath);
-	uint64_t index = 0, value = 0, value2 = 0;
+	uint64_t index = 0;
+	/* jansson integers are int64: a value above INT64_MAX (a mask like 0xffffffff00000000) can only be
+	 * written as its two's complement negative, so accept negatives and reinterpret them as uint64 */
+	int64_t value = 0, value2 = 0;
 	const char *op = NULL;
 	if (json_get_uint(a, jpath, "index", true, &index, err) < 0 ||
-	    json_get_uint(a, jpath, "value", true, &value, err) < 0 ||
-	    json_get_uint(a, jpath, "valueTwo", false, &value2, err) < 0 ||
+	    json_get_int(a, jpath, "value", true, &value, err) < 0 ||
+	    json_get_int(a, jpath, "valueTwo", false, &value2, err) < 0 ||
 	    json_get_str(a, jpath, "op", true, &op, err) < 0)
 		return -1;
 	if (index > 5)
@@ -143,7 +146,8 @@ static int parse_arg(json_t *a, const char *jpath, struct scmp_arg_cmp *cmp, iso
 		return isola_err(err, 0, "%s: unknown operator \"%s\"", json_path_key(jpath, "op"), op);
 	/* libseccomp: for SCMP_CMP_MASKED_EQ datum_a is the mask and datum_b the value, which is how the
 	 * OCI fields line up (value = mask, valueTwo = datum). Both are full 64-bit (CVE-2019-10063). */
-	*cmp = (struct scmp_arg_cmp){ .arg = (unsigned)index, .op = operators[i].op, .datum_a = value, .datum_b = value2 };
+	*cmp = (struct scmp_arg_cmp){ .arg = (unsigned)index, .op = operators[i].op, .datum_a = (uint64_t)value,
+				       .datum_b = (uint64_t)value2 };
 	return 0;
 }
 

@@ -2,7 +2,8 @@
 # attack helpers the security suite runs inside busybox containers. The modules themselves are compiled
 # into libisola-runtime.a by runtime/build.mk; the unit tests link the objects directly so they do not
 # depend on the rest of the runtime.
-CONFINE_SRCS := runtime/caps.c runtime/seccomp.c runtime/seccomp_profile.c runtime/cgroup.c
+CONFINE_SRCS := runtime/caps.c runtime/seccomp.c runtime/seccomp_profile.c runtime/cgroup.c \
+                runtime/cgroup_resources.c runtime/cgroup_stats.c
 CONFINE_OBJS := $(CONFINE_SRCS:%.c=$(B)/obj/%.o)
 CONFINE_LIBS := jansson libseccomp libcap
 DEPS += libseccomp-dev libcap-dev libcmocka-dev libc6-dev
