@@ -73,6 +73,7 @@ struct runtime_create_opts {
 	int stdio[3];                /* init's stdin/out/err; -1 → the caller's own. Use RUNTIME_STDIO_INHERIT */
 	const char *notify_socket;   /* NOTIFY_SOCKET of the caller; the runtime proxies READY=1 from inside */
 	bool no_pivot;               /* MS_MOVE + chroot instead of pivot_root (ramfs roots; unsafe otherwise) */
+	bool force_terminal;         /* run -t: process.terminal = true whatever the config says */
 	bool no_new_keyring;
 	struct runtime_system_opts system;
 };
@@ -119,23 +120,24 @@ struct runtime_exec_opts {
 	char *const *args;           /* NULL-terminated */
 	char *const *env;            /* extra KEY=VALUE, added to the container's process.env */
 	const char *cwd;             /* NULL: the config's process.cwd */
-	const char *user;            /* "uid[:gid]", NULL: the config's process.user */
+	const char *user;            /* "uid[:gid]" (numeric), NULL: the config's process.user */
 	bool tty;
 	const char *console_socket;  /* as in create */
 	int console_socket_fd;
-	int *console_master_out;
-	bool detach;                 /* return once exec'd; otherwise wait and return the exit code */
+	int *console_master_out;     /* with tty and no console socket: the pty master comes back here */
 	const char *pid_file;
 	unsigned preserve_fds;
 	int stdio[3];
 	bool no_new_privs;           /* force no_new_privs on top of the config */
 };
 
-/* Runs a new process in the container's namespaces, cgroup and confinement (caps, seccomp, user of the
- * config unless overridden). detach: returns its host pid. Otherwise waits and returns its exit status
- * encoded like a shell (code, or 128+signal). */
-int runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct runtime_exec_opts *opts,
-		 isola_error *err);
+/* Runs a new process in the container's namespaces (setns with a pidfd of init), its cgroup and its
+ * confinement (caps, seccomp, user of the config unless overridden). Returns the process's host pid; the
+ * caller is its parent and reaps it (runtime_wait). The container must be created or running. */
+pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct runtime_exec_opts *opts,
+		   isola_error *err);
+/* waitpid(pid) and encode the result like a shell: exit code, or 128 + signal. */
+int runtime_wait(pid_t pid, isola_error *err);
 
 /* cgroup.freeze = 1 / 0 (cgroup v2 freezer). */
 int runtime_pause(const struct runtime_ctx *ctx, const char *id, isola_error *err);
