@@ -98,7 +98,8 @@ pid_t process_clone3(unsigned long flags, int cgroup_fd, int *pidfd, isola_error
 	int pfd = -1;
 	struct clone_args a = {
 		.flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0) | (pidfd ? CLONE_PIDFD : 0),
-		.exit_signal = SIGCHLD,
+		/* CLONE_PARENT takes the caller's own exit signal; clone3 refuses one given with it */
+		.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD,
 		.pidfd = (uint64_t)(uintptr_t)&pfd,
 		.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
 	};
