@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import RUNTIME
+from isolasec import RUNTIME
 
 
 def sha256(p):

@@ -9,7 +9,7 @@ import termios
 
 import pytest
 
-from conftest import RUNTIME, parse_kv
+from isolasec import RUNTIME, parse_kv
 
 DENIED_EPERM = ["kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "bpf",
                 "keyctl", "add_key", "request_key", "perf_event_open", "open_by_handle_at"]
