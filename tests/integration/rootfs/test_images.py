@@ -336,7 +336,7 @@ def test_busybox_boots_gets_dhcp_and_powers_off(busybox_dir, tmp_path, dhcp_netn
     root = tree / "rootfs"
     # Our own pid, mount, uts, ipc namespaces inside our own netns: the image's rcS mounts /proc, /sys, /run
     # itself (no runtime here) and sets the hostname, neither of which may touch the host.
-    proc = subprocess.Popen(["ip", "netns", "exec", dhcp_netns, "unshare", "--fork", "--pid", "--mount",
+    proc = subprocess.Popen(["ip", "netns", "exec", dhcp_netns, "unshare", "--fork", "--kill-child", "--pid", "--mount",
                              "--uts", "--ipc", "--propagation", "private", "chroot", str(root), "/sbin/init"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
