@@ -74,6 +74,7 @@ pack_container() {
 	stage_check "$_stage"
 	_epoch=$(image_epoch)
 	_tmp=$(mktemp -d "$_outdir/.$_name.pack.XXXXXX")
+	# shellcheck disable=SC2034
 	PACK_TMP=$_tmp # removed by the caller's EXIT trap if we fail
 	# shellcheck disable=SC2046
 	tar_c "$_tmp/$_name.tar" "$_stage" $(stage_meta_entries "$_stage") rootfs
@@ -109,11 +110,14 @@ pack_vm() {
 	# Exactly one kernel: the VMM boots the one exported here, and the
 	# guest's /boot must hold the same one for the next kernel update.
 	set -- "$_stage"/rootfs/boot/vmlinuz-*
-	[ $# = 1 ] && [ -f "$1" ] || die "$_stage: want exactly one /boot/vmlinuz-*, found: $*"
+	if [ $# != 1 ] || [ ! -f "$1" ]; then
+		die "$_stage: want exactly one /boot/vmlinuz-*, found: $*"
+	fi
 	_kernel=$1
 	_initrd=$_stage/rootfs/boot/initrd.img-${_kernel##*/vmlinuz-}
 	[ -f "$_initrd" ] || die "$_stage: no initramfs $_initrd for $_kernel"
 	_tmp=$(mktemp -d "$_outdir/.$_name.pack.XXXXXX")
+	# shellcheck disable=SC2034
 	PACK_TMP=$_tmp # removed by the caller's EXIT trap if we fail
 	# shellcheck disable=SC2046
 	tar_c "$_tmp/$_name.meta.tar" "$_stage" $(stage_meta_entries "$_stage")

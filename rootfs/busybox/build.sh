@@ -10,6 +10,7 @@
 # non-root user can build it too.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=rootfs/lib.sh
 . "$here/../lib.sh"
 
 outdir=${1:-build/images}
@@ -88,4 +89,4 @@ chmod 0644 "$stage/metadata.yaml"
 find "$stage" -exec touch -h -d "@$epoch" {} +
 
 pack_container busybox "$stage" "$outdir"
-log "$(cat "$outdir/busybox.fingerprints" | tr '\n' ';')"
+log "$(tr '\n' ';' <"$outdir/busybox.fingerprints")"

@@ -14,6 +14,7 @@
 # tree holds files of many owners and device-free but setuid/setgid binaries.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=rootfs/lib.sh
 . "$here/../lib.sh"
 
 kind=${1:?usage: build.sh container|vm [OUTDIR]}
@@ -95,7 +96,9 @@ else
 	# (kernel updates inside the guest), whatever MODULES= says.
 	printf '%s\n' virtio_pci virtio_blk virtio_net virtio_console ext4 \
 		>>"$root/etc/initramfs-tools/modules"
-	kver=$(cd "$root/boot" && ls vmlinuz-* | sed 's/^vmlinuz-//')
+	set -- "$root"/boot/vmlinuz-*
+	if [ $# != 1 ] || [ ! -f "$1" ]; then die "want exactly one /boot/vmlinuz-*, found: $*"; fi
+	kver=${1##*/vmlinuz-}
 	# The initramfs was built inside debootstrap with Debian's default
 	# MODULES=most (initramfs.conf(5)); prove it can mount /dev/vda.
 	lsinitramfs "$root/boot/initrd.img-$kver" >"$stage/initrd.list"
@@ -107,6 +110,13 @@ else
   isola.initrd: /boot/initrd.img-$kver
   isola.cmdline: root=/dev/vda rw console=ttyS0 net.ifnames=0"
 	desc="Debian 12 (bookworm) amd64, isola virtual machine ($serial)"
+fi
+
+# With SOURCE_DATE_EPOCH, nothing in the image is newer than it (what this
+# script wrote, and what debootstrap wrote at build time): the
+# reproducible-builds "clamp" (reproducible-builds.org/docs/source-date-epoch).
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+	find "$root" -newermt "@$epoch" -exec touch -h -d "@$epoch" {} +
 fi
 
 mkdir -p "$stage/templates"

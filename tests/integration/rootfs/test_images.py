@@ -13,6 +13,7 @@ import signal
 import stat
 import subprocess
 import tarfile
+import tempfile
 import time
 
 import pytest
@@ -247,6 +248,23 @@ def test_busybox_build_refuses_a_missing_busybox(tmp_path):
     assert res.returncode != 0 and "not found" in res.stderr, res.stderr
 
 
+@needs_root
+def test_busybox_builds_unprivileged_with_root_owned_files():
+    """The busybox image declares every file root's, so an ordinary user can build it (CI, developers)."""
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    if subprocess.run(drop + ["test", "-x", str(BUSYBOX_BUILD)]).returncode != 0:
+        pytest.skip(f"the checkout ({REPO}) is not readable by uid 65534")
+    # pytest's tmp_path sits under a 0700 root directory; this one must be reachable by uid 65534.
+    with tempfile.TemporaryDirectory(prefix="rootfs-unpriv-", dir="/tmp") as d:
+        out = pathlib.Path(d)
+        os.chown(out, 65534, 65534)
+        res = subprocess.run(drop + [str(BUSYBOX_BUILD), str(out)], capture_output=True, text=True, cwd="/")
+        assert res.returncode == 0, f"unprivileged build failed:\n{res.stderr}"
+        owners = {(m.uid, m.gid) for m in tar_members(out / "busybox.tar.gz").values()}
+        assert owners == {(0, 0)}, f"unprivileged build recorded owners {owners}, want only 0:0"
+        assert {e[1:] for e in squashfs_entries(out / "busybox.squashfs").values()} == {(0, 0)}
+
+
 # ------------------------------------------- busybox boot smoke test (the runtime team owns real boots)
 
 def _children(pid):
@@ -318,7 +336,7 @@ def test_busybox_boots_gets_dhcp_and_powers_off(busybox_dir, tmp_path, dhcp_netn
     root = tree / "rootfs"
     # Our own pid, mount, uts, ipc namespaces inside our own netns: the image's rcS mounts /proc, /sys, /run
     # itself (no runtime here) and sets the hostname, neither of which may touch the host.
-    proc = subprocess.Popen(["ip", "netns", "exec", dhcp_netns, "unshare", "--fork", "--pid", "--mount",
+    proc = subprocess.Popen(["ip", "netns", "exec", dhcp_netns, "unshare", "--fork", "--kill-child", "--pid", "--mount",
                              "--uts", "--ipc", "--propagation", "private", "chroot", str(root), "/sbin/init"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
