@@ -31,6 +31,13 @@ int netd_save(struct netd *d, isola_error *err)
 	return 0;
 }
 
+int netd_save_volatile(struct netd *d, isola_error *err)
+{
+	if (json_store_path_ex(d->state_path, d->state, true, false, err) < 0)
+		return isola_err_wrap(err, "save netd state");
+	return 0;
+}
+
 struct netd_net_rt *netd_rt(struct netd *d, const char *name)
 {
 	for (size_t i = 0; i < d->nrt; i++)

@@ -558,7 +558,7 @@ static int op_attach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 	if (a6[0])
 		json_object_set_new(att, "ipv6", json_string(a6));
 	json_object_set_new(atts, inst, att);
-	if (netd_save(d, err) < 0) {
+	if (netd_save_volatile(d, err) < 0) {
 		json_object_del(atts, inst);
 		return -1;
 	}
@@ -596,12 +596,12 @@ static int op_attach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 		if (net_attachment_remove(d, att, &e2) < 0)
 			log_warn("%s", e2.msg);
 		json_object_del(atts, inst);
-		netd_save(d, &e2);
+		netd_save_volatile(d, &e2);
 		net_dns_reload(d, n, &e2);
 		return -1;
 	}
 	json_object_set_new(att, "phase", json_string("ready"));
-	if (netd_save(d, err) < 0)
+	if (netd_save_volatile(d, err) < 0)
 		return -1;
 	log_info("attached %s to %s as %s (%s %s)", inst, net, host, ms, a4[0] ? a4 : "-");
 	*reply = json_pack("{s:s,s:s,s:I}", "host_ifname", host, "mac", ms, "mtu", (json_int_t)mtu);
@@ -636,11 +636,12 @@ static int op_detach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 	json_t *att = json_object_get(atts, inst);
 	if (!att)
 		return isola_err(err, ENOENT, "%s: instance \"%s\" is not attached to network \"%s\"", op, inst, net);
-	json_object_set_new(att, "phase", json_string("detaching"));
-	if (netd_save(d, err) < 0 || net_attachment_remove(d, att, err) < 0)
+	/* no "detaching" record first: a crash between the delete and the save below leaves a ready attachment
+	 * whose host link is gone, which the next start drops anyway (reconcile.c) */
+	if (net_attachment_remove(d, att, err) < 0)
 		return isola_err_wrap(err, "%s %s from %s", op, inst, net);
 	json_object_del(atts, inst);
-	if (netd_save(d, err) < 0 || net_dns_reload(d, n, err) < 0)
+	if (netd_save_volatile(d, err) < 0 || net_dns_reload(d, n, err) < 0)
 		return -1;
 	log_info("detached %s from %s", inst, net);
 	*reply = json_object();
