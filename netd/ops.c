@@ -422,44 +422,54 @@ static int alloc_ipv4(struct netd *d, json_t *n, const char *self_mac, const cha
 		return -1;
 	if (!c.has4)
 		return want ? isola_err(err, EINVAL, "network %s has no IPv4", c.name) : 0;
+	uint32_t net = cidr4_net(c.v4), size = cidr4_bcast(c.v4) - net + 1;
+	uint32_t w = 0;
+	if (want) {
+		if (ip4_parse(want, &w, err) < 0)
+			return -1;
+		if (!cidr4_contains(c.v4, w) || w == net || w == cidr4_bcast(c.v4))
+			return isola_err(err, EINVAL, "ipv4 %s is not a host address of network %s (%s)", want, c.name,
+					 json_string_value(json_object_get(n, "ipv4")));
+	}
+	/* one pass over what is taken (gateway, attachments, other MACs' leases) into a bitmap: O(n), not O(n²) */
+	_cleanup_free_ uint8_t *used = calloc(size / 8 + 1, 1);
+	if (!used)
+		return isola_err(err, ENOMEM, "address map of %s", c.name);
+#define MARK(a) do { uint32_t _o = (a) - net; if ((a) >= net && _o < size) used[_o / 8] |= (uint8_t)(1u << (_o % 8)); } while (0)
+	MARK(c.v4.addr);
+	const char *k;
+	json_t *x;
+	json_object_foreach(json_object_get(n, "attachments"), k, x) {
+		uint32_t a;
+		isola_error e;
+		const char *s = json_string_value(json_object_get(x, "ipv4"));
+		if (s && ip4_parse(s, &a, &e) == 0)
+			MARK(a);
+	}
 	char dir[2200];
 	netd_net_dir(d, c.name, dir, sizeof dir);
 	_cleanup_json_ json_t *leases = dnsmasq_leases(dir);
-	json_t *atts = json_object_get(n, "attachments");
-	uint32_t lo = cidr4_net(c.v4) + 1, hi = cidr4_bcast(c.v4) - 1;
-	for (uint32_t a = lo; a <= hi; a++) {
-		char s[16];
-		ip4_format(a, s, sizeof s);
-		uint32_t w = 0;
-		if (want) {
-			if (ip4_parse(want, &w, err) < 0)
-				return -1;
-			if (!cidr4_contains(c.v4, w) || w == cidr4_net(c.v4) || w == cidr4_bcast(c.v4))
-				return isola_err(err, EINVAL, "ipv4 %s is not a host address of network %s (%s)", want, c.name,
-						 json_string_value(json_object_get(n, "ipv4")));
-			a = w;
-			ip4_format(a, s, sizeof s);
-		}
-		bool used = a == c.v4.addr;
-		const char *k;
-		json_t *x;
-		json_object_foreach(atts, k, x)
-			used = used || strcmp(json_string_value(json_object_get(x, "ipv4")) ?: "", s) == 0;
-		size_t i;
-		json_array_foreach(leases, i, x)
-			used = used || (strcmp(json_string_value(json_object_get(x, "ipv4")) ?: "", s) == 0 &&
-					strcmp(json_string_value(json_object_get(x, "mac")) ?: "", self_mac) != 0);
-		if (want) {
-			if (used)
-				return isola_err(err, EADDRINUSE, "ipv4 %s is already in use on network %s", want, c.name);
-			*out = a;
-			return 0;
-		}
-		if (!used) {
-			*out = a;
-			return 0;
-		}
+	size_t i;
+	json_array_foreach(leases, i, x) {
+		uint32_t a;
+		isola_error e;
+		const char *s = json_string_value(json_object_get(x, "ipv4"));
+		if (s && strcmp(json_string_value(json_object_get(x, "mac")) ?: "", self_mac) != 0 && ip4_parse(s, &a, &e) == 0)
+			MARK(a);
 	}
+#undef MARK
+	if (want) {
+		uint32_t o = w - net;
+		if (used[o / 8] & (1u << (o % 8)))
+			return isola_err(err, EADDRINUSE, "ipv4 %s is already in use on network %s", want, c.name);
+		*out = w;
+		return 0;
+	}
+	for (uint32_t o = 1; o < size - 1; o++)
+		if (!(used[o / 8] & (1u << (o % 8)))) {
+			*out = net + o;
+			return 0;
+		}
 	return isola_err(err, ENOSPC, "network %s has no free IPv4 address left", c.name);
 }
 
