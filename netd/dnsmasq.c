@@ -141,6 +141,9 @@ static int pidfd_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send
 
 int dnsmasq_start(struct dnsmasq *d, const struct dnsmasq_cfg *c, const char *dir, isola_error *err)
 {
+	/* fail the request now, not five silent restarts later */
+	if (access(DNSMASQ_PATH, X_OK) < 0)
+		return isola_err(err, errno, "%s (Debian package dnsmasq-base)", DNSMASQ_PATH);
 	_cleanup_strv_ char **argv = dnsmasq_argv(c, dir);
 	if (!argv)
 		return isola_err(err, ENOMEM, "dnsmasq arguments");

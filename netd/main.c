@@ -1,6 +1,7 @@
 /* isola-netd: the privileged network helper (docs/netd.md). One thread, one poll loop: the listening
  * socket, a signalfd for SIGTERM/SIGINT, and one pidfd per supervised dnsmasq. Requests are handled one at
  * a time, to completion: every op is short, and serialising them is what keeps the state file coherent. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <poll.h>
@@ -45,7 +46,39 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: isola-netd [--socket PATH] [--state-dir DIR] [--group GROUP] [--explain] [--debug]\n"
 		   "                  [--log FILE] [--log-format text|json]\n"
+		   "       isola-netd [--socket PATH] call JSON [NETNS-PATH]     (one request, reply on stdout)\n"
 		   "The isola network helper: managed bridges, veths, taps, dnsmasq, nftables (docs/netd.md).\n");
+}
+
+/* `isola-netd [--socket S] call JSON [NETNS]`: one request, reply printed as JSON (for scripts, debugging and
+ * the docs' walkthrough). NETNS, a path such as /run/netns/NAME, is passed as the fd an attach needs. */
+static int client_call(const char *sock, const char *text, const char *netns)
+{
+	isola_error err = { 0 };
+	json_error_t je;
+	_cleanup_json_ json_t *req = json_loads(text, 0, &je);
+	if (!req || !json_is_object(req)) {
+		fprintf(stderr, "isola-netd call: the request is not a JSON object: %s\n", req ? "" : je.text);
+		return 2;
+	}
+	_cleanup_close_ int nsfd = -1;
+	if (netns && (nsfd = open(netns, O_RDONLY | O_CLOEXEC)) < 0) {
+		isola_err(&err, errno, "open %s", netns);
+		isola_err_print("isola-netd call", &err);
+		return 1;
+	}
+	_cleanup_json_ json_t *reply = NULL;
+	int rfds[IPC_MAX_FDS];
+	size_t nr = 0;
+	if (ipc_call(sock, req, nsfd >= 0 ? &nsfd : NULL, nsfd >= 0 ? 1 : 0, &reply, rfds, &nr, NULL, NULL, &err) < 0) {
+		isola_err_print("isola-netd call", &err);
+		return 1;
+	}
+	for (size_t i = 0; i < nr; i++)
+		close(rfds[i]);
+	_cleanup_free_ char *out = json_dumps(reply, JSON_INDENT(2));
+	printf("%s\n", out ? out : "{}");
+	return 0;
 }
 
 /* sd_notify(3) without libsystemd: one datagram "READY=1" to $NOTIFY_SOCKET (Type=notify). */
@@ -128,6 +161,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	if (optind < argc && strcmp(argv[optind], "call") == 0 && argc - optind >= 2 && argc - optind <= 3)
+		return client_call(sock, argv[optind + 1], argc - optind == 3 ? argv[optind + 2] : NULL);
 	if (optind != argc) {
 		usage(stderr);
 		return 2;
@@ -152,12 +187,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "isola-netd: state dir path too long\n");
 		return 2;
 	}
-	snprintf(d.state_dir, sizeof d.state_dir, "%s", state_dir);
-	snprintf(d.state_path, sizeof d.state_path, "%s/state.json", state_dir);
 	if (mkdir_parents(state_dir, &err) < 0) {
 		isola_err_print("isola-netd", &err);
 		return 1;
 	}
+	/* absolute: the path is baked into dnsmasq's command line, which is how a restarted netd recognises it */
+	_cleanup_free_ char *abs_state = realpath(state_dir, NULL);
+	if (!abs_state) {
+		isola_err(&err, errno, "state dir %s", state_dir);
+		isola_err_print("isola-netd", &err);
+		return 1;
+	}
+	state_dir = abs_state;
+	snprintf(d.state_dir, sizeof d.state_dir, "%s", state_dir);
+	snprintf(d.state_path, sizeof d.state_path, "%s/state.json", state_dir);
 	/* dnsmasq drops to nobody and re-reads its host files on SIGHUP: every directory above them must be
 	 * searchable by others (0711 is enough: nothing is listable) */
 	chmod(state_dir, 0711);

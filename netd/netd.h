@@ -44,6 +44,8 @@ struct net_cfg {
 
 json_t *netd_networks(struct netd *d);
 int netd_save(struct netd *d, isola_error *err);
+/* Attachments only: no fsync (a veth does not outlive a reboot either; see json_store_path_ex). */
+int netd_save_volatile(struct netd *d, isola_error *err);
 struct netd_net_rt *netd_rt(struct netd *d, const char *name);
 void netd_rt_drop(struct netd *d, const char *name);
 const char *netd_net_dir(struct netd *d, const char *name, char *buf, size_t len);

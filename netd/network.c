@@ -26,7 +26,14 @@ json_t *netd_networks(struct netd *d)
 
 int netd_save(struct netd *d, isola_error *err)
 {
-	if (json_store_path(d->state_path, d->state, true, err) < 0)
+	if (json_store_path(d->state_path, d->state, false, err) < 0)
+		return isola_err_wrap(err, "save netd state");
+	return 0;
+}
+
+int netd_save_volatile(struct netd *d, isola_error *err)
+{
+	if (json_store_path_ex(d->state_path, d->state, false, false, err) < 0)
 		return isola_err_wrap(err, "save netd state");
 	return 0;
 }

@@ -422,44 +422,54 @@ static int alloc_ipv4(struct netd *d, json_t *n, const char *self_mac, const cha
 		return -1;
 	if (!c.has4)
 		return want ? isola_err(err, EINVAL, "network %s has no IPv4", c.name) : 0;
+	uint32_t net = cidr4_net(c.v4), size = cidr4_bcast(c.v4) - net + 1;
+	uint32_t w = 0;
+	if (want) {
+		if (ip4_parse(want, &w, err) < 0)
+			return -1;
+		if (!cidr4_contains(c.v4, w) || w == net || w == cidr4_bcast(c.v4))
+			return isola_err(err, EINVAL, "ipv4 %s is not a host address of network %s (%s)", want, c.name,
+					 json_string_value(json_object_get(n, "ipv4")));
+	}
+	/* one pass over what is taken (gateway, attachments, other MACs' leases) into a bitmap: O(n), not O(n²) */
+	_cleanup_free_ uint8_t *used = calloc(size / 8 + 1, 1);
+	if (!used)
+		return isola_err(err, ENOMEM, "address map of %s", c.name);
+#define MARK(a) do { uint32_t _o = (a) - net; if ((a) >= net && _o < size) used[_o / 8] |= (uint8_t)(1u << (_o % 8)); } while (0)
+	MARK(c.v4.addr);
+	const char *k;
+	json_t *x;
+	json_object_foreach(json_object_get(n, "attachments"), k, x) {
+		uint32_t a;
+		isola_error e;
+		const char *s = json_string_value(json_object_get(x, "ipv4"));
+		if (s && ip4_parse(s, &a, &e) == 0)
+			MARK(a);
+	}
 	char dir[2200];
 	netd_net_dir(d, c.name, dir, sizeof dir);
 	_cleanup_json_ json_t *leases = dnsmasq_leases(dir);
-	json_t *atts = json_object_get(n, "attachments");
-	uint32_t lo = cidr4_net(c.v4) + 1, hi = cidr4_bcast(c.v4) - 1;
-	for (uint32_t a = lo; a <= hi; a++) {
-		char s[16];
-		ip4_format(a, s, sizeof s);
-		uint32_t w = 0;
-		if (want) {
-			if (ip4_parse(want, &w, err) < 0)
-				return -1;
-			if (!cidr4_contains(c.v4, w) || w == cidr4_net(c.v4) || w == cidr4_bcast(c.v4))
-				return isola_err(err, EINVAL, "ipv4 %s is not a host address of network %s (%s)", want, c.name,
-						 json_string_value(json_object_get(n, "ipv4")));
-			a = w;
-			ip4_format(a, s, sizeof s);
-		}
-		bool used = a == c.v4.addr;
-		const char *k;
-		json_t *x;
-		json_object_foreach(atts, k, x)
-			used = used || strcmp(json_string_value(json_object_get(x, "ipv4")) ?: "", s) == 0;
-		size_t i;
-		json_array_foreach(leases, i, x)
-			used = used || (strcmp(json_string_value(json_object_get(x, "ipv4")) ?: "", s) == 0 &&
-					strcmp(json_string_value(json_object_get(x, "mac")) ?: "", self_mac) != 0);
-		if (want) {
-			if (used)
-				return isola_err(err, EADDRINUSE, "ipv4 %s is already in use on network %s", want, c.name);
-			*out = a;
-			return 0;
-		}
-		if (!used) {
-			*out = a;
-			return 0;
-		}
+	size_t i;
+	json_array_foreach(leases, i, x) {
+		uint32_t a;
+		isola_error e;
+		const char *s = json_string_value(json_object_get(x, "ipv4"));
+		if (s && strcmp(json_string_value(json_object_get(x, "mac")) ?: "", self_mac) != 0 && ip4_parse(s, &a, &e) == 0)
+			MARK(a);
 	}
+#undef MARK
+	if (want) {
+		uint32_t o = w - net;
+		if (used[o / 8] & (1u << (o % 8)))
+			return isola_err(err, EADDRINUSE, "ipv4 %s is already in use on network %s", want, c.name);
+		*out = w;
+		return 0;
+	}
+	for (uint32_t o = 1; o < size - 1; o++)
+		if (!(used[o / 8] & (1u << (o % 8)))) {
+			*out = net + o;
+			return 0;
+		}
 	return isola_err(err, ENOSPC, "network %s has no free IPv4 address left", c.name);
 }
 
@@ -558,7 +568,7 @@ static int op_attach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 	if (a6[0])
 		json_object_set_new(att, "ipv6", json_string(a6));
 	json_object_set_new(atts, inst, att);
-	if (netd_save(d, err) < 0) {
+	if (netd_save_volatile(d, err) < 0) {
 		json_object_del(atts, inst);
 		return -1;
 	}
@@ -596,12 +606,12 @@ static int op_attach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 		if (net_attachment_remove(d, att, &e2) < 0)
 			log_warn("%s", e2.msg);
 		json_object_del(atts, inst);
-		netd_save(d, &e2);
+		netd_save_volatile(d, &e2);
 		net_dns_reload(d, n, &e2);
 		return -1;
 	}
 	json_object_set_new(att, "phase", json_string("ready"));
-	if (netd_save(d, err) < 0)
+	if (netd_save_volatile(d, err) < 0)
 		return -1;
 	log_info("attached %s to %s as %s (%s %s)", inst, net, host, ms, a4[0] ? a4 : "-");
 	*reply = json_pack("{s:s,s:s,s:I}", "host_ifname", host, "mac", ms, "mtu", (json_int_t)mtu);
@@ -636,11 +646,12 @@ static int op_detach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 	json_t *att = json_object_get(atts, inst);
 	if (!att)
 		return isola_err(err, ENOENT, "%s: instance \"%s\" is not attached to network \"%s\"", op, inst, net);
-	json_object_set_new(att, "phase", json_string("detaching"));
-	if (netd_save(d, err) < 0 || net_attachment_remove(d, att, err) < 0)
+	/* no "detaching" record first: a crash between the delete and the save below leaves a ready attachment
+	 * whose host link is gone, which the next start drops anyway (reconcile.c) */
+	if (net_attachment_remove(d, att, err) < 0)
 		return isola_err_wrap(err, "%s %s from %s", op, inst, net);
 	json_object_del(atts, inst);
-	if (netd_save(d, err) < 0 || net_dns_reload(d, n, err) < 0)
+	if (netd_save_volatile(d, err) < 0 || net_dns_reload(d, n, err) < 0)
 		return -1;
 	log_info("detached %s from %s", inst, net);
 	*reply = json_object();

@@ -6,17 +6,13 @@ import pytest
 from netdlib import BIN, Netd, Netns, uniq
 
 
-def pytest_collection_modifyitems(config, items):
-    pass
-
-
 @pytest.fixture
 def netd(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("isola-netd tests need root (netlink, netns, nftables)")
     if not BIN.exists():
         pytest.fail("%s is not built (make)" % BIN)
-    for tool in ("ip", "nft", "busybox"):
+    for tool in ("ip", "nft", "busybox", "ping", "/usr/sbin/dnsmasq"):
         if not shutil.which(tool):
             pytest.fail("the %s command is needed by the netd tests (make deps)" % tool)
     d = Netd(tmp_path, uniq())

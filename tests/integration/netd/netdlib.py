@@ -188,8 +188,9 @@ class Netd:
         except OSError:
             return ""
 
-    def close(self):
-        print("---- isola-netd log (%s) ----\n%s" % (self.tag, self.log_text()[-6000:]))
+    def close(self, quiet=False):
+        if not quiet:
+            print("---- isola-netd log (%s) ----\n%s" % (self.tag, self.log_text()[-6000:]))
         try:
             if self.proc and self.proc.poll() is None:
                 self.proc.kill()
