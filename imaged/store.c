@@ -206,6 +206,22 @@ void store_close(struct store *s)
 	s->rootfd = -1;
 }
 
+int store_load_image(struct store *s, const char *fp, isola_error *err)
+{
+	if (json_object_get(s->images, fp))
+		return 0;
+	if (!fp_is_valid(fp))
+		return isola_err(err, EINVAL, "load image: bad fingerprint");
+	_cleanup_free_ char *ij = NULL;
+	if (asprintf(&ij, "%s/%s/image.json", s->root, fp) < 0)
+		return isola_err(err, ENOMEM, "load image");
+	json_t *img = json_load_path(ij, err);
+	if (!img)
+		return -1;
+	json_object_set_new(s->images, fp, img);
+	return 0;
+}
+
 /* ---- lookup ------------------------------------------------------------------------------------ */
 
 int store_resolve(struct store *s, const char *ref, const char **fp, isola_error *err)
@@ -561,7 +577,7 @@ static bool is_reg_at(int dfd, const char *p)
 	return fstatat(dfd, p, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
-static int check_aliases(struct store *s, json_t *aliases, isola_error *err)
+int store_check_aliases(struct store *s, json_t *aliases, isola_error *err)
 {
 	size_t i;
 	json_t *a;
@@ -580,7 +596,7 @@ static int check_aliases(struct store *s, json_t *aliases, isola_error *err)
 int store_import_existing(struct store *s, const char *fp, const struct import_req *r, json_t **out, isola_error *err)
 {
 	/* already here: a new copy is dropped, the aliases still apply */
-	if (check_aliases(s, r->aliases, err) < 0)
+	if (store_check_aliases(s, r->aliases, err) < 0)
 		return -1;
 	size_t i;
 	json_t *a;
@@ -601,7 +617,9 @@ static int import_finish(struct import_ctx *c, const struct import_req *r, const
 	if (r->expect_fp && strcmp(r->expect_fp, c->fp) != 0)
 		return isola_err(err, EBADMSG, "fingerprint mismatch: expected %s, the files hash to %s", r->expect_fp,
 				 c->fp);
-	if (json_object_get(s->images, c->fp))
+	/* on disk but not in memory: a concurrent worker committed it since this process forked */
+	if (json_object_get(s->images, c->fp) || (faccessat(s->rootfd, c->fp, F_OK, 0) == 0 &&
+						 store_load_image(s, c->fp, err) == 0))
 		return store_import_existing(s, c->fp, r, out, err);
 	struct extract_stats st = { 0 };
 	const char *type = "container", *rootfs_format = "tree";
@@ -667,8 +685,12 @@ static int import_finish(struct import_ctx *c, const struct import_req *r, const
 	_cleanup_free_ char *ij = tmp_path(c, "image.json");
 	if (json_store_path(ij, img, true, err) < 0)
 		return -1;
-	if (renameat(s->rootfd, c->tmpname, s->rootfd, c->fp) < 0)
+	if (renameat(s->rootfd, c->tmpname, s->rootfd, c->fp) < 0) {
+		/* ENOTEMPTY/EEXIST: a concurrent import of the same bytes won the race; ours is dropped */
+		if ((errno == ENOTEMPTY || errno == EEXIST) && store_load_image(s, c->fp, err) == 0)
+			return store_import_existing(s, c->fp, r, out, err);
 		return isola_err(err, errno, "rename %s to %s", c->tmpname, c->fp);
+	}
 	c->committed = true;
 	json_object_set(s->images, c->fp, img);
 	size_t i;
@@ -715,7 +737,7 @@ int store_import(struct store *s, const struct import_req *r, store_progress_fn 
 		return isola_err(err, EINVAL, "image.import: give exactly one of path, paths, dir, url");
 	if ((r->meta && !r->rootfs) || (!r->meta && r->rootfs))
 		return isola_err(err, EINVAL, "image.import: paths needs [metadata, rootfs]");
-	if (check_aliases(s, r->aliases, err) < 0)
+	if (store_check_aliases(s, r->aliases, err) < 0)
 		return -1;
 	_cleanup_(import_ctx_done) struct import_ctx c;
 	if (import_begin(s, &c, pf, ud, err) < 0)
@@ -764,7 +786,7 @@ int store_publish(struct store *s, const char *dir, const char *arch, json_t *pr
 	const char *canon = arch_canonical(arch ? arch : arch_host());
 	if (!canon)
 		return isola_err(err, ENOTSUP, "publish: unknown architecture \"%s\"", arch);
-	if (check_aliases(s, aliases, err) < 0)
+	if (store_check_aliases(s, aliases, err) < 0)
 		return -1;
 	/* metadata.yaml: JSON strings are valid YAML double-quoted scalars, so keys and values are emitted
 	 * with json_dumps and cannot break out of their line whatever they contain. */
