@@ -422,6 +422,16 @@ static const char *ext_of(int fd)
 		return ".squashfs";
 	if (memcmp(m, "QFI\xfb", 4) == 0)
 		return ".qcow2";
+	/* A raw disk: a whole-disk ext2/3/4 (superblock magic 0xEF53 at byte 1080, ext4(5)), or a partition
+	 * table (GPT "EFI PART" at LBA 1, or the MBR boot signature 0x55AA at byte 510). Only these are taken
+	 * for disks, so an unreadable tarball is never mistaken for a VM image. */
+	unsigned char b[2] = { 0 }, g[8] = { 0 }, u[5] = { 0 };
+	if (pread(fd, u, 5, 257) == 5 && memcmp(u, "ustar", 5) == 0) /* POSIX/GNU tar header magic */
+		return ".tar";
+	if ((pread(fd, b, 2, 1080) == 2 && b[0] == 0x53 && b[1] == 0xEF) ||
+	    (pread(fd, g, 8, 512) == 8 && memcmp(g, "EFI PART", 8) == 0) ||
+	    (pread(fd, b, 2, 510) == 2 && b[0] == 0x55 && b[1] == 0xAA))
+		return ".img";
 	return ".tar";
 }
 
@@ -656,6 +666,12 @@ static int import_finish(struct import_ctx *c, const struct import_req *r, const
 			rootfs_format = "disk";
 			if (qcow2_to_raw(c, rname, err) < 0)
 				return -1;
+		} else if (str_has_suffix(rname, ".img")) {
+			/* already raw: disk.raw is a second name of the kept original, not a copy */
+			type = "virtual-machine";
+			rootfs_format = "disk";
+			if (linkat(c->tmpfd, rname, c->tmpfd, "disk.raw", 0) < 0)
+				return isola_err(err, errno, "link %s to disk.raw", rname);
 		} else {
 			if (extract_into(c, rname, "tree/rootfs", r->privileged, &st, err) < 0)
 				return -1;

@@ -16,6 +16,8 @@ REPO = pathlib.Path(__file__).resolve().parents[3]
 BUILD = pathlib.Path(os.environ.get("ISOLA_BUILD", REPO / "build"))
 IMAGED = BUILD / "bin" / "isola-imaged"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+# the images rootfs/ builds (make images); ISOLA_IMAGES points elsewhere (e.g. another checkout's build)
+IMAGES = pathlib.Path(os.environ.get("ISOLA_IMAGES", BUILD / "images"))
 
 METADATA = """architecture: x86_64
 creation_date: 1700000000
