@@ -12,6 +12,10 @@
 #include "store.h"
 #include <curl/curl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,58 +210,197 @@ static int op_status(struct daemon *d, int conn, json_t *req, json_t **out, isol
 	return 0;
 }
 
+/* worker: run in a forked process (long: copy, hash, unpack, download) so other requests — above all
+ * layer.acquire for starting instances — are answered meanwhile. */
 static const struct {
 	const char *name;
 	op_fn fn;
+	bool worker;
 } ops[] = {
-	{ "image.import", op_import },
-	{ "image.list", op_list },
-	{ "image.show", op_show },
-	{ "image.delete", op_delete },
-	{ "image.export", op_export },
-	{ "image.properties", op_properties },
-	{ "image.publish", op_publish },
-	{ "alias.create", op_alias_create },
-	{ "alias.delete", op_alias_delete },
-	{ "alias.rename", op_alias_rename },
-	{ "alias.list", op_alias_list },
-	{ "layer.acquire", op_acquire },
-	{ "layer.release", op_release },
-	{ "simplestreams.generate", op_ss_generate },
-	{ "simplestreams.pull", op_ss_pull },
-	{ "status", op_status },
+	{ "image.import", op_import, true },
+	{ "image.list", op_list, false },
+	{ "image.show", op_show, false },
+	{ "image.delete", op_delete, false },
+	{ "image.export", op_export, false },
+	{ "image.properties", op_properties, false },
+	{ "image.publish", op_publish, true },
+	{ "alias.create", op_alias_create, false },
+	{ "alias.delete", op_alias_delete, false },
+	{ "alias.rename", op_alias_rename, false },
+	{ "alias.list", op_alias_list, false },
+	{ "layer.acquire", op_acquire, false },
+	{ "layer.release", op_release, false },
+	{ "simplestreams.generate", op_ss_generate, false },
+	{ "simplestreams.pull", op_ss_pull, true },
+	{ "status", op_status, false },
 };
 
-static void serve_one(struct daemon *d, int conn)
+#define MAX_WORKERS 8
+
+/* A long request in a worker process: the client's connection stays with the daemon, which replies
+ * once the worker reports back over its socketpair. */
+struct job {
+	pid_t pid;
+	int sock;       /* our end of the socketpair, -1 when the slot is free */
+	int conn;       /* the client */
+	json_t *aliases;
+	char op[32];
+};
+
+struct daemon_jobs {
+	struct job j[MAX_WORKERS];
+	int lfd;
+};
+static struct daemon_jobs jobs;
+
+static void job_clear(struct job *j)
+{
+	if (j->sock >= 0)
+		close(j->sock);
+	if (j->conn >= 0)
+		close(j->conn);
+	json_decref(j->aliases);
+	memset(j, 0, sizeof *j);
+	j->sock = j->conn = -1;
+}
+
+/* In the worker: no aliases (the daemon adds them when the image is in), report, exit. */
+static void worker_main(struct daemon *d, int conn, int sock, op_fn fn, json_t *req)
+{
+	/* dies with the daemon: a kill -9 of isola-imaged must not leave an import finishing behind its back
+	 * (the next start removes the .tmp- dir instead) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(1);
+	close(jobs.lfd);
+	for (size_t i = 0; i < MAX_WORKERS; i++)
+		if (jobs.j[i].sock >= 0) {
+			close(jobs.j[i].sock);
+			close(jobs.j[i].conn);
+		}
+	json_object_del(req, "aliases");
+	_cleanup_json_ json_t *out = NULL;
+	isola_error err = { 0 };
+	isola_error ierr;
+	if (fn(d, conn, req, &out, &err) < 0) {
+		_cleanup_json_ json_t *e = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", err.msg, "errno", err.errnum);
+		ipc_send(sock, e, NULL, 0, &ierr);
+		_exit(1);
+	}
+	json_object_set_new(out, "ok", json_true());
+	ipc_send(sock, out, NULL, 0, &ierr);
+	_exit(0);
+}
+
+static int start_job(struct daemon *d, int conn, json_t *req, const char *op, op_fn fn, isola_error *err)
+{
+	struct job *slot = NULL;
+	for (size_t i = 0; i < MAX_WORKERS && !slot; i++)
+		if (jobs.j[i].sock < 0)
+			slot = &jobs.j[i];
+	if (!slot)
+		return isola_err(err, EAGAIN, "%d imports already running; retry later", MAX_WORKERS);
+	json_t *aliases = NULL;
+	if (json_get_arr(req, "", "aliases", false, &aliases, err) < 0 ||
+	    store_check_aliases(&d->store, aliases, err) < 0) /* fail fast, before any work */
+		return -1;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return isola_err(err, errno, "socketpair");
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return isola_err(err, errno, "fork worker");
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		worker_main(d, conn, sv[1], fn, req);
+	}
+	close(sv[1]);
+	slot->pid = pid;
+	slot->sock = sv[0];
+	slot->conn = conn;
+	slot->aliases = json_incref(aliases);
+	snprintf(slot->op, sizeof slot->op, "%s", op);
+	log_debug("%s: worker %d", op, pid);
+	return 0;
+}
+
+static void finish_job(struct daemon *d, struct job *j)
+{
+	_cleanup_json_ json_t *res = NULL;
+	isola_error err = { 0 };
+	int r = ipc_recv(j->sock, &res, NULL, NULL, &err);
+	int status = 0;
+	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		isola_err(&err, EIO, "%s: worker died (%s %d)", j->op, WIFSIGNALED(status) ? "signal" : "exit",
+			  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		ipc_reply_err(j->conn, &err);
+	} else if (!json_is_true(json_object_get(res, "ok"))) {
+		const char *msg = json_string_value(json_object_get(res, "error"));
+		isola_err(&err, (int)json_integer_value(json_object_get(res, "errno")), "%s: %s", j->op, msg ? msg : "?");
+		log_info("%s", err.msg);
+		ipc_reply_err(j->conn, &err);
+	} else {
+		const char *fp = json_string_value(json_object_get(res, "fingerprint"));
+		size_t i;
+		json_t *a;
+		int ok = fp && store_load_image(&d->store, fp, &err) == 0 ? 0 : -1;
+		json_array_foreach(j->aliases, i, a)
+			if (ok == 0 && alias_create(&d->store, json_string_value(a), fp, NULL, &err) < 0) {
+				isola_err_wrap(&err, "image %s is in, but", fp);
+				ok = -1;
+			}
+		if (ok < 0) {
+			isola_err_wrap(&err, "%s", j->op);
+			ipc_reply_err(j->conn, &err);
+		} else {
+			json_object_del(res, "ok");
+			json_object_set_new(res, "image", store_image_json(&d->store, fp));
+			ipc_reply_ok(j->conn, res, NULL, 0);
+		}
+	}
+	job_clear(j);
+}
+
+/* Returns true when the connection was handed to a worker (the caller must not close it). */
+static bool serve_one(struct daemon *d, int conn)
 {
 	_cleanup_json_ json_t *req = NULL;
 	isola_error err = { 0 };
 	if (ipc_recv(conn, &req, NULL, NULL, &err) < 0) {
 		if (err.errnum != ECONNRESET)
 			log_warn("receive: %s", err.msg);
-		return;
+		return false;
 	}
 	const char *op = NULL;
 	if (json_get_str(req, "", "op", true, &op, &err) < 0) {
 		ipc_reply_err(conn, &err);
-		return;
+		return false;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
 		if (strcmp(ops[i].name, op) != 0)
 			continue;
 		_cleanup_json_ json_t *out = NULL;
 		log_debug("request %s", op);
-		if (ops[i].fn(d, conn, req, &out, &err) < 0) {
-			isola_err_wrap(&err, "%s", op);
-			log_info("%s failed: %s", op, err.msg);
-			ipc_reply_err(conn, &err);
-		} else {
+		if (ops[i].worker) {
+			if (start_job(d, conn, req, op, ops[i].fn, &err) == 0)
+				return true;
+		} else if (ops[i].fn(d, conn, req, &out, &err) == 0) {
 			ipc_reply_ok(conn, out, NULL, 0);
+			return false;
 		}
-		return;
+		isola_err_wrap(&err, "%s", op);
+		log_info("%s", err.msg);
+		ipc_reply_err(conn, &err);
+		return false;
 	}
 	isola_err(&err, EOPNOTSUPP, "unknown op \"%s\"", op);
 	ipc_reply_err(conn, &err);
+	return false;
 }
 
 static volatile sig_atomic_t stop;
@@ -322,14 +465,51 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_info("serving %s (store %s, %zu images)", sock, store_dir, json_object_size(d.store.images));
+	jobs.lfd = lfd;
+	for (size_t i = 0; i < MAX_WORKERS; i++)
+		job_clear(&jobs.j[i]);
+	/* Accepted connections wait in the poll set until their request arrives, so a client that connects
+	 * and says nothing (or says it slowly) never stalls anyone else. */
+	enum { MAX_PENDING = 64 };
+	int pending[MAX_PENDING];
+	for (size_t i = 0; i < MAX_PENDING; i++)
+		pending[i] = -1;
 	while (!stop) {
+		struct pollfd pfd[1 + MAX_WORKERS + MAX_PENDING] = { { .fd = lfd, .events = POLLIN } };
+		for (size_t i = 0; i < MAX_WORKERS; i++)
+			pfd[1 + i] = (struct pollfd){ .fd = jobs.j[i].sock, .events = POLLIN };
+		for (size_t i = 0; i < MAX_PENDING; i++)
+			pfd[1 + MAX_WORKERS + i] = (struct pollfd){ .fd = pending[i], .events = POLLIN };
+		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0)
+			continue; /* EINTR: a signal; the loop condition decides */
+		for (size_t i = 0; i < MAX_WORKERS; i++)
+			if (jobs.j[i].sock >= 0 && pfd[1 + i].revents)
+				finish_job(&d, &jobs.j[i]);
+		for (size_t i = 0; i < MAX_PENDING; i++) {
+			if (pending[i] < 0 || !pfd[1 + MAX_WORKERS + i].revents)
+				continue;
+			int conn = pending[i];
+			pending[i] = -1;
+			if (!serve_one(&d, conn))
+				close(conn);
+		}
+		if (!(pfd[0].revents & POLLIN))
+			continue;
 		_cleanup_close_ int conn = ipc_accept(lfd, gid, NULL, &err);
 		if (conn < 0) {
 			if (errno != EINTR && !stop)
 				log_warn("%s", err.msg);
 			continue;
 		}
-		serve_one(&d, conn);
+		size_t slot = 0;
+		while (slot < MAX_PENDING && pending[slot] >= 0)
+			slot++;
+		if (slot == MAX_PENDING) {
+			isola_err(&err, EAGAIN, "too many connections waiting to send their request");
+			ipc_reply_err(conn, &err);
+			continue;
+		}
+		pending[slot] = steal_fd(&conn);
 	}
 	unlink(sock);
 	store_close(&d.store);

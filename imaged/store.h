@@ -10,7 +10,9 @@
  *   <store>/.tmp-XXXXXX/           an import in progress; renamed to <fp>/ only when complete, so a crash
  *                                  or a full disk leaves only .tmp-* dirs, removed by store_open()
  *
- * One struct store per daemon; not thread-safe (the daemon serves one request at a time). */
+ * One struct store per daemon process, not thread-safe. Long imports run in forked worker processes
+ * (daemon.c): a worker only creates its .tmp- dir and renames it to <fp>/ — it never writes aliases.json
+ * or layers.json — and the daemon then loads the new image with store_load_image() and adds aliases. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,6 +72,10 @@ int alias_rename(struct store *s, const char *name, const char *new_name, isola_
 json_t *alias_list(struct store *s);
 bool alias_name_valid(const char *name);
 
+/* Every name valid and free (EINVAL / EEXIST otherwise). */
+int store_check_aliases(struct store *s, json_t *aliases, isola_error *err);
+/* Read <fp>/image.json into s->images (a no-op when known): after a worker process committed an import. */
+int store_load_image(struct store *s, const char *fp, isola_error *err);
 /* Save layers.json (used by layer.c). */
 int store_save_layers(struct store *s, isola_error *err);
 /* rm -rf below dirfd/name without following symlinks or crossing into mounts (openat + unlinkat). */

@@ -16,6 +16,8 @@ REPO = pathlib.Path(__file__).resolve().parents[3]
 BUILD = pathlib.Path(os.environ.get("ISOLA_BUILD", REPO / "build"))
 IMAGED = BUILD / "bin" / "isola-imaged"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+# the images rootfs/ builds (make images); ISOLA_IMAGES points elsewhere (e.g. another checkout's build)
+IMAGES = pathlib.Path(os.environ.get("ISOLA_IMAGES", BUILD / "images"))
 
 METADATA = """architecture: x86_64
 creation_date: 1700000000
@@ -58,8 +60,12 @@ class Daemon:
         self.proc = subprocess.Popen([str(IMAGED), "--socket", self.sock, "--store", str(self.store)] + self.extra,
                                      stdout=self.logf, stderr=self.logf)
         for _ in range(500):
-            if os.path.exists(self.sock):
+            # the path exists from bind(2) on, but connect(2) is refused until listen(2): probe it
+            try:
+                self.connect().close()
                 return self
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass
             if self.proc.poll() is not None:
                 raise AssertionError("isola-imaged exited %d at start:\n%s" % (self.proc.returncode, self.log_text()))
             time.sleep(0.01)

@@ -172,10 +172,38 @@ def test_ambiguous_prefix_and_unknown_op(imaged, unified_image, split_image):
     assert "unknown op" in str(e.value)
 
 
-def test_rootfs_engineer_busybox_image(imaged):
-    """build/images/busybox.tar.gz from rootfs/ (make images) when it has been built."""
-    p = U.BUILD / "images" / "busybox.tar.gz"
-    if not p.exists():
-        pytest.skip("build/images/busybox.tar.gz not built (make images, rootfs/)")
-    r = imaged.call("image.import", path=str(p))
-    assert r["fingerprint"] == U.sha256sum(p)
+def rootfs_fingerprints(name):
+    """build/images/<name>.fingerprints (rootfs/): {"unified": (fp, [files]), "split": (fp, [files])}."""
+    f = U.IMAGES / (name + ".fingerprints")
+    if not f.exists():
+        pytest.skip("%s not built (make images, rootfs/)" % f)
+    out = {}
+    for line in f.read_text().splitlines():
+        kind, fp, *files = line.split()
+        out[kind] = (fp, [U.IMAGES / x for x in files])
+    return out
+
+
+@pytest.mark.parametrize("name", ["busybox", "debian"])
+def test_rootfs_images_unified_and_split(imaged, name):
+    """The images rootfs/ builds: our fingerprints equal sha256sum of the files and the builder's own."""
+    fps = rootfs_fingerprints(name)
+    fp, files = fps["unified"]
+    r = imaged.call("image.import", path=str(files[0]))
+    assert r["fingerprint"] == fp == U.sha256sum(files[0])
+    fp, files = fps["split"]
+    r = imaged.call("image.import", paths=[str(p) for p in files])
+    assert r["fingerprint"] == fp == U.sha256sum(*files) and r["image"]["rootfs_format"] == "squashfs"
+    path = imaged.call("layer.acquire", ref=fp, holder="t")["path"]
+    assert os.path.exists(os.path.join(path, "sbin/init")) or os.path.islink(os.path.join(path, "sbin/init"))
+    imaged.call("layer.release", ref=fp, holder="t")
+
+
+def test_rootfs_vm_image_raw_disk(imaged):
+    fp, files = rootfs_fingerprints("debian-vm")["split"]
+    r = imaged.call("image.import", paths=[str(p) for p in files])
+    assert r["fingerprint"] == fp and r["type"] == "virtual-machine"
+    disk = imaged.store / fp / "disk.raw"
+    st, orig = disk.stat(), files[1].stat()
+    assert st.st_size == orig.st_size
+    assert st.st_blocks * 512 < st.st_size, "the copy of a sparse disk must stay sparse"
