@@ -96,3 +96,19 @@ int boot_load(const struct guest_mem *m, const struct boot_config *c, uint64_t *
 	*entry = LAYOUT_KERNEL + BZ_ENTRY64_OFFSET;
 	return 0;
 }
+
+int boot_validate(const struct boot_config *c, isola_error *err)
+{
+	_cleanup_(unmap_file) struct mapped_file k = { 0 }, rd = { 0 };
+	if (map_file(c->kernel, &k, err) < 0)
+		return -1;
+	struct bzimage bz;
+	if (bzimage_parse(k.data, k.size, &bz, err) < 0)
+		return isola_err_wrap(err, "kernel %s", c->kernel);
+	if (strlen(c->cmdline) > bz.cmdline_size)
+		return isola_err(err, 0, "command line is %zu bytes; kernel %s accepts at most %u", strlen(c->cmdline),
+				 c->kernel, bz.cmdline_size);
+	if (c->initrd && map_file(c->initrd, &rd, err) < 0)
+		return -1;
+	return 0;
+}

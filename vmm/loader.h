@@ -12,5 +12,8 @@ struct boot_config {
 	unsigned ncpus;
 };
 
+/* Check the kernel (and that the initrd is readable) before any KVM state exists: bad input fails fast
+ * with a reason, on hosts without /dev/kvm too. */
+int boot_validate(const struct boot_config *c, isola_error *err);
 /* On success *entry is the 64-bit entry point (load address + 0x200). */
 int boot_load(const struct guest_mem *m, const struct boot_config *c, uint64_t *entry, isola_error *err);

@@ -138,6 +138,8 @@ int main(int argc, char **argv)
 	static struct devices devs;
 	int status = VM_EXIT_ERROR;
 	struct serial_port sp;
+	if (boot_validate(&bc, &err) < 0)
+		goto fail;
 	if (serial_port_open(serial, &sp, &err) < 0)
 		goto fail;
 	legacy_init(&vm.legacy, sp.out_fd);

@@ -164,7 +164,7 @@ static void i8042_io(struct vm *vm, uint16_t port, bool write, uint8_t *d)
 	if (!write) {
 		if (port == 0x64) {
 			/* OBF when a byte waits; bit 2 "system flag" is set after self-test. */
-			*d = (uint8_t)((k->out_len ? 0x01 : 0) | 0x04);
+			*d = (uint8_t)((k->out_len ? 0x01 : 0) | 0x04 | 0x10); /* 0x10: keyboard not locked */
 		} else {
 			*d = k->out_len ? k->out[0] : 0;
 			if (k->out_len)
