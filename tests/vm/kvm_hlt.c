@@ -21,14 +21,14 @@
 #include "cleanup.h"
 #include "error.h"
 
-#define GUEST_ADDR 0x1000
-#define GUEST_PORT 0x10
+#define GUEST_ADDR  0x1000
+#define GUEST_PORT  0x10
 #define GUEST_VALUE 42
 
 static const uint8_t guest_code[] = {
-	0xb0, GUEST_VALUE,  /* mov al, 42 */
-	0xe6, GUEST_PORT,   /* out 0x10, al */
-	0xf4,               /* hlt */
+    0xb0, GUEST_VALUE, /* mov al, 42 */
+    0xe6, GUEST_PORT,  /* out 0x10, al */
+    0xf4,              /* hlt */
 };
 
 struct mapping {
@@ -73,16 +73,16 @@ static int kvm_run_hlt_guest(int *api, isola_error *err)
 	if (vm < 0)
 		return ISOLA_SYS_ERR(err, "KVM_CREATE_VM");
 
-	_cleanup_unmap_ struct mapping mem = { .len = 0x1000 };
+	_cleanup_unmap_ struct mapping mem = {.len = 0x1000};
 	mem.addr = mmap(NULL, mem.len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (mem.addr == MAP_FAILED)
 		return ISOLA_SYS_ERR(err, "mmap 4 KiB of guest memory");
 	memcpy(mem.addr, guest_code, sizeof(guest_code));
 	struct kvm_userspace_memory_region region = {
-		.slot = 0,
-		.guest_phys_addr = GUEST_ADDR,
-		.memory_size = mem.len,
-		.userspace_addr = (uintptr_t)mem.addr,
+	    .slot = 0,
+	    .guest_phys_addr = GUEST_ADDR,
+	    .memory_size = mem.len,
+	    .userspace_addr = (uintptr_t)mem.addr,
 	};
 	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		return ISOLA_SYS_ERR(err, "KVM_SET_USER_MEMORY_REGION at guest 0x%x", GUEST_ADDR);
@@ -93,7 +93,7 @@ static int kvm_run_hlt_guest(int *api, isola_error *err)
 	int run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (run_size < (int)sizeof(struct kvm_run))
 		return ISOLA_SYS_ERR(err, "KVM_GET_VCPU_MMAP_SIZE gave %d", run_size);
-	_cleanup_unmap_ struct mapping runm = { .len = (size_t)run_size };
+	_cleanup_unmap_ struct mapping runm = {.len = (size_t)run_size};
 	runm.addr = mmap(NULL, runm.len, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	if (runm.addr == MAP_FAILED)
 		return ISOLA_SYS_ERR(err, "mmap the vCPU's kvm_run");
@@ -107,7 +107,7 @@ static int kvm_run_hlt_guest(int *api, isola_error *err)
 	sregs.cs.selector = 0;
 	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
 		return ISOLA_SYS_ERR(err, "KVM_SET_SREGS");
-	struct kvm_regs regs = { .rip = GUEST_ADDR, .rflags = 0x2 /* bit 1 is reserved, always 1 */ };
+	struct kvm_regs regs = {.rip = GUEST_ADDR, .rflags = 0x2 /* bit 1 is reserved, always 1 */};
 	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
 		return ISOLA_SYS_ERR(err, "KVM_SET_REGS");
 
@@ -115,30 +115,31 @@ static int kvm_run_hlt_guest(int *api, isola_error *err)
 		return ISOLA_SYS_ERR(err, "KVM_RUN (first)");
 	if (run->exit_reason != KVM_EXIT_IO)
 		return isola_err(err, 0, "first exit was %s (%u), expected KVM_EXIT_IO for 'out 0x10, al'",
-				 exit_reason_name(run->exit_reason), run->exit_reason);
+		                 exit_reason_name(run->exit_reason), run->exit_reason);
 	uint8_t value = *((uint8_t *)run + run->io.data_offset);
 	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != GUEST_PORT || run->io.size != 1 ||
 	    run->io.count != 1 || value != GUEST_VALUE)
-		return isola_err(err, 0, "I/O exit was %s port 0x%x size %u count %u value %u, expected out 0x%x 1 1 %u",
-				 run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in", run->io.port, run->io.size,
-				 run->io.count, value, GUEST_PORT, GUEST_VALUE);
+		return isola_err(err, 0,
+		                 "I/O exit was %s port 0x%x size %u count %u value %u, expected out 0x%x 1 1 %u",
+		                 run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in", run->io.port, run->io.size,
+		                 run->io.count, value, GUEST_PORT, GUEST_VALUE);
 
 	if (ioctl(vcpu, KVM_RUN, 0) < 0)
 		return ISOLA_SYS_ERR(err, "KVM_RUN (second)");
 	if (run->exit_reason != KVM_EXIT_HLT)
 		return isola_err(err, 0, "second exit was %s (%u), expected KVM_EXIT_HLT",
-				 exit_reason_name(run->exit_reason), run->exit_reason);
+		                 exit_reason_name(run->exit_reason), run->exit_reason);
 	if (ioctl(vcpu, KVM_GET_REGS, &regs) < 0)
 		return ISOLA_SYS_ERR(err, "KVM_GET_REGS");
 	if (regs.rip != GUEST_ADDR + sizeof(guest_code))
 		return isola_err(err, 0, "halted at rip 0x%llx, expected 0x%zx", (unsigned long long)regs.rip,
-				 GUEST_ADDR + sizeof(guest_code));
+		                 GUEST_ADDR + sizeof(guest_code));
 	return 0;
 }
 
 int main(void)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	int api = -1;
 	if (kvm_run_hlt_guest(&api, &err) < 0) {
 		isola_err_print("kvm_hlt", &err);
