@@ -242,6 +242,7 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	_cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	_cleanup_close_ int lfd = ipc_listen(sock, gid, &err);
@@ -270,7 +271,14 @@ int main(int argc, char **argv)
 		}
 		if (p[1].revents) {
 			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof si) == sizeof si) {
+			if (read(sfd, &si, sizeof si) != sizeof si) {
+				continue;
+			} else if (si.ssi_signo == SIGHUP) {
+				/* reload: re-check every object against the state and repair what drifted */
+				log_info("SIGHUP: reconciling");
+				if (netd_reconcile(&d, &err) < 0)
+					log_error("reconcile: %s", err.msg);
+			} else {
 				/* leave bridges, veths and dnsmasq running: instances keep their network, and the next
 				 * netd adopts it all (systemd unit: KillMode=process) */
 				log_info("signal %u: exiting, networks stay up", si.ssi_signo);

@@ -378,3 +378,24 @@ def test_network_set_mtu_and_domain(netd, netns_factory):
     netd.start()
     shown = netd.call({"op": "network.show", "name": name})["network"]
     assert shown["dns_domain"] == "lab.example" and shown["mtu"] == 1400
+
+
+def test_sighup_repairs_drift(netd, netns_factory):
+    net = create(netd, "ntH" + uniq()[-6:])
+    name = net["name"]
+    ns = netns_factory()
+    a = attach(netd, ns, name, "c1", static=True)
+    good = netd.snapshot()
+    # somebody flushes our table and the bridge address
+    netd.host.run("nft", "delete", "table", "inet", "isola-" + name)
+    netd.host.run("ip", "addr", "del", net["ipv4"], "dev", name)
+    assert not ping(ns, gw_of(net), check=False)
+    netd.proc.send_signal(signal.SIGHUP)
+    for _ in range(100):
+        if netd.snapshot() == good:
+            break
+        time.sleep(0.05)
+    assert netd.snapshot() == good, "SIGHUP did not restore the table and the address"
+    ping(ns, gw_of(net))
+    assert netd.proc.poll() is None, "netd exited on SIGHUP"
+    assert netd.call({"op": "network.show", "name": name})["network"]["attachments"][0]["ipv4"] == a["ipv4"]
