@@ -399,3 +399,15 @@ def test_sighup_repairs_drift(netd, netns_factory):
     ping(ns, gw_of(net))
     assert netd.proc.poll() is None, "netd exited on SIGHUP"
     assert netd.call({"op": "network.show", "name": name})["network"]["attachments"][0]["ipv4"] == a["ipv4"]
+
+
+def test_no_sysctl_leaves_forwarding_alone(netd):
+    netd.stop()
+    netd.host.run("sysctl", "-qw", "net.ipv4.ip_forward=0")
+    netd.start(["--no-sysctl"])
+    create(netd, "ntY" + uniq()[-6:], ipv6="auto")
+    assert netd.host.run("cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "0"
+    assert netd.host.run("cat", "/proc/sys/net/ipv6/conf/all/forwarding").stdout.strip() == "0"
+    netd.stop()
+    netd.start([])
+    assert netd.host.run("cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"
