@@ -20,6 +20,7 @@
 #include "runtime/caps.h"
 #include "runtime/cgroup.h"
 #include "runtime/container.h"
+#include "runtime/filtercache.h"
 #include "runtime/init.h"
 #include "runtime/process.h"
 #include "runtime/runtime.h"
@@ -209,7 +210,7 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 	if (caps_parse(cfg->capabilities, "process.capabilities", &caps, err) < 0)
 		return -1;
 	_cleanup_seccomp_ struct isola_seccomp *sc = NULL;
-	if (isola_seccomp_build(cfg->seccomp, "linux.seccomp", &sc, err) < 0)
+	if (filtercache_build(cfg->seccomp, "linux.seccomp", &sc, err) < 0)
 		return -1;
 	_cleanup_cgroup_ struct isola_cgroup *cg = NULL;
 	if (container_open_cgroup(st, &cg, err) < 0)
