@@ -169,9 +169,7 @@ int init_exec(const char *path, char *const *args, char *const *env, unsigned pr
 		return isola_err(err, errno, "close_range");
 	if (seccomp_now && sc) {
 		/* last: from here on only execve must still be allowed by the profile */
-		r = isola_seccomp_install(sc, err);
-		EXPLAIN(r, "seccomp(2)", "seccomp(SECCOMP_SET_MODE_FILTER, %#x, {%zu instructions})", sc->flags,
-			sc->bpf_len);
+		r = isola_seccomp_install(sc, err); /* seccomp.c explains the seccomp(2) call */
 		if (r < 0)
 			return -1;
 	}
@@ -384,8 +382,6 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 		/* Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: before caps drop. With a
 		 * listener the fd must reach the parent before READY. */
 		int lfd = isola_seccomp_install(a->seccomp, err);
-		EXPLAIN(lfd, "seccomp(2)", "seccomp(SECCOMP_SET_MODE_FILTER, %#x, {%zu instructions})", a->seccomp->flags,
-			a->seccomp->bpf_len);
 		if (lfd < 0)
 			return -1;
 		if (notify) {

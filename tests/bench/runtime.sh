@@ -14,18 +14,19 @@ command -v hyperfine >/dev/null || { echo "bench-runtime: hyperfine is not insta
 command -v crun >/dev/null || { echo "bench-runtime: crun is not installed" >&2; exit 1; }
 # state roots on tmpfs for both runtimes, as /run is on a normal system (writes are fsync'd)
 work=$(mktemp -d /dev/shm/isola-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# the read-only copy of the binary lives on a filesystem that allows exec (/dev/shm is noexec)
+robin=$(mktemp -d /tmp/isola-bench-bin.XXXXXX)
+trap 'rm -rf "$work" "$robin"' EXIT
 ISOLA_RUNTIME="$bin" "$(dirname "$0")/../../runtime/scripts/mkbundle.sh" "$work/bundle" /bin/true >/dev/null
-mkdir -p "$work/robin"
-cp "$bin" "$work/robin/isola-runtime"
+cp "$bin" "$robin/isola-runtime"
 cat > "$work/inner.sh" <<INNER
 set -eu
 [ -d /sys/fs/cgroup/unified ] && mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup
-mount --bind -o ro "$work/robin" "$work/robin"
-mount -o remount,bind,ro "$work/robin"
+mount --bind "$robin" "$robin"
+mount -o remount,bind,ro "$robin"
 cd "$work/bundle"
 I="$bin --root $work/isola --cgroup-manager disabled"
-R="$work/robin/isola-runtime --root $work/isola-ro --cgroup-manager disabled"
+R="$robin/isola-runtime --root $work/isola-ro --cgroup-manager disabled"
 C="crun --root $work/crun --cgroup-manager=disabled"
 hyperfine -N --warmup 5 --runs $runs --export-json "$work/run.json" \
     -n "crun run" "\$C run b1" \
