@@ -178,9 +178,9 @@ __attribute__((noreturn)) static void exec_child_run(const struct exec_child *x)
 		sync_send_error(x->sync_fd, &e);
 		_exit(1);
 	}
+	prctl(PR_SET_PDEATHSIG, 0); /* before READY: the caller may exit right after it (exec -d) */
 	if (sync_send(x->sync_fd, SYNC_READY, 0, -1) < 0)
 		_exit(1);
-	prctl(PR_SET_PDEATHSIG, 0);
 	bool late = x->sc && x->cfg->no_new_privs && !x->sc->notify;
 	init_exec(path, x->cfg->args, x->cfg->env, o->preserve_fds, x->sc, late, &e);
 	char buf[ISOLA_ERR_MSG_MAX + 64];

@@ -443,10 +443,11 @@ void container_init(const struct init_args *a)
 		sync_send_error(sfd, &e);
 		_exit(1);
 	}
+	/* from now on the container outlives the runtime that created it. Cleared BEFORE the parent hears
+	 * READY (it exits right after); a parent gone before that makes the send fail and us exit. */
+	prctl(PR_SET_PDEATHSIG, 0);
 	if (sync_send(sfd, SYNC_READY, 0, -1) < 0)
 		_exit(1);
-	/* from now on the container outlives the runtime that created it */
-	prctl(PR_SET_PDEATHSIG, 0);
 	start_user_process(a, path, env, state_json, &e);
 	char buf[ISOLA_ERR_MSG_MAX + 64];
 	dprintf(2, "isola-runtime: %s\n", isola_err_str(&e, buf, sizeof buf));
