@@ -23,7 +23,7 @@
  * CLONE_NEWCGROUP after entering it, so the cgroup namespace is rooted at the inner directory and a
  * privileged container cannot raise its own limits.
  *
- * Managers: CGROUP_MANAGER_DISABLED = no cgroup at all (every call is a no-op success, available=false).
+ * Managers: CGROUP_MANAGER_DISABLED = no cgroup at all (available=false; a config with limits is an error).
  * CGROUP_MANAGER_SYSTEMD (--systemd-cgroup) is NOT implemented: cgroup_create fails with a message saying
  * so and how to run without it (--cgroup-manager cgroupfs). */
 #pragma once
@@ -117,7 +117,9 @@ struct isola_cgroup {
 	char *degraded_reason;      /* why !available (for --debug / state), or NULL */
 };
 
-/* Create (mkdir; EEXIST is an error unless the directory is empty of processes — a stale one from a killed
+/* Every function here accepts err == NULL (the error is then dropped), for cleanup paths.
+ *
+ * Create (mkdir; EEXIST is an error unless the directory is empty of processes — a stale one from a killed
  * `create` is reused) and apply resources. *out is owned by the caller (cgroup_free). */
 int cgroup_create(const struct cgroup_options *opts, const struct cgroup_resources *res, struct isola_cgroup **out,
 		  isola_error *err);
