@@ -448,6 +448,19 @@ void container_init(const struct init_args *a)
 	prctl(PR_SET_PDEATHSIG, 0);
 	if (sync_send(sfd, SYNC_READY, 0, -1) < 0)
 		_exit(1);
+	/* While "created", hold nothing of the host but the fifo: the state dir, the cgroup dir, the host
+	 * /dev/null clone and the sync socket would otherwise sit in /proc/<init>/fd until start
+	 * (CVE-2024-21626 pattern; the security suite scans a created container for them). */
+	unsigned first = 3 + a->preserve_fds;
+	if (a->fifo_fd >= (int)first) {
+		if (a->fifo_fd > (int)first)
+			close_range(first, (unsigned)a->fifo_fd - 1, 0);
+		close_range((unsigned)a->fifo_fd + 1, ~0U, 0);
+	} else if (a->fifo_fd < 0) {
+		close_range(first, ~0U, 0);
+	}
+	EXPLAIN(0, "close_range(2)", "close_range(%u, ~0U, 0) except %d <exec.fifo>  /* nothing of the host while created */",
+		first, a->fifo_fd);
 	start_user_process(a, path, env, state_json, &e);
 	char buf[ISOLA_ERR_MSG_MAX + 64];
 	dprintf(2, "isola-runtime: %s\n", isola_err_str(&e, buf, sizeof buf));
