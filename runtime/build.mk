@@ -49,3 +49,10 @@ bench-runtime: $(RUNTIME_BIN)
 check-runtime: $(RUNTIME_BIN) $(RUNTIME_UNIT)
 	$(RUNTIME_UNIT)
 	$(PYTEST) -q tests/integration/runtime
+
+# static helpers the runtime integration tests bind into busybox containers
+RUNTIME_HELPERS := $(patsubst tests/integration/runtime/helpers/%.c,$(B)/tests/helpers/rt-%,$(wildcard tests/integration/runtime/helpers/*.c))
+all: $(RUNTIME_HELPERS)
+$(B)/tests/helpers/rt-%: tests/integration/runtime/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
