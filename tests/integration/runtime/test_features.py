@@ -309,24 +309,20 @@ def test_seccomp_filter_cache_never_serves_another_profile(rt):
 
 
 def test_preserve_fds(rt, tmp_path):
+    """--preserve-fds 1: the caller's fd 3 reaches the container; without it, it does not. The fd is
+    opened by a shell wrapper (3<file), never in the pytest process."""
     f = tmp_path / "passed.txt"
     f.write_text("through-fd-3\n")
-    fd = os.open(f, os.O_RDONLY)
-    try:
-        if fd != 3:
-            os.dup2(fd, 3, inheritable=True)
-        else:
-            os.set_inheritable(3, True)
-        rt.set_args("/bin/sh", "-c", "cat <&3; ls /proc/self/fd | tr '\\n' ' '")
-        p = rt.cmd("run", "--preserve-fds", "1", rt.new_id(), pass_fds=(3,))
-    finally:
-        os.close(fd)
-        if fd != 3:
-            os.close(3)
-    assert p.returncode == 0, p.stderr
-    assert "through-fd-3" in p.stdout, p.stdout
-    p2 = rt.cmd("run", rt.new_id())
-    assert "through-fd-3" not in p2.stdout, "fd 3 must not reach the container without --preserve-fds"
+    rt.set_args("/bin/sh", "-c", "cat <&3 2>&1; true")
+    outs = []
+    for extra in (["--preserve-fds", "1"], []):
+        out = tmp_path / f"out{len(outs)}"
+        cmd = " ".join([str(rt.binary), "--root", str(rt.root), "run", *extra, rt.new_id()])
+        rc = subprocess.run(["/bin/sh", "-c", f"exec {cmd} 3<{f} >{out} 2>&1"], cwd=rt.bundle, timeout=30).returncode
+        assert rc == 0, out.read_text()
+        outs.append(out.read_text())
+    assert "through-fd-3" in outs[0], outs[0]
+    assert "through-fd-3" not in outs[1], "fd 3 must not reach the container without --preserve-fds"
 
 
 def test_kill_all(rt):
