@@ -410,7 +410,44 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: isola-imaged [--socket PATH] [--store DIR] [--group GID] [--squashfuse]\n"
 		   "                    [--explain] [--debug] [--log FILE] [--log-format text|json]\n"
-		   "  the image store daemon; protocol in docs/imaged.md\n");
+		   "         the image store daemon; protocol in docs/imaged.md\n"
+		   "       isola-imaged [--socket PATH] call OP [JSON-ARGS]\n"
+		   "         one request to a running daemon, e.g. call image.import '{\"path\": \"x.tar.gz\"}';\n"
+		   "         progress messages and the reply are printed as JSON, one per line\n");
+}
+
+static void print_progress(json_t *p, void *ud)
+{
+	json_dumpf(p, stdout, JSON_COMPACT);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* `isola-imaged call OP [ARGS]`: the protocol from a shell, for people and scripts (the isola CLI is
+ * the real front end). */
+static int call_main(const char *sock, int argc, char **argv)
+{
+	if (argc < 1 || argc > 2) {
+		usage(stderr);
+		return 2;
+	}
+	json_error_t je;
+	_cleanup_json_ json_t *req = argc == 2 ? json_loads(argv[1], 0, &je) : json_object();
+	if (!req || !json_is_object(req)) {
+		fprintf(stderr, "isola-imaged: call: arguments must be a JSON object%s%s\n", req ? "" : ": ",
+			req ? "" : je.text);
+		return 2;
+	}
+	json_object_set_new(req, "op", json_string(argv[0]));
+	_cleanup_json_ json_t *reply = NULL;
+	isola_error err = { 0 };
+	if (ipc_call(sock, req, NULL, 0, &reply, NULL, NULL, print_progress, NULL, &err) < 0) {
+		isola_err_print("isola-imaged", &err);
+		return 1;
+	}
+	json_dumpf(reply, stdout, JSON_INDENT(2));
+	putchar('\n');
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -426,7 +463,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },	    { 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
 		case 'S': store_dir = optarg; break;
@@ -439,6 +476,12 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (optind < argc && strcmp(argv[optind], "call") == 0)
+		return call_main(sock, argc - optind - 1, argv + optind + 1);
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
 	}
 	if (log_init("isola-imaged", logf, json_log, debug) < 0) {
 		perror(logf);
