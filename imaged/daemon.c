@@ -35,6 +35,15 @@ static void send_progress(json_t *p, void *ud)
 	ipc_progress(conn, p); /* a client that went away only loses progress; the import goes on */
 }
 
+/* Paths in requests are the daemon's paths: relative ones would resolve against its cwd (/ under
+ * systemd), never the client's, so they are refused rather than guessed. */
+static int check_abs(const char *field, const char *p, isola_error *err)
+{
+	if (p && p[0] != '/')
+		return isola_err(err, EINVAL, "%s: \"%s\" is not an absolute path", field, p);
+	return 0;
+}
+
 static int op_import(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
 	struct import_req r = { 0 };
@@ -54,6 +63,10 @@ static int op_import(struct daemon *d, int conn, json_t *req, json_t **out, isol
 		r.meta = json_string_value(json_array_get(paths, 0));
 		r.rootfs = json_string_value(json_array_get(paths, 1));
 	}
+	if (check_abs("path", r.path, err) < 0 || check_abs("dir", r.dir, err) < 0 ||
+	    check_abs("paths[0]", r.meta, err) < 0 || check_abs("paths[1]", r.rootfs, err) < 0 ||
+	    check_abs("ca_file", r.ca_file, err) < 0)
+		return -1;
 	r.source = r.url ? "url" : "file";
 	return store_import(&d->store, &r, send_progress, &conn, out, err);
 }
@@ -63,7 +76,12 @@ static int op_list(struct daemon *d, int conn, json_t *req, json_t **out, isola_
 	json_t *arr = json_array();
 	const char *fp;
 	json_t *v;
-	json_object_foreach(d->store.images, fp, v) json_array_append_new(arr, store_image_json(&d->store, fp));
+	/* templates only in image.show: the list must stay well inside one IPC message (IPC_MAX_MSG) */
+	json_object_foreach(d->store.images, fp, v) {
+		json_t *img = store_image_json(&d->store, fp);
+		json_object_del(img, "templates");
+		json_array_append_new(arr, img);
+	}
 	*out = json_pack("{s:o}", "images", arr);
 	return 0;
 }
@@ -99,7 +117,8 @@ static int op_delete(struct daemon *d, int conn, json_t *req, json_t **out, isol
 static int op_export(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
 	const char *ref, *dir;
-	if (json_get_str(req, "", "ref", true, &ref, err) < 0 || json_get_str(req, "", "dir", true, &dir, err) < 0)
+	if (json_get_str(req, "", "ref", true, &ref, err) < 0 || json_get_str(req, "", "dir", true, &dir, err) < 0 ||
+	    check_abs("dir", dir, err) < 0)
 		return -1;
 	return store_export(&d->store, ref, dir, out, err);
 }
@@ -123,7 +142,7 @@ static int op_publish(struct daemon *d, int conn, json_t *req, json_t **out, iso
 	if (json_get_str(req, "", "dir", true, &dir, err) < 0 ||
 	    json_get_str(req, "", "architecture", false, &arch, err) < 0 ||
 	    json_get_obj(req, "", "properties", false, &props, err) < 0 ||
-	    json_get_arr(req, "", "aliases", false, &aliases, err) < 0)
+	    json_get_arr(req, "", "aliases", false, &aliases, err) < 0 || check_abs("dir", dir, err) < 0)
 		return -1;
 	return store_publish(&d->store, dir, arch, props, aliases, send_progress, &conn, out, err);
 }
@@ -184,7 +203,7 @@ static int op_release(struct daemon *d, int conn, json_t *req, json_t **out, iso
 static int op_ss_generate(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
 	const char *dir;
-	if (json_get_str(req, "", "dir", true, &dir, err) < 0)
+	if (json_get_str(req, "", "dir", true, &dir, err) < 0 || check_abs("dir", dir, err) < 0)
 		return -1;
 	return ss_generate(&d->store, dir, out, err);
 }
@@ -197,7 +216,7 @@ static int op_ss_pull(struct daemon *d, int conn, json_t *req, json_t **out, iso
 	    json_get_str(req, "", "alias", false, &r.alias, err) < 0 ||
 	    json_get_str(req, "", "ca_file", false, &r.ca_file, err) < 0 ||
 	    json_get_str(req, "", "type", false, &r.type, err) < 0 ||
-	    json_get_arr(req, "", "aliases", false, &r.aliases, err) < 0)
+	    json_get_arr(req, "", "aliases", false, &r.aliases, err) < 0 || check_abs("ca_file", r.ca_file, err) < 0)
 		return -1;
 	return ss_pull(&d->store, &r, send_progress, &conn, out, err);
 }
@@ -439,6 +458,22 @@ static int call_main(const char *sock, int argc, char **argv)
 		return 2;
 	}
 	json_object_set_new(req, "op", json_string(argv[0]));
+	/* the daemon wants absolute paths; from a shell, relative ones mean relative to here */
+	static const char *const fields[] = { "path", "dir", "ca_file" };
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		const char *p = json_string_value(json_object_get(req, fields[i]));
+		_cleanup_free_ char *abs = p && p[0] != '/' ? realpath(p, NULL) : NULL;
+		if (abs)
+			json_object_set_new(req, fields[i], json_string(abs));
+	}
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(req, "paths"), i, p) {
+		_cleanup_free_ char *abs = json_is_string(p) && json_string_value(p)[0] != '/'
+						   ? realpath(json_string_value(p), NULL) : NULL;
+		if (abs)
+			json_array_set_new(json_object_get(req, "paths"), i, json_string(abs));
+	}
 	_cleanup_json_ json_t *reply = NULL;
 	isola_error err = { 0 };
 	if (ipc_call(sock, req, NULL, 0, &reply, NULL, NULL, print_progress, NULL, &err) < 0) {
