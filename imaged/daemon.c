@@ -368,11 +368,12 @@ static void finish_job(struct daemon *d, struct job *j)
 		size_t i;
 		json_t *a;
 		int ok = fp && store_load_image(&d->store, fp, &err) == 0 ? 0 : -1;
-		json_array_foreach(j->aliases, i, a)
+		json_array_foreach(j->aliases, i, a) {
 			if (ok == 0 && alias_create(&d->store, json_string_value(a), fp, NULL, &err) < 0) {
 				isola_err_wrap(&err, "image %s is in, but", fp);
 				ok = -1;
 			}
+		}
 		if (ok < 0) {
 			isola_err_wrap(&err, "%s", j->op);
 			ipc_reply_err(j->conn, &err);

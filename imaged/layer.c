@@ -197,11 +197,12 @@ static json_t *holder_index(json_t *holders, const char *holder, size_t *idx)
 {
 	size_t i;
 	json_t *h;
-	json_array_foreach(holders, i, h)
+	json_array_foreach(holders, i, h) {
 		if (strcmp(json_string_value(h), holder) == 0) {
 			*idx = i;
 			return h;
 		}
+	}
 	return NULL;
 }
 

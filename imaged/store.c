@@ -263,9 +263,10 @@ json_t *store_image_json(struct store *s, const char *fp)
 	json_t *al = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach(s->aliases, k, v)
+	json_object_foreach(s->aliases, k, v) {
 		if (strcmp(json_string_value(json_object_get(v, "target")) ?: "", fp) == 0)
 			json_array_append_new(al, json_string(k));
+	}
 	json_object_set_new(img, "aliases", al);
 	return img;
 }
@@ -345,9 +346,10 @@ json_t *alias_list(struct store *s)
 	json_t *arr = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach(s->aliases, k, v)
+	json_object_foreach(s->aliases, k, v) {
 		json_array_append_new(arr, json_pack("{s:s, s:O, s:O}", "name", k, "target", json_object_get(v, "target"),
 						     "description", json_object_get(v, "description") ?: json_string("")));
+	}
 	return arr;
 }
 
@@ -610,9 +612,10 @@ int store_import_existing(struct store *s, const char *fp, const struct import_r
 		return -1;
 	size_t i;
 	json_t *a;
-	json_array_foreach(r->aliases, i, a)
+	json_array_foreach(r->aliases, i, a) {
 		if (alias_create(s, json_string_value(a), fp, NULL, err) < 0)
 			return -1;
+	}
 	json_t *img = store_image_json(s, fp);
 	*out = json_pack("{s:s, s:O, s:b, s:o}", "fingerprint", fp, "type", json_object_get(img, "type"), "already", 1,
 			 "image", img);
@@ -711,9 +714,10 @@ static int import_finish(struct import_ctx *c, const struct import_req *r, const
 	json_object_set(s->images, c->fp, img);
 	size_t i;
 	json_t *a;
-	json_array_foreach(r->aliases, i, a)
+	json_array_foreach(r->aliases, i, a) {
 		if (alias_create(s, json_string_value(a), c->fp, NULL, err) < 0)
 			return isola_err_wrap(err, "image %s imported, but", c->fp);
+	}
 	log_info("imported %s (%s, %s, %" JSON_INTEGER_FORMAT " bytes)", c->fp, type, format, (json_int_t)c->total);
 	*out = json_pack("{s:s, s:s, s:b, s:o}", "fingerprint", c->fp, "type", type, "already", 0, "image",
 			 store_image_json(s, c->fp));
@@ -859,11 +863,12 @@ int store_delete(struct store *s, const char *ref, char fp_out[65], isola_error 
 	json_t *v;
 	void *tmp;
 	bool changed = false;
-	json_object_foreach_safe(s->aliases, tmp, k, v)
+	json_object_foreach_safe(s->aliases, tmp, k, v) {
 		if (strcmp(json_string_value(json_object_get(v, "target")) ?: "", fp) == 0) {
 			json_object_del(s->aliases, k);
 			changed = true;
 		}
+	}
 	if (changed && save_aliases(s, err) < 0)
 		return -1;
 	if (remove_tree_at(s->rootfd, gone, err) < 0)

@@ -13,7 +13,7 @@ import tarfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-BUILD = pathlib.Path(os.environ.get("ISOLA_BUILD", REPO / "build"))
+BUILD = pathlib.Path(os.environ.get("ISOLA_BUILD", REPO / "build")).resolve()
 IMAGED = BUILD / "bin" / "isola-imaged"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 # the images rootfs/ builds (make images); ISOLA_IMAGES points elsewhere (e.g. another checkout's build)
