@@ -12,6 +12,8 @@
 #include "store.h"
 #include <curl/curl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <sys/resource.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -503,7 +505,17 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 's': sock = optarg; break;
 		case 'S': store_dir = optarg; break;
-		case 'g': gid = (gid_t)strtoul(optarg, NULL, 10); break;
+		case 'g': {
+			struct group *gr = getgrnam(optarg);
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (!gr && (*end || end == optarg)) {
+				fprintf(stderr, "isola-imaged: --group %s: no such group\n", optarg);
+				return 2;
+			}
+			gid = gr ? gr->gr_gid : (gid_t)n;
+			break;
+		}
 		case 'e': explain_enabled = true; break;
 		case 'd': debug = true; break;
 		case 'l': logf = optarg; break;
@@ -522,6 +534,13 @@ int main(int argc, char **argv)
 	if (log_init("isola-imaged", logf, json_log, debug) < 0) {
 		perror(logf);
 		return 1;
+	}
+	/* removing a hostile image's deepest tree holds two fds per level (PATH_MAX ≈ 2,000 levels): take
+	 * the hard limit rather than fail the cleanup at the default soft 1,024 */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	umask(022);
