@@ -8,6 +8,7 @@
 #include "json.h"
 #include "layer.h"
 #include "log.h"
+#include "logerr.h"
 #include "simplestreams.h"
 #include "store.h"
 #include <curl/curl.h>
@@ -363,7 +364,7 @@ static void finish_job(struct daemon *d, struct job *j)
 	} else if (!json_is_true(json_object_get(res, "ok"))) {
 		const char *msg = json_string_value(json_object_get(res, "error"));
 		isola_err(&err, (int)json_integer_value(json_object_get(res, "errno")), "%s: %s", j->op, msg ? msg : "?");
-		log_info("%s", err.msg);
+		log_info("%s", ERR_STR(&err));
 		ipc_reply_err(j->conn, &err);
 	} else {
 		const char *fp = json_string_value(json_object_get(res, "fingerprint"));
@@ -395,7 +396,7 @@ static bool serve_one(struct daemon *d, int conn)
 	isola_error err = { 0 };
 	if (ipc_recv(conn, &req, NULL, NULL, &err) < 0) {
 		if (err.errnum != ECONNRESET)
-			log_warn("receive: %s", err.msg);
+			log_warn("receive: %s", ERR_STR(&err));
 		return false;
 	}
 	const char *op = NULL;
@@ -416,7 +417,7 @@ static bool serve_one(struct daemon *d, int conn)
 			return false;
 		}
 		isola_err_wrap(&err, "%s", op);
-		log_info("%s", err.msg);
+		log_info("%s", ERR_STR(&err));
 		ipc_reply_err(conn, &err);
 		return false;
 	}
@@ -556,7 +557,7 @@ int main(int argc, char **argv)
 	}
 	d.store.force_squashfuse = squashfuse;
 	if (layer_restore(&d.store, &err) < 0)
-		log_warn("restoring layers: %s", err.msg);
+		log_warn("restoring layers: %s", ERR_STR(&err));
 	_cleanup_close_ int lfd = ipc_listen(sock, gid, &err);
 	if (lfd < 0) {
 		isola_err_print("isola-imaged", &err);
@@ -596,7 +597,7 @@ int main(int argc, char **argv)
 		_cleanup_close_ int conn = ipc_accept(lfd, gid, NULL, &err);
 		if (conn < 0) {
 			if (errno != EINTR && !stop)
-				log_warn("%s", err.msg);
+				log_warn("%s", ERR_STR(&err));
 			continue;
 		}
 		size_t slot = 0;

@@ -4,6 +4,7 @@
 #include "explain.h"
 #include "json.h"
 #include "log.h"
+#include "logerr.h"
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <string.h>
@@ -300,13 +301,13 @@ int layer_restore(struct store *s, isola_error *err)
 		if (l && !mounted) {
 			const char *how;
 			if (layer_mount(s, fp, img, path, &how, &e) < 0)
-				log_warn("layer %.12s: cannot re-mount for its holders: %s", fp, e.msg);
+				log_warn("layer %.12s: cannot re-mount for its holders: %s", fp, ERR_STR(&e));
 			else
 				json_object_set_new(l, "mount", json_string(how));
 		} else if (!l && mounted) {
 			/* mounted, but the holder was never recorded (crash between mount and save) */
 			if (layer_unmount(path, "bind", &e) < 0)
-				log_warn("layer %.12s: cannot unmount stale mount: %s", fp, e.msg);
+				log_warn("layer %.12s: cannot unmount stale mount: %s", fp, ERR_STR(&e));
 		}
 	}
 	return store_save_layers(s, err);

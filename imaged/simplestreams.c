@@ -4,6 +4,7 @@
 #include "fingerprint.h"
 #include "json.h"
 #include "log.h"
+#include "logerr.h"
 #include "metadata.h"
 #include "util.h"
 #include <fcntl.h>
@@ -369,6 +370,6 @@ int ss_pull(struct store *s, const struct ss_pull_req *r, store_progress_fn pf, 
 	}
 	isola_error e;
 	if (remove_tree_at(s->rootfd, strrchr(tmpl, '/') + 1, &e) < 0)
-		log_warn("%s", e.msg);
+		log_warn("%s", ERR_STR(&e));
 	return ret;
 }

@@ -6,6 +6,7 @@
 #include "fingerprint.h"
 #include "json.h"
 #include "log.h"
+#include "logerr.h"
 #include "metadata.h"
 #include "pack.h"
 #include "util.h"
@@ -164,7 +165,7 @@ int store_open(struct store *s, const char *root, isola_error *err)
 			isola_error e;
 			log_info("removing unfinished import %s/%s", root, de->d_name);
 			if (remove_tree_at(s->rootfd, de->d_name, &e) < 0)
-				log_warn("cannot remove %s/%s: %s", root, de->d_name, e.msg);
+				log_warn("cannot remove %s/%s: %s", root, de->d_name, ERR_STR(&e));
 			continue;
 		}
 		if (!fp_is_valid(de->d_name))
@@ -175,7 +176,7 @@ int store_open(struct store *s, const char *root, isola_error *err)
 		isola_error e;
 		json_t *img = json_load_path(ij, &e);
 		if (!img) {
-			log_warn("skipping %s/%s: %s", root, de->d_name, e.msg);
+			log_warn("skipping %s/%s: %s", root, de->d_name, ERR_STR(&e));
 			continue;
 		}
 		json_object_set_new(s->images, de->d_name, img);
@@ -374,7 +375,7 @@ static void import_ctx_done(struct import_ctx *c)
 	if (!c->committed && c->tmpname[0]) {
 		isola_error e;
 		if (remove_tree_at(c->s->rootfd, c->tmpname, &e) < 0)
-			log_warn("cannot remove %s/%s: %s (removed at next start)", c->s->root, c->tmpname, e.msg);
+			log_warn("cannot remove %s/%s: %s (removed at next start)", c->s->root, c->tmpname, ERR_STR(&e));
 	}
 	json_decref(c->files);
 }
@@ -872,7 +873,7 @@ int store_delete(struct store *s, const char *ref, char fp_out[65], isola_error 
 	if (changed && save_aliases(s, err) < 0)
 		return -1;
 	if (remove_tree_at(s->rootfd, gone, err) < 0)
-		log_warn("delete %s: %s (removed at next start)", fp, err->msg);
+		log_warn("delete %s: %s (removed at next start)", fp, ERR_STR(err));
 	isola_err_clear(err);
 	snprintf(fp_out, 65, "%s", fp);
 	return 0;

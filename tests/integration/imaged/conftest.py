@@ -10,10 +10,10 @@ def daemon_factory(tmp_path):
     """Start private isola-imaged instances; everything they mounted is released at the end."""
     started = []
 
-    def make(name="d", store=None, extra=()):
+    def make(name="d", store=None, extra=(), soft_nofile=None):
         root = tmp_path / name
         root.mkdir(exist_ok=True)
-        d = U.Daemon(root, store=store, extra=extra).start()
+        d = U.Daemon(root, store=store, extra=extra, soft_nofile=soft_nofile).start()
         started.append(d)
         return d
 
