@@ -32,3 +32,8 @@ all: $(VMM_TEST_INITRAMFS)
 $(VMM_TEST_INITRAMFS): vmm/guest/init vmm/guest/mkinitramfs.sh
 	@mkdir -p $(dir $@)
 	sh vmm/guest/mkinitramfs.sh $@ $(VMM_GUEST_KVER)
+
+BENCHES += bench-vmm
+.PHONY: bench-vmm
+bench-vmm: $(VMM_BIN) $(VMM_TEST_INITRAMFS)
+	/usr/bin/python3 tests/bench/bench_vmm.py

@@ -17,6 +17,8 @@ static const int common[] = {
 	SCMP_SYS(read), SCMP_SYS(close), SCMP_SYS(clock_gettime), SCMP_SYS(gettid), SCMP_SYS(getpid),
 	SCMP_SYS(sched_yield), SCMP_SYS(restart_syscall), SCMP_SYS(clock_nanosleep), SCMP_SYS(newfstatat),
 	SCMP_SYS(fstat), SCMP_SYS(lseek), SCMP_SYS(rseq), SCMP_SYS(set_robust_list), SCMP_SYS(getrandom),
+	/* pthread_kill: any thread may end the VM and must kick every vCPU out of KVM_RUN. */
+	SCMP_SYS(tgkill),
 };
 /* Device back ends (run on the device thread, and on a vCPU when a notify misses its ioeventfd). */
 static const int device_io[] = {
