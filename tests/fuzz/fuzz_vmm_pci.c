@@ -20,7 +20,7 @@ static void fz_notify(struct virtio_dev *d, unsigned qi)
 	virtio_notify_used(d, qi);
 }
 
-static const struct virtio_ops fz_ops = { .notify = fz_notify };
+static const struct virtio_ops fz_ops = {.notify = fz_notify};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct pci_bus bus;
 	if (!ram)
 		ram = calloc(1, RAM);
-	struct guest_mem m = { .host = ram, .memfd = -1 };
+	struct guest_mem m = {.host = ram, .memfd = -1};
 	guest_mem_layout(&m, RAM);
 	isola_error err;
 	if (virtio_dev_init(&d, NULL, NULL, "fuzz", 2, 0x010000, 2, 64, &fz_ops, NULL, &err) < 0)

@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ram = malloc(RAM);
 	memset(ram, 0, RAM);
 	memcpy(ram, data + 8, size - 8 < RAM ? size - 8 : RAM);
-	struct guest_mem m = { .host = ram, .memfd = -1 };
+	struct guest_mem m = {.host = ram, .memfd = -1};
 	guest_mem_layout(&m, RAM);
 	struct virtq q;
 	virtq_reset(&q, (uint16_t)(1u << (data[0] % 11))); /* 1..1024 */

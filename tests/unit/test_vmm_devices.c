@@ -76,8 +76,12 @@ static void test_conf1(void **s)
 	assert_int_equal(v, 0xffffffff);
 }
 
-static void nop_notify(struct virtio_dev *d, unsigned q) { (void)d; (void)q; }
-static const struct virtio_ops nop_ops = { .notify = nop_notify };
+static void nop_notify(struct virtio_dev *d, unsigned q)
+{
+	(void)d;
+	(void)q;
+}
+static const struct virtio_ops nop_ops = {.notify = nop_notify};
 
 static uint32_t bar_read(struct virtio_dev *d, unsigned off, unsigned len)
 {
@@ -96,7 +100,7 @@ static void test_virtio_common(void **s)
 	isola_error e;
 	assert_int_equal(virtio_dev_init(&d, NULL, NULL, "t", 2, 0x010000, 2, 128, &nop_ops, NULL, &e), 0);
 	uint8_t *ram = calloc(1, 1 << 20);
-	struct guest_mem m = { .host = ram, .memfd = -1 };
+	struct guest_mem m = {.host = ram, .memfd = -1};
 	guest_mem_layout(&m, 1 << 20);
 	d.mem = &m;
 	/* Capabilities chain: vendor caps then MSI-X. */
@@ -111,7 +115,8 @@ static void test_virtio_common(void **s)
 	bar_write(&d, VIRTIO_PCI_COMMON_GF, 4, 1u << 28);
 	bar_write(&d, VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
 	bar_write(&d, VIRTIO_PCI_COMMON_GF, 4, 1);
-	bar_write(&d, VIRTIO_PCI_COMMON_STATUS, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+	bar_write(&d, VIRTIO_PCI_COMMON_STATUS, 1,
+	          VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
 	assert_false(bar_read(&d, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_CONFIG_S_FEATURES_OK);
 	bar_write(&d, VIRTIO_PCI_COMMON_STATUS, 1, 0); /* reset */
 	assert_int_equal(bar_read(&d, VIRTIO_PCI_COMMON_STATUS, 1), 0);
@@ -155,7 +160,7 @@ static void test_virtio_common(void **s)
 
 static void test_serial(void **s)
 {
-	struct serial u = { .out_fd = -1 };
+	struct serial u = {.out_fd = -1};
 	/* Linux's 8250 probe: scratch register, loopback MSR mapping, 16550A FIFO id. */
 	serial_write(&u, 7, 0xa5);
 	assert_int_equal(serial_read(&u, 7), 0xa5);
@@ -184,10 +189,10 @@ static void test_serial(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pci_masks),
-		cmocka_unit_test(test_conf1),
-		cmocka_unit_test(test_virtio_common),
-		cmocka_unit_test(test_serial),
+	    cmocka_unit_test(test_pci_masks),
+	    cmocka_unit_test(test_conf1),
+	    cmocka_unit_test(test_virtio_common),
+	    cmocka_unit_test(test_serial),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
