@@ -12,6 +12,6 @@ $(LIB_MANAGER): $(MANAGER_SRCS:%.c=$(B)/obj/%.o)
 	$(AR) rcs $@ $^
 
 UNIT_TESTS += $(B)/tests/unit/test_manager_config $(B)/tests/unit/test_manager_db
-$(B)/tests/unit/test_manager_%: $(B)/obj/tests/unit/test_manager_%.o $(LIB_MANAGER) $(LIB_COMMON)
+$(B)/tests/unit/test_manager_%: $(B)/obj/tests/unit/test_manager_%.o $(LIB_MANAGER) $(B)/lib/libisola-runtime.a $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,cmocka) $(MANAGER_LDLIBS)
