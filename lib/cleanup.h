@@ -12,12 +12,15 @@
 #include <errno.h>
 
 static inline void freep(void *p) { free(*(void **)p); }
+/* Also usable by hand to close early: it resets *fd to -1, so the scope-exit cleanup cannot close a
+ * number the kernel has meanwhile reused for another fd. */
 static inline void closep(int *fd)
 {
 	if (*fd >= 0) {
 		int saved = errno;
 		close(*fd);
 		errno = saved;
+		*fd = -1;
 	}
 }
 static inline void fclosep(FILE **f) { if (*f) fclose(*f); }

@@ -242,24 +242,31 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 		exec_child_run(&x);
 	}
 	closep(&cfd);
-	int gpid = sync_expect(sfd, SYNC_PID, NULL, err);
-	runtime_wait(mid, NULL);
-	if (gpid < 0)
-		return isola_err_wrap(err, "exec in %s", id);
-	for (;;) {
+	/* the intermediate's SYNC_PID and the grandchild's messages race: take them in any order */
+	pid_t gpid = -1;
+	bool ready = false, mid_reaped = false;
+	while (!ready || gpid < 0) {
 		struct sync_msg m;
 		_cleanup_close_ int fd = -1;
-		if (sync_recv(sfd, &m, &fd, err) < 0) {
-			runtime_wait(gpid, NULL);
+		int r = sync_recv(sfd, &m, &fd, err);
+		if (r == 0 && m.type == SYNC_PID) {
+			gpid = m.value;
+			runtime_wait(mid, NULL);
+			mid_reaped = true;
+			continue;
+		}
+		if (r < 0 || m.type == SYNC_ERROR) {
+			if (r == 0)
+				isola_err(err, m.errnum, "%s", m.msg);
+			if (!mid_reaped)
+				runtime_wait(mid, NULL);
+			if (gpid > 0)
+				runtime_wait(gpid, NULL);
 			return isola_err_wrap(err, "exec in %s", id);
 		}
-		if (m.type == SYNC_READY)
-			break;
-		if (m.type == SYNC_ERROR) {
-			runtime_wait(gpid, NULL);
-			return isola_err(err, m.errnum, "exec in %s: %s", id, m.msg);
-		}
-		if (m.type == SYNC_PTY && fd >= 0) {
+		if (m.type == SYNC_READY) {
+			ready = true;
+		} else if (m.type == SYNC_PTY && fd >= 0) {
 			if (console_fd >= 0) {
 				if (container_send_console(console_fd, fd, err) < 0)
 					return -1;

@@ -112,6 +112,11 @@ char *init_find_exec(char *const *args, char *const *env, isola_error *err)
 {
 	const char *name = args[0];
 	if (strchr(name, '/')) {
+		struct stat st;
+		if (stat(name, &st) < 0 || !S_ISREG(st.st_mode) || access(name, X_OK) < 0) {
+			isola_err(err, errno ? errno : EACCES, "process.args[0] %s: not an executable file", name);
+			return NULL;
+		}
 		char *p = strdup(name);
 		if (!p)
 			isola_err(err, ENOMEM, "%s", name);
@@ -323,8 +328,12 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 		if (r < 0)
 			return isola_err(err, errno, "domainname %s", cfg->domainname);
 	}
-	/* relative bind sources are relative to the bundle (runtime-spec config.md "Mounts") */
-	if (a->bundle && chdir(a->bundle) < 0)
+	/* relative bind sources are relative to the bundle (runtime-spec config.md "Mounts"); only go there
+	 * when one needs it, the bundle may not be searchable by a user namespace's root */
+	bool relative = false;
+	for (size_t i = 0; i < cfg->n_mounts; i++)
+		relative |= cfg->mounts[i].bind && cfg->mounts[i].source[0] != '/';
+	if (relative && a->bundle && chdir(a->bundle) < 0)
 		return isola_err(err, errno, "chdir %s", a->bundle);
 	bool in_userns = cfg->clone_flags & CLONE_NEWUSER;
 	_cleanup_close_ int rootfd = rootfs_prepare(cfg, in_userns, a->devs, err);

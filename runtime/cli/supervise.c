@@ -104,6 +104,10 @@ int cli_supervise(pid_t pid, int master, isola_error *err)
 				return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 			}
 		}
+		if (p[1].revents & POLLNVAL)
+			in_open = false;
+		if (p[2].revents & POLLNVAL)
+			out_open = false;
 		if (p[1].revents & (POLLIN | POLLHUP)) {
 			if (!pump(STDIN_FILENO, master))
 				in_open = false;
