@@ -77,8 +77,7 @@ int json_store_path_ex(const char *path, json_t *v, bool pretty, bool durable, i
 	return 0;
 }
 
-static int get_any(json_t *obj, const char *jpath, const char *key, bool required, json_t **out,
-		   isola_error *err)
+static int get_any(json_t *obj, const char *jpath, const char *key, bool required, json_t **out, isola_error *err)
 {
 	*out = NULL;
 	if (obj && !json_is_object(obj))

@@ -590,8 +590,7 @@ int cgroup_kill(const struct isola_cgroup *cg, isola_error *err)
 	if (cg_write(cg->dirfd, "cgroup.kill", "1", &kerr) == 0)
 		return 0;
 	if (kerr.errnum != ENOENT) {
-		*err = kerr;
-		return isola_err_wrap(err, "cgroup %s", cg->path);
+		return isola_err(err, kerr.errnum, "cgroup %s: %s", cg->path, kerr.msg);
 	}
 	/* kernel < 5.14: no cgroup.kill; freeze so nothing forks meanwhile, then signal every pid */
 	isola_error ferr;

@@ -117,7 +117,9 @@ struct isola_cgroup {
 	char *degraded_reason;      /* why !available (for --debug / state), or NULL */
 };
 
-/* Create (mkdir; EEXIST is an error unless the directory is empty of processes — a stale one from a killed
+/* Every function here accepts err == NULL (the error is then dropped), for cleanup paths.
+ *
+ * Create (mkdir; EEXIST is an error unless the directory is empty of processes — a stale one from a killed
  * `create` is reused) and apply resources. *out is owned by the caller (cgroup_free). */
 int cgroup_create(const struct cgroup_options *opts, const struct cgroup_resources *res, struct isola_cgroup **out,
 		  isola_error *err);

@@ -500,9 +500,10 @@ char **cgroup_files_controllers(const struct cgroup_kv *files, size_t n)
 int cgroup_apply_files(const struct isola_cgroup *cg, const struct cgroup_kv *files, size_t n, isola_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (cg_write(cg->dirfd, files[i].key, files[i].value, err) == 0)
+		isola_error werr;
+		if (cg_write(cg->dirfd, files[i].key, files[i].value, &werr) == 0)
 			continue;
-		if (err->errnum == ENOENT) {
+		if (werr.errnum == ENOENT) {
 			/* the file exists only when its controller is enabled for this cgroup */
 			char ctrl[64];
 			snprintf(ctrl, sizeof(ctrl), "%.*s", (int)strcspn(files[i].key, "."), files[i].key);
@@ -510,7 +511,7 @@ int cgroup_apply_files(const struct isola_cgroup *cg, const struct cgroup_kv *fi
 			cgroup_missing_controller_err(&e2, ctrl, cg->mount, cgroup_controller_bound_to_v1(ctrl));
 			return isola_err(err, ENOENT, "cgroup %s has no %s: %s", cg->path, files[i].key, e2.msg);
 		}
-		return isola_err_wrap(err, "cgroup %s", cg->path);
+		return isola_err(err, werr.errnum, "cgroup %s: %s", cg->path, werr.msg);
 	}
 	return 0;
 }

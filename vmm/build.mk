@@ -1,0 +1,25 @@
+# vmm/: isola-vmm, the KVM-ioctl VMM. Everything but main.c goes into libisola-vmm.a so the unit tests
+# and fuzz targets link the same code the binary runs.
+VMM_SRCS := $(sort $(wildcard vmm/*.c vmm/*/*.c))
+VMM_LIB_SRCS := $(filter-out vmm/main.c,$(VMM_SRCS))
+VMM_LIB := $(B)/lib/libisola-vmm.a
+VMM_BIN := $(B)/bin/isola-vmm
+LIBS += $(VMM_LIB)
+ifneq ($(wildcard vmm/main.c),)
+BINS += $(VMM_BIN)
+INSTALL_BINS += $(VMM_BIN)
+endif
+DEPS += libseccomp-dev libcap-dev linux-libc-dev linux-image-amd64 busybox-static cpio qemu-system-x86
+
+$(VMM_LIB): $(VMM_LIB_SRCS:%.c=$(B)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(VMM_BIN): $(B)/obj/vmm/main.o $(VMM_LIB) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,jansson libseccomp libcap) -lpthread
+
+UNIT_TESTS += $(B)/tests/unit/test_vmm_boot $(B)/tests/unit/test_vmm_virtq
+$(B)/tests/unit/test_vmm_%: $(B)/obj/tests/unit/test_vmm_%.o $(VMM_LIB) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,cmocka jansson libseccomp libcap) -lpthread
