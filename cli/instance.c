@@ -292,7 +292,7 @@ int cmd_list(struct cli *c, int argc, char **argv, isola_error *err)
 		_cleanup_free_ char *v4 = addresses(st, "inet"), *v6 = addresses(st, "inet6");
 		char snaps[16];
 		snprintf(snaps, sizeof snaps, "%zu", json_array_size(json_object_get(o2, "snapshots")));
-		json_array_append_new(rows, json_pack("[ss ss ss ss ss ss]", v[i].name,
+		json_array_append_new(rows, json_pack("[ssssss]", v[i].name,
 						      json_string_value(json_object_get(o2, "status")), v4 ? v4 : "",
 						      v6 ? v6 : "", v[i].type == INSTANCE_VM ? "VIRTUAL-MACHINE" : "CONTAINER",
 						      snaps));

@@ -1,4 +1,5 @@
 #include "bundle.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cleanup.h"
@@ -82,8 +83,22 @@ static json_t *caps(bool privileged)
 		if (!drop)
 			json_array_append_new(set, json_string(all[i]));
 	}
-	return json_pack("{sOsOsOsO so}", "bounding", set, "effective", set, "permitted", set, "inheritable",
-			 json_array(), "ambient", set);
+	/* root needs no ambient set (capabilities(7)); inheritable stays empty too */
+	json_t *caps_obj = json_pack("{sOsOso so so}", "bounding", set, "effective", set, "permitted", set, "inheritable",
+			 json_array(), "ambient", json_array());
+	json_decref(set);
+	return caps_obj;
+}
+
+/* {"destination", "type", "source", "options": [...]} from a comma list */
+static json_t *mount_entry(const char *dst, const char *type, const char *src, const char *opts)
+{
+	json_t *o = json_array();
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", opts);
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		json_array_append_new(o, json_string(t));
+	return json_pack("{ss ss ss so}", "destination", dst, "type", type, "source", src, "options", o);
 }
 
 json_t *bundle_config(const struct bundle_params *p, isola_error *err)
@@ -101,18 +116,16 @@ json_t *bundle_config(const struct bundle_params *p, isola_error *err)
 	_cleanup_json_ json_t *resources = bundle_resources(p->config, p->host_mem, err);
 	if (!resources)
 		return NULL;
-	_cleanup_json_ json_t *c = json_pack(
-		"{ss s{ssO} s{sbs{sisi}s[s]sOss sO s[{sssI}]} s{ssO} ss}", "ociVersion", "1.2.0",
-		"root", "path", p->rootfs, "readonly", json_false(),
-		"process", "terminal", 0, "user", "uid", 0, "gid", 0, "args", p->init ? p->init : "/sbin/init",
-		"env", env, "cwd", "/", "capabilities", caps(privileged),
-		"rlimits", "type", "RLIMIT_NOFILE", "hard", (json_int_t)1048576,
-		"linux", "cgroupsPath", p->name, "resources", resources,
-		"hostname", p->name);
+	/* no rlimits: init inherits the host's (raising a hard limit would need CAP_SYS_RESOURCE outside a
+	 * user namespace) */
+	json_t *process = json_pack("{sb s{sisi} s[s] sO ss so}", "terminal", 0, "user", "uid", 0, "gid", 0, "args",
+				    p->init ? p->init : "/sbin/init", "env", env, "cwd", "/", "capabilities",
+				    caps(privileged));
+	_cleanup_json_ json_t *c = json_pack("{ss s{ssso} so s{sssO} ss}", "ociVersion", "1.2.0", "root", "path", p->rootfs,
+					     "readonly", json_false(), "process", process, "linux", "cgroupsPath", p->name,
+					     "resources", resources, "hostname", p->name);
 	if (!c)
 		return isola_err(err, ENOMEM, "config.json for %s", p->name), NULL;
-	json_object_set_new(json_array_get(json_object_get(json_object_get(c, "process"), "rlimits"), 0), "soft",
-			    json_integer(1048576));
 	json_object_set_new(c, "annotations", json_pack("{ss ss}", "org.isola.instance", p->name,
 							"org.isola.type", "container"));
 
@@ -137,23 +150,18 @@ json_t *bundle_config(const struct bundle_params *p, isola_error *err)
 	}
 	/* sysfs can only be mounted in a user namespace that owns the network namespace: with one it is
 	 * mounted read-write like Incus does for unprivileged containers */
-	json_object_set_new(
-		c, "mounts",
-		json_pack("[{ssssss[sss]} {ssssss[sssss]} {ssssss[ssssss]} {ssssss[sss]} {ssssss[ssss]}"
-			  " {ssssss[ssss]} {ssssss[sssss]}]",
-			  "destination", "/proc", "type", "proc", "source", "proc", "options", "nosuid", "noexec", "nodev",
-			  "destination", "/dev", "type", "tmpfs", "source", "tmpfs", "options", "nosuid", "strictatime",
-			  "mode=755", "size=65536k", "nr_inodes=1m",
-			  "destination", "/dev/pts", "type", "devpts", "source", "devpts", "options", "nosuid", "noexec",
-			  "newinstance", "ptmxmode=0666", "mode=0620", privileged ? "gid=5" : "nosuid",
-			  "destination", "/dev/mqueue", "type", "mqueue", "source", "mqueue", "options", "nosuid",
-			  "noexec", "nodev",
-			  "destination", "/sys", "type", "sysfs", "source", "sysfs", "options", "nosuid", "noexec",
-			  "nodev", privileged ? "ro" : "rw",
-			  "destination", "/sys/fs/cgroup", "type", "cgroup", "source", "cgroup", "options", "nosuid",
-			  "noexec", "nodev", "rw",
-			  "destination", "/dev/shm", "type", "tmpfs", "source", "shm", "options", "nosuid", "noexec",
-			  "nodev", "mode=1777", "size=65536k"));
+	json_t *mounts = json_array();
+	json_array_append_new(mounts, mount_entry("/proc", "proc", "proc", "nosuid,noexec,nodev"));
+	json_array_append_new(mounts, mount_entry("/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k"));
+	json_array_append_new(mounts, mount_entry("/dev/pts", "devpts", "devpts",
+						  privileged ? "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"
+							     : "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620"));
+	json_array_append_new(mounts, mount_entry("/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev"));
+	json_array_append_new(mounts, mount_entry("/sys", "sysfs", "sysfs", privileged ? "nosuid,noexec,nodev,ro"
+										       : "nosuid,noexec,nodev,rw"));
+	json_array_append_new(mounts, mount_entry("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid,noexec,nodev,rw"));
+	json_array_append_new(mounts, mount_entry("/dev/shm", "tmpfs", "shm", "nosuid,noexec,nodev,mode=1777,size=65536k"));
+	json_object_set_new(c, "mounts", mounts);
 	/* the standard device nodes, created by the runtime (config-linux.md "Default Devices" are implied;
 	 * listing none keeps the defaults) */
 	return steal_ptr(&c);

@@ -79,8 +79,9 @@ static int run_tool(char *const argv[], isola_error *err)
 	return 0;
 }
 
-/* Attach file to a free loop device with autoclear (it detaches itself at the last umount), return its
- * path. loop(4): LOOP_CTL_GET_FREE then LOOP_CONFIGURE (5.8+). */
+/* Attach file to a free loop device with autoclear and return the device's fd (its path in dev). Autoclear
+ * detaches the device at its last close, so the caller keeps the fd open until the mount holds the device
+ * (loop(4): LOOP_CTL_GET_FREE, then LOOP_CONFIGURE (5.8+)). */
 static int loop_attach(const char *file, char *dev, size_t len, isola_error *err)
 {
 	_cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
@@ -103,7 +104,7 @@ static int loop_attach(const char *file, char *dev, size_t len, isola_error *err
 		int r = ioctl(lfd, LOOP_CONFIGURE, &cfg);
 		EXPLAIN(r, "loop(4)", "ioctl(%s, LOOP_CONFIGURE, %s, LO_FLAGS_AUTOCLEAR)", dev, file);
 		if (r == 0)
-			return 0;
+			return steal_fd(&lfd);
 		if (errno != EBUSY) /* raced with another user of the same free device: take the next one */
 			return isola_err(err, errno, "LOOP_CONFIGURE %s", dev);
 	}
@@ -126,13 +127,14 @@ int storage_pool_mount(const struct pool_rec *pool, char *dir, size_t len, isola
 	if (mkdirs(dir, 0711, err) < 0)
 		return -1;
 	char dev[64];
-	if (loop_attach(pool->source, dev, sizeof dev, err) < 0)
+	_cleanup_close_ int lfd = loop_attach(pool->source, dev, sizeof dev, err);
+	if (lfd < 0)
 		return isola_err_wrap(err, "storage pool %s", pool->name);
 	int r = mount(dev, dir, "btrfs", MS_NOATIME, "user_subvol_rm_allowed");
 	EXPLAIN(r, "mount(2)", "mount(%s, %s, \"btrfs\", MS_NOATIME)", dev, dir);
 	if (r < 0) {
 		isola_err(err, errno, "storage pool %s: mount %s on %s", pool->name, dev, dir);
-		/* the autoclear loop device detaches when its last fd closes: we hold none, nothing to undo */
+		/* the autoclear loop device detaches when lfd closes: nothing to undo */
 		return -1;
 	}
 	return 0;
