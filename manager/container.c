@@ -196,6 +196,7 @@ struct monitor {
 	int ptm;
 	json_t *devices;
 	struct instance_rec rec;
+	int stop_signal;
 };
 
 static void write_all(int fd, const char *p, size_t n)
@@ -391,7 +392,8 @@ static int monitor_run(struct monitor *mo, const char *rootfs, int status_fd, in
 					 .stdio = RUNTIME_STDIO_INHERIT,
 					 .system = { .enabled = true,
 						     .console_master = mo->ptm,
-						     .stop_signal = stop_signal_for(rootfs) } };
+						     .stop_signal = mo->stop_signal ? mo->stop_signal
+										    : stop_signal_for(rootfs) } };
 	/* a stale runtime state (host crash) would make create fail with EEXIST */
 	isola_error e2;
 	runtime_delete(&ctx, mo->name, true, &e2);
@@ -441,6 +443,87 @@ out:
 	return 0;
 }
 
+/* signal(7) names as images give them in isola.stop_signal ("SIGUSR2", "SIGRTMIN+3") */
+static int signal_by_name(const char *s)
+{
+	static const struct {
+		const char *n;
+		int v;
+	} t[] = { { "SIGTERM", SIGTERM }, { "SIGINT", SIGINT }, { "SIGHUP", SIGHUP }, { "SIGUSR1", SIGUSR1 },
+		  { "SIGUSR2", SIGUSR2 }, { "SIGPWR", SIGPWR }, { "SIGQUIT", SIGQUIT }, { "SIGKILL", SIGKILL } };
+	if (!s)
+		return 0;
+	if (!strncmp(s, "SIGRTMIN+", 9))
+		return SIGRTMIN + atoi(s + 9);
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+		if (!strcmp(s, t[i].n))
+			return t[i].v;
+	return 0;
+}
+
+/* Incus image templates (image_format.md "templates"): render each template whose `when` has the trigger
+ * into the rootfs. isola's images use only {{ instance.name }} (and LXD's {{ container.name }}), which is
+ * all this renderer substitutes. */
+static int templates_apply(const struct instance_rec *r, json_t *image, const char *image_dir, const char *rootfs,
+			   uint32_t base, const char *trigger, isola_error *err)
+{
+	const char *target;
+	json_t *t;
+	json_object_foreach (json_object_get(image, "templates"), target, t) {
+		bool want = false;
+		size_t i;
+		json_t *w;
+		json_array_foreach (json_object_get(t, "when"), i, w)
+			want |= !strcmp(json_string_value(w) ?: "", trigger);
+		const char *tpl = json_string_value(json_object_get(t, "template"));
+		if (!want || !tpl || strchr(tpl, '/') || target[0] != '/')
+			continue;
+		char path[4200];
+		_cleanup_free_ char *text = NULL;
+		snprintf(path, sizeof path, "%s/tree/templates/%s", image_dir, tpl);
+		if (read_file_at(AT_FDCWD, path, &text, NULL, err) < 0) {
+			snprintf(path, sizeof path, "%s/templates/%s", image_dir, tpl);
+			if (read_file_at(AT_FDCWD, path, &text, NULL, err) < 0)
+				return isola_err_wrap(err, "template %s", tpl);
+		}
+		char *out = NULL;
+		size_t olen = 0;
+		FILE *f = open_memstream(&out, &olen);
+		for (const char *p = text; *p;) {
+			const char *open = strstr(p, "{{");
+			if (!open) {
+				fputs(p, f);
+				break;
+			}
+			fwrite(p, 1, (size_t)(open - p), f);
+			const char *close = strstr(open, "}}");
+			if (!close) {
+				fputs(open, f);
+				break;
+			}
+			char expr[64];
+			snprintf(expr, sizeof expr, "%.*s", (int)(close - open - 2), open + 2);
+			char *e = expr;
+			while (*e == ' ')
+				e++;
+			char *end = e + strlen(e);
+			while (end > e && end[-1] == ' ')
+				*--end = 0;
+			if (!strcmp(e, "instance.name") || !strcmp(e, "container.name"))
+				fputs(r->name, f);
+			else
+				fwrite(open, 1, (size_t)(close + 2 - open), f); /* unknown: left as written */
+			p = close + 2;
+		}
+		fclose(f);
+		int rc = rootfs_write_file(rootfs, target, out, olen, 0644, base, err);
+		free(out);
+		if (rc < 0)
+			return isola_err_wrap(err, "template %s", target);
+	}
+	return 0;
+}
+
 int container_start(struct manager *m, const struct instance_rec *r, json_t *config, json_t *devices, int *fg_lock,
 		    isola_error *err)
 {
@@ -469,6 +552,22 @@ int container_start(struct manager *m, const struct instance_rec *r, json_t *con
 		return isola_err_wrap(err, "start %s", r->name);
 	if (seed_write(rootfs, r->name, config, base, err) < 0)
 		return isola_err_wrap(err, "start %s: cloud-init seed", r->name);
+	int stop_sig = 0;
+	{
+		_cleanup_json_ json_t *shown = NULL;
+		if (daemon_op(DAEMON_IMAGED, "image.show", json_pack("{ss}", "ref", r->image), &shown, NULL, NULL, err) < 0)
+			return isola_err_wrap(err, "start %s: image %s", r->name, r->image);
+		json_t *img = json_object_get(shown, "image");
+		const char *idir = json_string_value(json_object_get(shown, "path")) ?: "";
+		stop_sig = signal_by_name(json_string_value(json_object_get(json_object_get(img, "properties"), "isola.stop_signal")));
+		/* volatile.apply_template: "create" or "copy" once after that event (as Incus), then every start */
+		const char *pending = json_string_value(json_object_get(r->config, "volatile.apply_template"));
+		if ((pending && templates_apply(r, img, idir, rootfs, base, pending, err) < 0) ||
+		    templates_apply(r, img, idir, rootfs, base, "start", err) < 0)
+			return isola_err_wrap(err, "start %s", r->name);
+		if (pending && instance_clear_volatile(m, r->name, "volatile.apply_template", err) < 0)
+			return -1;
+	}
 	struct sysinfo si;
 	sysinfo(&si);
 	struct bundle_params bp = { .name = r->name, .rootfs = rootfs, .config = config, .uid_base = base,
@@ -483,7 +582,7 @@ int container_start(struct manager *m, const struct instance_rec *r, json_t *con
 	if (ensure_macs(m, r, devices, err) < 0)
 		return -1;
 
-	struct monitor mo = { .init = 0, .ptm = -1, .devices = devices, .rec = *r, .id = r->id };
+	struct monitor mo = { .init = 0, .ptm = -1, .devices = devices, .rec = *r, .id = r->id, .stop_signal = stop_sig };
 	snprintf(mo.name, sizeof mo.name, "%s", r->name);
 	if (fg_lock)
 		return monitor_run(&mo, rootfs, -1, fg_lock) < 0 ? isola_err(err, EIO, "start %s failed", r->name) : 0;
@@ -546,14 +645,19 @@ static pid_t monitor_pid(const char *name)
 	return pid > 0 && kill(pid, 0) == 0 ? pid : 0;
 }
 
-static void wait_pid_gone(pid_t pid, int timeout_ms)
+/* true once pid has exited (a pidfd polls readable then, zombie or not: pidfd_open(2)) */
+static bool wait_pid_gone(pid_t pid, int timeout_ms)
 {
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pfd < 0)
-		return;
+		return errno == ESRCH;
 	struct pollfd p = { pfd, POLLIN, 0 };
-	poll(&p, 1, timeout_ms);
+	int r;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
 	close(pfd);
+	return r > 0;
 }
 
 int container_stop(struct manager *m, const struct instance_rec *r, bool force, int timeout_s, isola_error *err)
@@ -572,8 +676,7 @@ int container_stop(struct manager *m, const struct instance_rec *r, bool force, 
 			return isola_err_wrap(err, "stop %s", r->name);
 	}
 	if (mon) {
-		wait_pid_gone(mon, 30000);
-		if (kill(mon, 0) == 0)
+		if (!wait_pid_gone(mon, 30000))
 			return isola_err(err, ETIMEDOUT, "stop %s: the monitor (pid %d) did not finish", r->name, mon);
 		return 0;
 	}

@@ -306,6 +306,8 @@ int instance_create(struct manager *m, const struct create_opts *o, isola_error 
 	snprintf(rec->pool, sizeof rec->pool, "%s", pool.name);
 
 	struct undo u = { m, rec, false, false, false, &pool };
+	/* the image's "create" templates render at the first start (Incus: volatile.apply_template) */
+	json_object_set_new(rec->config, "volatile.apply_template", json_string("create"));
 	/* 1. the record, marked Creating (crash consistency: see manager.h) */
 	if (db_begin(m->db, err) < 0)
 		goto fail;
@@ -536,6 +538,8 @@ int instance_rename(struct manager *m, const char *from, const char *to, isola_e
 		return isola_err(err, errno, "rename %s", a);
 	}
 	snprintf(r.name, sizeof r.name, "%s", to);
+	/* the hostname follows the name: re-render the image's copy templates (/etc/hostname, /etc/hosts) */
+	json_object_set_new(r.config, "volatile.apply_template", json_string("copy"));
 	if (db_instance_update(m->db, &r, err) < 0) {
 		isola_error e;
 		rename(b, a);
@@ -591,6 +595,7 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 	json_object_foreach_safe (dst.config, tmp, k, v)
 		if (!strncmp(k, "volatile.", 9))
 			json_object_del(dst.config, k);
+	json_object_set_new(dst.config, "volatile.apply_template", json_string("copy"));
 	_cleanup_json_ json_t *cfg = NULL;
 	if (instance_effective(m, &dst, &cfg, NULL, err) < 0)
 		return -1;
@@ -750,6 +755,18 @@ int instance_profiles_set(struct manager *m, const char *name, json_t *profiles,
 	json_decref(r.profiles);
 	r.profiles = json_deep_copy(profiles);
 	return store_checked(m, &r, err);
+}
+
+int instance_clear_volatile(struct manager *m, const char *name, const char *key, isola_error *err)
+{
+	struct instance_rec r;
+	if (db_instance_get(m->db, name, &r, err) < 0)
+		return -1;
+	int rc = 0;
+	if (json_object_del(r.config, key) == 0)
+		rc = db_instance_update(m->db, &r, err);
+	instance_rec_clear(&r);
+	return rc;
 }
 
 int instance_start_autostart(struct manager *m, int *started, isola_error *err)

@@ -109,6 +109,9 @@ int instance_file_pull(struct manager *m, const char *name, const char *path, in
 /* boot.autostart: start every instance that has it (by boot.autostart.priority, highest first). */
 int instance_start_autostart(struct manager *m, int *started, isola_error *err);
 
+/* Remove one volatile.* key of the instance (the caller holds its lock). */
+int instance_clear_volatile(struct manager *m, const char *name, const char *key, isola_error *err);
+
 /* The netd "instance" name for an instance (netd allows 15 bytes). */
 void instance_netd_name(const struct instance_rec *r, char *out, size_t len);
 /* The isola-imaged layer holder for an instance. */
