@@ -80,6 +80,7 @@ int cmd_systemd(struct cli *c, int argc, char **argv, isola_error *err)
 		if (n < 0)
 			return isola_err(err, errno, "readlink /proc/self/exe");
 		self[n] = 0;
+		mkdir(dir, 0755);
 		char *text = NULL;
 		const char *sdir = getenv("ISOLA_DIR") ?: "/var/lib/isola";
 		if (asprintf(&text, unit_template, sdir, self, self) < 0)

@@ -190,6 +190,10 @@ int instance_file_push(struct manager *m, const char *name, int src_fd, const ch
 			isola_err(err, errno, "open %s", rootfs);
 		else if (fd >= 0 && copy_fd(src_fd, fd, err) == 0) {
 			rc = 0;
+			/* back to root's fsuid: chown/chmod need CAP_CHOWN/CAP_FOWNER, which a non-zero fsuid drops
+			 * (capabilities(7), "Effect of user ID changes on capabilities") */
+			as_root_end(&ar);
+			ar.on = false;
 			/* owner inside the container → host id through its map */
 			if ((uid >= 0 || gid >= 0) &&
 			    fchown(fd, uid >= 0 ? base + (uint32_t)uid : (uid_t)-1, gid >= 0 ? base + (uint32_t)gid : (gid_t)-1) < 0)

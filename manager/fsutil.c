@@ -85,6 +85,16 @@ static void copy_xattrs(int sfd, int dfd)
 	}
 }
 
+static const struct id_shift *cur_shift; /* set for the duration of one tree_copy_shifted */
+
+static uid_t shift_id(uint32_t id)
+{
+	const struct id_shift *s = cur_shift;
+	if (s && id >= s->from && id - s->from < s->count)
+		return id - s->from + s->to;
+	return id;
+}
+
 static int copy_at(int sdir, int ddir, const char *name, const char *dname, const struct stat *st,
 		   struct copy_stats *stats, const char *path, isola_error *err);
 
@@ -129,7 +139,7 @@ static int copy_at(int sdir, int ddir, const char *name, const char *dname, cons
 		if (copy_dir_contents(s, d, path, stats, err) < 0)
 			return -1;
 		copy_xattrs(s, d);
-		if (fchown(d, st->st_uid, st->st_gid) < 0 || fchmod(d, perm) < 0)
+		if (fchown(d, shift_id(st->st_uid), shift_id(st->st_gid)) < 0 || fchmod(d, perm) < 0)
 			return isola_err(err, errno, "chown/chmod %s", path);
 		struct timespec ts[2] = { st->st_atim, st->st_mtim };
 		futimens(d, ts);
@@ -147,7 +157,7 @@ static int copy_at(int sdir, int ddir, const char *name, const char *dname, cons
 			return isola_err_wrap(err, "copy %s", path);
 		copy_xattrs(s, d);
 		/* chown before chmod: chown clears set-id bits (chown(2)) */
-		if (fchown(d, st->st_uid, st->st_gid) < 0 || fchmod(d, perm) < 0)
+		if (fchown(d, shift_id(st->st_uid), shift_id(st->st_gid)) < 0 || fchmod(d, perm) < 0)
 			return isola_err(err, errno, "chown/chmod %s", path);
 		struct timespec ts[2] = { st->st_atim, st->st_mtim };
 		futimens(d, ts);
@@ -166,14 +176,14 @@ static int copy_at(int sdir, int ddir, const char *name, const char *dname, cons
 		target[n] = 0;
 		if (symlinkat(target, ddir, dname) < 0)
 			return isola_err(err, errno, "symlink %s", path);
-		if (fchownat(ddir, dname, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fchownat(ddir, dname, shift_id(st->st_uid), shift_id(st->st_gid), AT_SYMLINK_NOFOLLOW) < 0)
 			return isola_err(err, errno, "chown %s", path);
 		return 0;
 	}
 	/* device nodes (overlayfs whiteouts are 0:0 char devices), fifos, sockets */
 	if (mknodat(ddir, dname, st->st_mode, st->st_rdev) < 0)
 		return isola_err(err, errno, "mknod %s", path);
-	if (fchownat(ddir, dname, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fchownat(ddir, dname, shift_id(st->st_uid), shift_id(st->st_gid), AT_SYMLINK_NOFOLLOW) < 0)
 		return isola_err(err, errno, "chown %s", path);
 	return 0;
 }
@@ -328,4 +338,13 @@ int tree_copy_contents(const char *src, const char *dst, struct copy_stats *stat
 	if (d < 0)
 		return isola_err(err, errno, "open %s", dst);
 	return copy_dir_contents(s, d, src, stats, err);
+}
+
+int tree_copy_shifted(const char *src, const char *dst, const struct id_shift *shift, struct copy_stats *stats,
+		      isola_error *err)
+{
+	cur_shift = shift;
+	int r = tree_copy(src, dst, stats, err);
+	cur_shift = NULL;
+	return r;
 }

@@ -25,3 +25,10 @@ int tree_remove(const char *path, isola_error *err);
 int tree_usage(const char *path, uint64_t *bytes, isola_error *err);
 /* Copy the contents of directory src into the existing directory dst (dst's own attributes untouched). */
 int tree_copy_contents(const char *src, const char *dst, struct copy_stats *stats, isola_error *err);
+/* tree_copy, moving owners in [from, from+count) to [to, to+count): a copy for an instance with another
+ * id-map range (files it owns on a dir pool are stored under its host ids). */
+struct id_shift {
+	uint32_t from, to, count;
+};
+int tree_copy_shifted(const char *src, const char *dst, const struct id_shift *shift, struct copy_stats *stats,
+		      isola_error *err);

@@ -360,6 +360,8 @@ fail:
 
 /* ---- lifecycle dispatch ---- */
 
+static int destroy(struct manager *m, struct instance_rec *r, isola_error *err);
+
 static int load_locked(struct manager *m, const char *name, struct instance_rec *r, int *lock, isola_error *err)
 {
 	if (instance_name_check(name, err) < 0)
@@ -417,7 +419,17 @@ int instance_stop(struct manager *m, const char *name, bool force, int timeout_s
 		return -1;
 	if (instance_status_now(m, &r) == STATUS_STOPPED)
 		return isola_err(err, EALREADY, "instance \"%s\" is not running", name);
-	return r.type == INSTANCE_VM ? vm_stop(m, &r, force, timeout_s, err) : container_stop(m, &r, force, timeout_s, err);
+	int rc = r.type == INSTANCE_VM ? vm_stop(m, &r, force, timeout_s, err) : container_stop(m, &r, force, timeout_s, err);
+	if (rc < 0)
+		return -1;
+	/* ephemeral: gone once stopped (the monitor could not do it: we held the lock) */
+	struct instance_rec now;
+	if (r.ephemeral && db_instance_get(m->db, name, &now, err) == 0) {
+		rc = now.id == r.id ? destroy(m, &now, err) : 0;
+		instance_rec_clear(&now);
+		return rc < 0 ? isola_err_wrap(err, "delete ephemeral %s", name) : 0;
+	}
+	return 0;
 }
 
 int instance_restart(struct manager *m, const char *name, bool force, int timeout_s, isola_error *err)
@@ -603,7 +615,7 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 	if (db_pool_get(m->db, src.pool, &pool, err) < 0)
 		return -1;
 	struct undo u = { m, &dst, false, false, false, &pool };
-	uint32_t base;
+	uint32_t base = 0;
 	if (db_begin(m->db, err) < 0)
 		goto fail;
 	if (db_instance_insert(m->db, &dst, err) < 0 ||
@@ -622,7 +634,13 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 			goto fail;
 		u.layer = true;
 	}
-	if (storage_volume_copy(&pool, from, to, dst.type, err) < 0)
+	uint32_t from_base = 0;
+	isola_error e3;
+	if (idmap_lookup(m->db, src.id, &from_base, &e3) < 0)
+		from_base = 0;
+	if (dst.type != INSTANCE_CONTAINER || config_bool(cfg, "security.privileged", false))
+		base = 0;
+	if (storage_volume_copy(&pool, from, to, dst.type, from_base, base, err) < 0)
 		goto fail;
 	u.volume = true;
 	if (db_instance_set_status(m->db, dst.id, STATUS_STOPPED, err) < 0)

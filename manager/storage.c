@@ -393,7 +393,7 @@ int storage_snapshots_rename(const struct pool_rec *pool, const char *from, cons
 }
 
 int storage_volume_copy(const struct pool_rec *pool, const char *from, const char *to, enum instance_type type,
-			isola_error *err)
+			uint32_t from_base, uint32_t to_base, isola_error *err)
 {
 	char pooldir[4096], a[4096], b[4096];
 	if (storage_pool_mount(pool, pooldir, sizeof pooldir, err) < 0)
@@ -410,7 +410,10 @@ int storage_volume_copy(const struct pool_rec *pool, const char *from, const cha
 	}
 	if (!strcmp(pool->driver, "btrfs"))
 		return subvol_snapshot(a, b, false, err);
-	if (tree_copy(a, b, NULL, err) < 0)
+	/* btrfs keeps on-disk ids 0-based (the instance sees them through an idmapped mount); a dir pool's
+	 * upper layer holds host ids of the source's range */
+	struct id_shift sh = { from_base, to_base, 65536 };
+	if (tree_copy_shifted(a, b, from_base != to_base ? &sh : NULL, NULL, err) < 0)
 		return -1;
 	/* work/ belongs to one overlay mount; the copy starts with an empty one */
 	char w[4200];

@@ -40,9 +40,10 @@ int storage_volume_create(const struct pool_rec *pool, const char *name, enum in
 int storage_volume_delete(const struct pool_rec *pool, const char *name, enum instance_type type, isola_error *err);
 int storage_volume_rename(const struct pool_rec *pool, const char *from, const char *to, enum instance_type type,
 			  isola_error *err);
-/* A full, independent copy (isola copy): snapshot on btrfs, upper-layer copy on dir, reflink for VMs. */
+/* A full, independent copy (isola copy): snapshot on btrfs, upper-layer copy on dir (owners moved from
+ * the source's id-map range to the copy's), reflink for VMs. */
 int storage_volume_copy(const struct pool_rec *pool, const char *from, const char *to, enum instance_type type,
-			isola_error *err);
+			uint32_t from_base, uint32_t to_base, isola_error *err);
 /* The VM disk path. */
 int storage_vm_disk(const struct pool_rec *pool, const char *name, char *out, size_t len, isola_error *err);
 /* Bytes used by the instance's own data. */
