@@ -42,16 +42,20 @@ static int network_make(struct cli *c, const char *name, json_t *cfg, isola_erro
 	_cleanup_json_ json_t *req = json_pack("{ss}", "name", name);
 	const char *k;
 	json_t *v;
-	json_object_foreach (cfg, k, v) {
+	json_object_foreach(cfg, k, v)
+	{
 		/* the same translation as `isola network create` */
-		const char *map[][2] = { { "ipv4.address", "ipv4" }, { "ipv6.address", "ipv6" }, { "dns.domain", "dns_domain" } };
+		const char *map[][2] = {
+		    {"ipv4.address", "ipv4"}, {"ipv6.address", "ipv6"}, {"dns.domain", "dns_domain"}};
 		const char *nk = NULL;
 		for (size_t i = 0; i < 3; i++)
 			if (!strcmp(k, map[i][0]))
 				nk = map[i][1];
 		if (!nk)
-			return isola_err(err, EINVAL, "preseed network %s: key \"%s\" not supported here (ipv4.address, "
-						      "ipv6.address, dns.domain)", name, k);
+			return isola_err(err, EINVAL,
+			                 "preseed network %s: key \"%s\" not supported here (ipv4.address, "
+			                 "ipv6.address, dns.domain)",
+			                 name, k);
 		json_object_set(req, nk, v);
 	}
 	isola_error e;
@@ -74,8 +78,8 @@ static int profile_apply(struct cli *c, const char *name, json_t *cfg, json_t *d
 		return -1;
 	else if (e.errnum == 0)
 		profile_rec_clear(&p);
-	_cleanup_json_ json_t *doc = json_pack("{sO sO}", "config", cfg ? cfg : json_object(), "devices",
-					       devs ? devs : json_object());
+	_cleanup_json_ json_t *doc =
+	    json_pack("{sO sO}", "config", cfg ? cfg : json_object(), "devices", devs ? devs : json_object());
 	return profile_replace(&c->m, name, doc, err);
 }
 
@@ -89,8 +93,9 @@ static int init_minimal(struct cli *c, isola_error *err)
 		return -1;
 	if (network_make(c, "isolabr0", NULL, err) < 0)
 		return -1;
-	_cleanup_json_ json_t *devs = json_pack("{s{ss ss ss} s{ss ss ss}}", "root", "type", "disk", "path", "/", "pool",
-						"default", "eth0", "type", "nic", "network", "isolabr0", "name", "eth0");
+	_cleanup_json_ json_t *devs =
+	    json_pack("{s{ss ss ss} s{ss ss ss}}", "root", "type", "disk", "path", "/", "pool", "default", "eth0",
+	              "type", "nic", "network", "isolabr0", "name", "eth0");
 	struct profile_rec p;
 	if (db_profile_get(c->m.db, "default", &p, err) < 0)
 		return -1;
@@ -108,21 +113,24 @@ static int init_preseed(struct cli *c, const char *file, isola_error *err)
 	_cleanup_json_ json_t *doc = !strcmp(file, "-") ? json_loadf(stdin, 0, &je) : json_load_file(file, 0, &je);
 	if (!doc || !json_is_object(doc))
 		return isola_err(err, EINVAL, "preseed %s: line %d: %s (expected a JSON object)", file, je.line,
-				 doc ? "not an object" : je.text);
-	static const char *const top[] = { "storage_pools", "networks", "profiles", "config", NULL };
+		                 doc ? "not an object" : je.text);
+	static const char *const top[] = {"storage_pools", "networks", "profiles", "config", NULL};
 	const char *k;
 	json_t *v;
-	json_object_foreach (doc, k, v) {
+	json_object_foreach(doc, k, v)
+	{
 		bool ok = false;
 		for (const char *const *t = top; *t; t++)
 			ok |= !strcmp(k, *t);
 		if (!ok)
-			return isola_err(err, EINVAL, "preseed %s: unknown section \"%s\" (storage_pools, networks, profiles)",
-					 file, k);
+			return isola_err(err, EINVAL,
+			                 "preseed %s: unknown section \"%s\" (storage_pools, networks, profiles)", file,
+			                 k);
 	}
 	size_t i;
 	json_t *e;
-	json_array_foreach (json_object_get(doc, "storage_pools"), i, e) {
+	json_array_foreach(json_object_get(doc, "storage_pools"), i, e)
+	{
 		const char *name = json_string_value(json_object_get(e, "name"));
 		const char *driver = json_string_value(json_object_get(e, "driver"));
 		const char *size = json_string_value(json_object_get(json_object_get(e, "config"), "size"));
@@ -134,14 +142,16 @@ static int init_preseed(struct cli *c, const char *file, isola_error *err)
 		if (pool_make(c, name, driver, sz, err) < 0)
 			return -1;
 	}
-	json_array_foreach (json_object_get(doc, "networks"), i, e) {
+	json_array_foreach(json_object_get(doc, "networks"), i, e)
+	{
 		const char *name = json_string_value(json_object_get(e, "name"));
 		if (!name)
 			return isola_err(err, EINVAL, "preseed networks[%zu]: needs name", i);
 		if (network_make(c, name, json_object_get(e, "config"), err) < 0)
 			return -1;
 	}
-	json_array_foreach (json_object_get(doc, "profiles"), i, e) {
+	json_array_foreach(json_object_get(doc, "profiles"), i, e)
+	{
 		const char *name = json_string_value(json_object_get(e, "name"));
 		if (!name)
 			return isola_err(err, EINVAL, "preseed profiles[%zu]: needs name", i);
@@ -203,11 +213,12 @@ int cmd_storage(struct cli *c, int argc, char **argv, isola_error *err)
 			json_array_append_new(rows, json_pack("[sss]", v[i].name, v[i].driver, v[i].source));
 			json_t *cfg = json_deep_copy(v[i].config);
 			json_object_set_new(cfg, "source", json_string(v[i].source));
-			json_array_append_new(raw, json_pack("{ss ss ss so ss}", "name", v[i].name, "driver", v[i].driver,
-							     "description", "", "config", cfg, "status", "Created"));
+			json_array_append_new(raw,
+			                      json_pack("{ss ss ss so ss}", "name", v[i].name, "driver", v[i].driver,
+			                                "description", "", "config", cfg, "status", "Created"));
 		}
 		pool_list_free(v, n);
-		static const char *const h[] = { "NAME", "DRIVER", "SOURCE" };
+		static const char *const h[] = {"NAME", "DRIVER", "SOURCE"};
 		print_list(fmt, h, 3, rows, raw);
 		return 0;
 	}
@@ -217,8 +228,8 @@ int cmd_storage(struct cli *c, int argc, char **argv, isola_error *err)
 			return -1;
 		json_t *cfg = json_deep_copy(p.config);
 		json_object_set_new(cfg, "source", json_string(p.source));
-		_cleanup_json_ json_t *o = json_pack("{ss ss ss so ss}", "name", p.name, "driver", p.driver, "description",
-						     "", "config", cfg, "status", "Created");
+		_cleanup_json_ json_t *o = json_pack("{ss ss ss so ss}", "name", p.name, "driver", p.driver,
+		                                     "description", "", "config", cfg, "status", "Created");
 		pool_rec_clear(&p);
 		print_yaml(o);
 		return 0;

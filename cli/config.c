@@ -10,9 +10,9 @@
 #include "manager/config.h"
 
 static const char config_usage[] =
-	"isola config get NAME KEY [--expanded] | set NAME KEY=VALUE... | set NAME KEY VALUE | unset NAME KEY | "
-	"show NAME [--expanded] | edit NAME | device add NAME DEV TYPE [K=V]... | device remove NAME DEV | "
-	"device list NAME | device show NAME";
+    "isola config get NAME KEY [--expanded] | set NAME KEY=VALUE... | set NAME KEY VALUE | unset NAME KEY | "
+    "show NAME [--expanded] | edit NAME | device add NAME DEV TYPE [K=V]... | device remove NAME DEV | "
+    "device list NAME | device show NAME";
 
 static int load(struct cli *c, const char *name, struct instance_rec *r, isola_error *err)
 {
@@ -27,8 +27,8 @@ static json_t *instance_doc(struct cli *c, struct instance_rec *r, bool expanded
 	if (expanded && instance_effective(&c->m, r, &cfg, &devs, err) < 0)
 		return NULL;
 	return json_pack("{ss sO sO sb sO sb ss}", "architecture", "x86_64", "config", expanded ? cfg : r->config,
-			 "devices", expanded ? devs : r->devices, "ephemeral", r->ephemeral, "profiles", r->profiles,
-			 "stateful", 0, "description", r->description ? r->description : "");
+	                 "devices", expanded ? devs : r->devices, "ephemeral", r->ephemeral, "profiles", r->profiles,
+	                 "stateful", 0, "description", r->description ? r->description : "");
 }
 
 static int device_cmd(struct cli *c, int argc, char **argv, isola_error *err)
@@ -61,8 +61,7 @@ static int device_cmd(struct cli *c, int argc, char **argv, isola_error *err)
 		}
 		const char *k;
 		json_t *v;
-		json_object_foreach (devs, k, v)
-			printf("%s\n", k);
+		json_object_foreach(devs, k, v) printf("%s\n", k);
 		return 0;
 	}
 	return usage_err(err, config_usage);

@@ -19,7 +19,8 @@ json_t *edit_document(json_t *doc, isola_error *err)
 		json_t *j = json_loads(s, 0, &je);
 		if (!j || !json_is_object(j))
 			return isola_err(err, EINVAL, "stdin: line %d: %s (expected a JSON object)", je.line,
-					 j ? "not an object" : je.text), json_decref(j), NULL;
+			                 j ? "not an object" : je.text),
+			       json_decref(j), NULL;
 		return j;
 	}
 	char path[] = "/tmp/isola-edit-XXXXXX.json";
@@ -49,7 +50,8 @@ json_t *edit_document(json_t *doc, isola_error *err)
 			return j;
 		}
 		json_decref(j);
-		fprintf(stderr, "isola: %s line %d: %s\nPress enter to edit again, ctrl+c to abort ", path, je.line, je.text);
+		fprintf(stderr, "isola: %s line %d: %s\nPress enter to edit again, ctrl+c to abort ", path, je.line,
+		        je.text);
 		char line[8];
 		if (!fgets(line, sizeof line, stdin)) {
 			unlink(path);

@@ -17,12 +17,12 @@ static const char exec_usage[] = "isola exec NAME [--env K=V]... [--cwd DIR] [--
 
 int cmd_exec(struct cli *c, int argc, char **argv, isola_error *err)
 {
-	static const struct option opts[] = { { "env", required_argument, NULL, 'e' },
-					      { "cwd", required_argument, NULL, 'w' },
-					      { "user", required_argument, NULL, 'u' },
-					      { "force-interactive", no_argument, NULL, 't' },
-					      { "force-noninteractive", no_argument, NULL, 'T' },
-					      { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"env", required_argument, NULL, 'e'},
+	                                     {"cwd", required_argument, NULL, 'w'},
+	                                     {"user", required_argument, NULL, 'u'},
+	                                     {"force-interactive", no_argument, NULL, 't'},
+	                                     {"force-noninteractive", no_argument, NULL, 'T'},
+	                                     {NULL, 0, NULL, 0}};
 	if (argc < 3)
 		return usage_err(err, exec_usage);
 	const char *name = argv[1];
@@ -31,7 +31,7 @@ int cmd_exec(struct cli *c, int argc, char **argv, isola_error *err)
 	int ac = argc - 1;
 	char **env = calloc((size_t)argc + 1, sizeof *env);
 	size_t nenv = 0;
-	struct exec_opts eo = { 0 };
+	struct exec_opts eo = {0};
 	int tty = -1;
 	int o;
 	while ((o = getopt_long(ac, av, "+e:tT", opts, NULL)) != -1) {
@@ -75,7 +75,7 @@ static void restore_tty(void)
 
 int cmd_console(struct cli *c, int argc, char **argv, isola_error *err)
 {
-	static const struct option opts[] = { { "show-log", no_argument, NULL, 'l' }, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"show-log", no_argument, NULL, 'l'}, {NULL, 0, NULL, 0}};
 	bool show_log = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -112,7 +112,7 @@ int cmd_console(struct cli *c, int argc, char **argv, isola_error *err)
 	bool prefix = false;
 	char buf[4096];
 	for (;;) {
-		struct pollfd p[2] = { { fd, POLLIN, 0 }, { 0, POLLIN, 0 } };
+		struct pollfd p[2] = {{fd, POLLIN, 0}, {0, POLLIN, 0}};
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;

@@ -10,7 +10,7 @@
 #include "cli.h"
 
 static const char file_usage[] =
-	"isola file push LOCAL NAME/PATH [--uid N] [--gid N] [--mode OCTAL] | isola file pull NAME/PATH LOCAL";
+    "isola file push LOCAL NAME/PATH [--uid N] [--gid N] [--mode OCTAL] | isola file pull NAME/PATH LOCAL";
 
 static int split_target(char *s, char **name, char **path, isola_error *err)
 {
@@ -25,10 +25,10 @@ static int split_target(char *s, char **name, char **path, isola_error *err)
 
 int cmd_file(struct cli *c, int argc, char **argv, isola_error *err)
 {
-	static const struct option opts[] = { { "uid", required_argument, NULL, 'u' },
-					      { "gid", required_argument, NULL, 'g' },
-					      { "mode", required_argument, NULL, 'm' },
-					      { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"uid", required_argument, NULL, 'u'},
+	                                     {"gid", required_argument, NULL, 'g'},
+	                                     {"mode", required_argument, NULL, 'm'},
+	                                     {NULL, 0, NULL, 0}};
 	if (argc < 2)
 		return usage_err(err, file_usage);
 	const char *sub = argv[1];

@@ -10,7 +10,7 @@
 
 int fmt_parse(const char *s, enum out_format *out, isola_error *err)
 {
-	static const char *const names[] = { "table", "csv", "json", "yaml" };
+	static const char *const names[] = {"table", "csv", "json", "yaml"};
 	for (int i = 0; i < 4; i++)
 		if (!strcmp(s, names[i]))
 			return *out = (enum out_format)i, 0;
@@ -55,7 +55,7 @@ static bool yaml_plain(const char *s)
 		return false;
 	if (strchr("-?:,[]{}#&*!|>'\"%@`~", s[0]))
 		return false;
-	static const char *const special[] = { "true", "false", "yes", "no", "on", "off", "null", "y", "n", NULL };
+	static const char *const special[] = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", NULL};
 	for (const char *const *p = special; *p; p++)
 		if (!strcasecmp(s, *p))
 			return false;
@@ -111,7 +111,8 @@ static void yaml_node(json_t *v, int indent, bool after_dash)
 		const char *k;
 		json_t *c;
 		bool first = true;
-		json_object_foreach (v, k, c) {
+		json_object_foreach(v, k, c)
+		{
 			if (!(first && after_dash))
 				printf("%*s", indent, "");
 			first = false;
@@ -144,7 +145,8 @@ static void yaml_node(json_t *v, int indent, bool after_dash)
 		}
 		size_t i;
 		json_t *c;
-		json_array_foreach (v, i, c) {
+		json_array_foreach(v, i, c)
+		{
 			printf("%*s- ", after_dash && i == 0 ? 0 : indent, "");
 			if ((json_is_object(c) && json_object_size(c)) || (json_is_array(c) && json_array_size(c)))
 				yaml_node(c, indent + 2, true);
@@ -176,7 +178,8 @@ void print_list(enum out_format f, const char *const *headers, size_t ncols, jso
 	size_t i;
 	json_t *row;
 	if (f == FMT_CSV) {
-		json_array_foreach (rows, i, row) {
+		json_array_foreach(rows, i, row)
+		{
 			for (size_t c = 0; c < ncols; c++) {
 				if (c)
 					putchar(',');
@@ -190,14 +193,14 @@ void print_list(enum out_format f, const char *const *headers, size_t ncols, jso
 	size_t *w = calloc(ncols, sizeof *w);
 	for (size_t c = 0; c < ncols; c++)
 		w[c] = strlen(headers[c]);
-	json_array_foreach (rows, i, row)
-		for (size_t c = 0; c < ncols; c++) {
-			const char *s = json_string_value(json_array_get(row, c)) ?: "";
-			_cleanup_free_ char *dup = strdup(s);
-			for (char *save = NULL, *t = strtok_r(dup, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
-				if (utf8_width(t) > w[c])
-					w[c] = utf8_width(t);
-		}
+	json_array_foreach(rows, i, row) for (size_t c = 0; c < ncols; c++)
+	{
+		const char *s = json_string_value(json_array_get(row, c)) ?: "";
+		_cleanup_free_ char *dup = strdup(s);
+		for (char *save = NULL, *t = strtok_r(dup, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
+			if (utf8_width(t) > w[c])
+				w[c] = utf8_width(t);
+	}
 	char *sep = NULL;
 	size_t seplen = 0;
 	FILE *sf = open_memstream(&sep, &seplen);
@@ -212,7 +215,8 @@ void print_list(enum out_format f, const char *const *headers, size_t ncols, jso
 	for (size_t c = 0; c < ncols; c++)
 		printf("| %-*s ", (int)w[c], headers[c]);
 	printf("|\n%s", sep);
-	json_array_foreach (rows, i, row) {
+	json_array_foreach(rows, i, row)
+	{
 		/* the row is as tall as its tallest cell */
 		size_t lines = 1;
 		for (size_t c = 0; c < ncols; c++) {
@@ -231,7 +235,8 @@ void print_list(enum out_format f, const char *const *headers, size_t ncols, jso
 						s++;
 				}
 				size_t n = s ? strcspn(s, "\n") : 0;
-				printf("| %.*s%*s ", (int)n, s ? s : "", (int)(w[c] - (s ? utf8_width(strndupa(s, n)) : 0)), "");
+				printf("| %.*s%*s ", (int)n, s ? s : "",
+				       (int)(w[c] - (s ? utf8_width(strndupa(s, n)) : 0)), "");
 			}
 			printf("|\n");
 		}
@@ -258,9 +263,8 @@ void progress_bar(json_t *p, void *ud)
 		if (pct > 100)
 			pct = 100;
 		int fill = pct * 30 / 100;
-		fprintf(stderr, "\r%-8s [%.*s%*s] %3d%% %6.1f/%.1f MiB", stage, fill,
-			"##############################", 30 - fill, "", pct, (double)done / 1048576.0,
-			(double)total / 1048576.0);
+		fprintf(stderr, "\r%-8s [%.*s%*s] %3d%% %6.1f/%.1f MiB", stage, fill, "##############################",
+		        30 - fill, "", pct, (double)done / 1048576.0, (double)total / 1048576.0);
 	} else {
 		fprintf(stderr, "\r%-8s %6.1f MiB", stage, (double)done / 1048576.0);
 	}

@@ -11,8 +11,8 @@
 #include "manager/daemons.h"
 
 static const char image_usage[] =
-	"isola image import FILE|DIR|URL [ROOTFS] [--alias A]... | list [--format F] | show REF | delete REF | "
-	"export REF [DIR] | alias create NAME REF | alias delete NAME | alias rename NAME NEW | alias list";
+    "isola image import FILE|DIR|URL [ROOTFS] [--alias A]... | list [--format F] | show REF | delete REF | "
+    "export REF [DIR] | alias create NAME REF | alias delete NAME | alias rename NAME NEW | alias list";
 
 static int parse_format(int argc, char **argv, int from, enum out_format *fmt, isola_error *err)
 {
@@ -85,7 +85,7 @@ static int do_import(int argc, char **argv, isola_error *err)
 
 static void human(char *out, size_t len, double b)
 {
-	const char *u[] = { "B", "KiB", "MiB", "GiB" };
+	const char *u[] = {"B", "KiB", "MiB", "GiB"};
 	int i = 0;
 	while (b >= 1024 && i < 3)
 		b /= 1024, i++;
@@ -110,14 +110,15 @@ int cmd_image(struct cli *c, int argc, char **argv, isola_error *err)
 		_cleanup_json_ json_t *rows = json_array();
 		size_t i;
 		json_t *im;
-		json_array_foreach (imgs, i, im) {
+		json_array_foreach(imgs, i, im)
+		{
 			_cleanup_free_ char *aliases = NULL;
 			size_t alen = 0;
 			FILE *f = open_memstream(&aliases, &alen);
 			size_t k;
 			json_t *a;
-			json_array_foreach (json_object_get(im, "aliases"), k, a)
-				fprintf(f, "%s%s", k ? "\n" : "", json_string_value(a));
+			json_array_foreach(json_object_get(im, "aliases"), k, a)
+			    fprintf(f, "%s%s", k ? "\n" : "", json_string_value(a));
 			fclose(f);
 			char fp[13], size[32], date[40];
 			snprintf(fp, sizeof fp, "%.12s", json_string_value(json_object_get(im, "fingerprint")) ?: "");
@@ -127,11 +128,12 @@ int cmd_image(struct cli *c, int argc, char **argv, isola_error *err)
 			gmtime_r(&t, &tm);
 			strftime(date, sizeof date, "%Y/%m/%d %H:%M UTC", &tm);
 			json_t *props = json_object_get(im, "properties");
-			json_array_append_new(rows, json_pack("[ssssss]", aliases ? aliases : "", fp,
-							      json_string_value(json_object_get(props, "description")) ?: "",
-							      json_string_value(json_object_get(im, "type")) ?: "", size, date));
+			json_array_append_new(
+			    rows, json_pack("[ssssss]", aliases ? aliases : "", fp,
+			                    json_string_value(json_object_get(props, "description")) ?: "",
+			                    json_string_value(json_object_get(im, "type")) ?: "", size, date));
 		}
-		static const char *const h[] = { "ALIAS", "FINGERPRINT", "DESCRIPTION", "TYPE", "SIZE", "UPLOAD DATE" };
+		static const char *const h[] = {"ALIAS", "FINGERPRINT", "DESCRIPTION", "TYPE", "SIZE", "UPLOAD DATE"};
 		print_list(fmt, h, 6, rows, imgs);
 		return 0;
 	}
@@ -163,18 +165,19 @@ int cmd_image(struct cli *c, int argc, char **argv, isola_error *err)
 			return -1;
 		size_t i;
 		json_t *f;
-		json_array_foreach (json_object_get(reply, "files"), i, f)
-			printf("%s\n", json_string_value(f));
+		json_array_foreach(json_object_get(reply, "files"), i, f) printf("%s\n", json_string_value(f));
 		return 0;
 	}
 	if (!strcmp(sub, "alias") && argc >= 3) {
 		const char *as = argv[2];
 		if (!strcmp(as, "create") && argc == 5)
-			return call("alias.create", json_pack("{ss ss}", "name", argv[3], "target", argv[4]), NULL, err);
+			return call("alias.create", json_pack("{ss ss}", "name", argv[3], "target", argv[4]), NULL,
+			            err);
 		if (!strcmp(as, "delete") && argc == 4)
 			return call("alias.delete", json_pack("{ss}", "name", argv[3]), NULL, err);
 		if (!strcmp(as, "rename") && argc == 5)
-			return call("alias.rename", json_pack("{ss ss}", "name", argv[3], "new_name", argv[4]), NULL, err);
+			return call("alias.rename", json_pack("{ss ss}", "name", argv[3], "new_name", argv[4]), NULL,
+			            err);
 		if (!strcmp(as, "list")) {
 			enum out_format fmt = FMT_TABLE;
 			if (parse_format(argc, argv, 3, &fmt, err) < 0)
@@ -186,13 +189,15 @@ int cmd_image(struct cli *c, int argc, char **argv, isola_error *err)
 			_cleanup_json_ json_t *rows = json_array();
 			size_t i;
 			json_t *a;
-			json_array_foreach (al, i, a) {
+			json_array_foreach(al, i, a)
+			{
 				char fp[13];
 				snprintf(fp, sizeof fp, "%.12s", json_string_value(json_object_get(a, "target")) ?: "");
-				json_array_append_new(rows, json_pack("[sss]", json_string_value(json_object_get(a, "name")) ?: "",
-								      fp, json_string_value(json_object_get(a, "description")) ?: ""));
+				json_array_append_new(
+				    rows, json_pack("[sss]", json_string_value(json_object_get(a, "name")) ?: "", fp,
+				                    json_string_value(json_object_get(a, "description")) ?: ""));
 			}
-			static const char *const h[] = { "ALIAS", "FINGERPRINT", "DESCRIPTION" };
+			static const char *const h[] = {"ALIAS", "FINGERPRINT", "DESCRIPTION"};
 			print_list(fmt, h, 3, rows, al);
 			return 0;
 		}

@@ -10,21 +10,21 @@
 #include "manager/config.h"
 
 static const char launch_usage[] =
-	"isola launch|init IMAGE NAME [--vm] [-p PROFILE]... [-c KEY=VALUE]... [--network NET] [--storage POOL] "
-	"[--ephemeral] [--no-profiles] [--description TEXT]";
+    "isola launch|init IMAGE NAME [--vm] [-p PROFILE]... [-c KEY=VALUE]... [--network NET] [--storage POOL] "
+    "[--ephemeral] [--no-profiles] [--description TEXT]";
 
 static int create_common(struct cli *c, int argc, char **argv, bool start, isola_error *err)
 {
-	static const struct option opts[] = { { "vm", no_argument, NULL, 'v' },
-					      { "profile", required_argument, NULL, 'p' },
-					      { "config", required_argument, NULL, 'c' },
-					      { "network", required_argument, NULL, 'n' },
-					      { "storage", required_argument, NULL, 's' },
-					      { "ephemeral", no_argument, NULL, 'e' },
-					      { "no-profiles", no_argument, NULL, 'N' },
-					      { "description", required_argument, NULL, 'd' },
-					      { NULL, 0, NULL, 0 } };
-	struct create_opts co = { .type = INSTANCE_CONTAINER };
+	static const struct option opts[] = {{"vm", no_argument, NULL, 'v'},
+	                                     {"profile", required_argument, NULL, 'p'},
+	                                     {"config", required_argument, NULL, 'c'},
+	                                     {"network", required_argument, NULL, 'n'},
+	                                     {"storage", required_argument, NULL, 's'},
+	                                     {"ephemeral", no_argument, NULL, 'e'},
+	                                     {"no-profiles", no_argument, NULL, 'N'},
+	                                     {"description", required_argument, NULL, 'd'},
+	                                     {NULL, 0, NULL, 0}};
+	struct create_opts co = {.type = INSTANCE_CONTAINER};
 	_cleanup_json_ json_t *profiles = json_array(), *config = json_object();
 	bool no_profiles = false;
 	int o;
@@ -88,7 +88,7 @@ static int each_name(struct cli *c, int argc, char **argv, name_fn fn, void *ud,
 		return -1;
 	int rc = 0;
 	for (int i = optind; i < argc; i++) {
-		isola_error e = { 0 };
+		isola_error e = {0};
 		if (fn(c, argv[i], ud, &e) < 0) {
 			if (rc == 0)
 				*err = e;
@@ -107,9 +107,8 @@ static int do_start(struct cli *c, const char *name, void *ud, isola_error *err)
 
 int cmd_start(struct cli *c, int argc, char **argv, isola_error *err)
 {
-	static const struct option opts[] = { { "all-autostart", no_argument, NULL, 'a' },
-					      { "foreground", no_argument, NULL, 'f' },
-					      { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"all-autostart", no_argument, NULL, 'a'}, {"foreground", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
 	bool all = false, fg = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -144,15 +143,14 @@ static int do_stop(struct cli *c, const char *name, void *ud, isola_error *err)
 {
 	struct stop_args *a = ud;
 	return a->which ? instance_restart(&c->m, name, a->force, a->timeout, err)
-			: instance_stop(&c->m, name, a->force, a->timeout, err);
+	                : instance_stop(&c->m, name, a->force, a->timeout, err);
 }
 
 static int stop_common(struct cli *c, int argc, char **argv, int which, isola_error *err)
 {
-	static const struct option opts[] = { { "force", no_argument, NULL, 'f' },
-					      { "timeout", required_argument, NULL, 't' },
-					      { NULL, 0, NULL, 0 } };
-	struct stop_args a = { false, 30, which };
+	static const struct option opts[] = {
+	    {"force", no_argument, NULL, 'f'}, {"timeout", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
+	struct stop_args a = {false, 30, which};
 	int o;
 	while ((o = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
 		if (o == 'f')
@@ -165,8 +163,14 @@ static int stop_common(struct cli *c, int argc, char **argv, int which, isola_er
 	return each_name(c, argc, argv, do_stop, &a, "isola stop|restart NAME... [--force] [--timeout S]", err);
 }
 
-int cmd_stop(struct cli *c, int argc, char **argv, isola_error *err) { return stop_common(c, argc, argv, 0, err); }
-int cmd_restart(struct cli *c, int argc, char **argv, isola_error *err) { return stop_common(c, argc, argv, 1, err); }
+int cmd_stop(struct cli *c, int argc, char **argv, isola_error *err)
+{
+	return stop_common(c, argc, argv, 0, err);
+}
+int cmd_restart(struct cli *c, int argc, char **argv, isola_error *err)
+{
+	return stop_common(c, argc, argv, 1, err);
+}
 
 static int do_pause(struct cli *c, const char *name, void *ud, isola_error *err)
 {
@@ -194,7 +198,7 @@ static int do_delete(struct cli *c, const char *name, void *ud, isola_error *err
 
 int cmd_delete(struct cli *c, int argc, char **argv, isola_error *err)
 {
-	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
 	bool force = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
@@ -216,7 +220,7 @@ int cmd_rename(struct cli *c, int argc, char **argv, isola_error *err)
 
 int cmd_copy(struct cli *c, int argc, char **argv, isola_error *err)
 {
-	static const struct option opts[] = { { "ephemeral", no_argument, NULL, 'e' }, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"ephemeral", no_argument, NULL, 'e'}, {NULL, 0, NULL, 0}};
 	bool eph = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "e", opts, NULL)) != -1) {
@@ -240,16 +244,19 @@ static char *addresses(json_t *state, const char *family)
 	const char *nic;
 	json_t *n;
 	bool first = true;
-	json_object_foreach (json_object_get(state, "network"), nic, n) {
+	json_object_foreach(json_object_get(state, "network"), nic, n)
+	{
 		if (!strcmp(nic, "lo"))
 			continue;
 		size_t i;
 		json_t *a;
-		json_array_foreach (json_object_get(n, "addresses"), i, a) {
+		json_array_foreach(json_object_get(n, "addresses"), i, a)
+		{
 			if (strcmp(json_string_value(json_object_get(a, "family")) ?: "", family) ||
 			    strcmp(json_string_value(json_object_get(a, "scope")) ?: "", "global"))
 				continue;
-			fprintf(f, "%s%s (%s)", first ? "" : "\n", json_string_value(json_object_get(a, "address")), nic);
+			fprintf(f, "%s%s (%s)", first ? "" : "\n", json_string_value(json_object_get(a, "address")),
+			        nic);
 			first = false;
 		}
 	}
@@ -259,7 +266,7 @@ static char *addresses(json_t *state, const char *family)
 
 int cmd_list(struct cli *c, int argc, char **argv, isola_error *err)
 {
-	static const struct option opts[] = { { "format", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"format", required_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
 	enum out_format fmt = FMT_TABLE;
 	int o;
 	while ((o = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
@@ -292,23 +299,23 @@ int cmd_list(struct cli *c, int argc, char **argv, isola_error *err)
 		_cleanup_free_ char *v4 = addresses(st, "inet"), *v6 = addresses(st, "inet6");
 		char snaps[16];
 		snprintf(snaps, sizeof snaps, "%zu", json_array_size(json_object_get(o2, "snapshots")));
-		json_array_append_new(rows, json_pack("[ssssss]", v[i].name,
-						      json_string_value(json_object_get(o2, "status")), v4 ? v4 : "",
-						      v6 ? v6 : "", v[i].type == INSTANCE_VM ? "VIRTUAL-MACHINE" : "CONTAINER",
-						      snaps));
+		json_array_append_new(rows,
+		                      json_pack("[ssssss]", v[i].name, json_string_value(json_object_get(o2, "status")),
+		                                v4 ? v4 : "", v6 ? v6 : "",
+		                                v[i].type == INSTANCE_VM ? "VIRTUAL-MACHINE" : "CONTAINER", snaps));
 		json_array_append_new(raw, o2);
 	}
 	instance_list_free(v, n);
 	if (rc < 0)
 		return -1;
-	static const char *const headers[] = { "NAME", "STATE", "IPV4", "IPV6", "TYPE", "SNAPSHOTS" };
+	static const char *const headers[] = {"NAME", "STATE", "IPV4", "IPV6", "TYPE", "SNAPSHOTS"};
 	print_list(fmt, headers, 6, rows, raw);
 	return 0;
 }
 
 static void human_bytes(char *out, size_t len, json_int_t b)
 {
-	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	double v = (double)b;
 	int i = 0;
 	while (v >= 1024 && i < 4)
@@ -345,7 +352,8 @@ int cmd_info(struct cli *c, int argc, char **argv, isola_error *err)
 		printf("PID: %lld\nProcesses: %lld\n", (long long)pid,
 		       (long long)json_integer_value(json_object_get(st, "processes")));
 	printf("\nResources:\n");
-	human_bytes(b, sizeof b, json_integer_value(json_object_get(json_object_get(json_object_get(st, "disk"), "root"), "usage")));
+	human_bytes(b, sizeof b,
+	            json_integer_value(json_object_get(json_object_get(json_object_get(st, "disk"), "root"), "usage")));
 	printf("  Disk usage:\n    root: %s\n", b);
 	if (pid) {
 		json_t *mem = json_object_get(st, "memory");
@@ -355,24 +363,28 @@ int cmd_info(struct cli *c, int argc, char **argv, isola_error *err)
 			human_bytes(b, sizeof b, json_integer_value(json_object_get(mem, "usage_peak")));
 			printf("    Memory (peak): %s\n", b);
 		}
-		printf("  CPU usage:\n    CPU usage (in seconds): %lld\n",
-		       (long long)(json_integer_value(json_object_get(json_object_get(st, "cpu"), "usage")) / 1000000000));
+		printf(
+		    "  CPU usage:\n    CPU usage (in seconds): %lld\n",
+		    (long long)(json_integer_value(json_object_get(json_object_get(st, "cpu"), "usage")) / 1000000000));
 		printf("  Network usage:\n");
 		const char *nic;
 		json_t *n;
-		json_object_foreach (json_object_get(st, "network"), nic, n) {
+		json_object_foreach(json_object_get(st, "network"), nic, n)
+		{
 			printf("    %s:\n      Type: %s\n      State: %s\n", nic,
-			       json_string_value(json_object_get(n, "type")), json_string_value(json_object_get(n, "state")));
+			       json_string_value(json_object_get(n, "type")),
+			       json_string_value(json_object_get(n, "state")));
 			const char *mac = json_string_value(json_object_get(n, "hwaddr"));
 			if (mac && *mac)
 				printf("      MAC address: %s\n", mac);
 			printf("      MTU: %lld\n", (long long)json_integer_value(json_object_get(n, "mtu")));
 			size_t i;
 			json_t *a;
-			json_array_foreach (json_object_get(n, "addresses"), i, a)
-				printf("      IP address: %s/%s (%s, %s)\n", json_string_value(json_object_get(a, "address")),
-				       json_string_value(json_object_get(a, "netmask")),
-				       json_string_value(json_object_get(a, "family")), json_string_value(json_object_get(a, "scope")));
+			json_array_foreach(json_object_get(n, "addresses"), i, a) printf(
+			    "      IP address: %s/%s (%s, %s)\n", json_string_value(json_object_get(a, "address")),
+			    json_string_value(json_object_get(a, "netmask")),
+			    json_string_value(json_object_get(a, "family")),
+			    json_string_value(json_object_get(a, "scope")));
 			json_t *cnt = json_object_get(n, "counters");
 			human_bytes(b, sizeof b, json_integer_value(json_object_get(cnt, "bytes_received")));
 			printf("      Bytes received: %s\n", b);
@@ -385,8 +397,7 @@ int cmd_info(struct cli *c, int argc, char **argv, isola_error *err)
 		printf("\nSnapshots:\n");
 		size_t i;
 		json_t *s;
-		json_array_foreach (snaps, i, s)
-			printf("  %s\n", json_string_value(s));
+		json_array_foreach(snaps, i, s) printf("  %s\n", json_string_value(s));
 	}
 	return 0;
 }

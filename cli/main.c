@@ -13,29 +13,31 @@ static const struct {
 	verb_fn fn;
 	const char *help;
 } verbs[] = {
-	{ "launch", NULL, cmd_launch, "IMAGE NAME [--vm] [-p PROFILE]... [-c K=V]... [--network NET] [--storage POOL] [--ephemeral]" },
-	{ "init", "create", cmd_init, "IMAGE NAME [same options as launch]: create without starting" },
-	{ "start", NULL, cmd_start, "NAME... | --all-autostart [--foreground]" },
-	{ "stop", NULL, cmd_stop, "NAME... [--force] [--timeout S]" },
-	{ "restart", NULL, cmd_restart, "NAME... [--force] [--timeout S]" },
-	{ "pause", "freeze", cmd_pause, "NAME..." },
-	{ "resume", "unfreeze", cmd_resume, "NAME..." },
-	{ "delete", "rm", cmd_delete, "NAME... [--force]" },
-	{ "rename", "move", cmd_rename, "OLD NEW" },
-	{ "copy", "cp", cmd_copy, "SOURCE TARGET [--ephemeral]" },
-	{ "list", "ls", cmd_list, "[--format table|csv|json|yaml]" },
-	{ "info", NULL, cmd_info, "NAME" },
-	{ "exec", NULL, cmd_exec, "NAME [--env K=V]... [--cwd D] [--user U[:G]] [-t|-T] -- CMD..." },
-	{ "console", NULL, cmd_console, "NAME [--show-log]   (ctrl+a q detaches)" },
-	{ "file", NULL, cmd_file, "push LOCAL NAME/PATH | pull NAME/PATH LOCAL" },
-	{ "config", NULL, cmd_config, "get|set|unset|show|edit|device ..." },
-	{ "profile", NULL, cmd_profile, "list|show|create|copy|rename|delete|edit|get|set|unset|device|add|remove|assign ..." },
-	{ "snapshot", NULL, cmd_snapshot, "create|restore|delete|list NAME [SNAP]" },
-	{ "image", NULL, cmd_image, "import|list|show|delete|export|alias ..." },
-	{ "network", NULL, cmd_network, "create|list|show|set|delete|list-leases ..." },
-	{ "storage", NULL, cmd_storage, "list|show ..." },
-	{ "admin", NULL, cmd_admin, "init [--minimal | --preseed FILE] | snapshot-tick" },
-	{ "systemd", NULL, cmd_systemd, "install NAME | uninstall NAME" },
+    {"launch", NULL, cmd_launch,
+     "IMAGE NAME [--vm] [-p PROFILE]... [-c K=V]... [--network NET] [--storage POOL] [--ephemeral]"},
+    {"init", "create", cmd_init, "IMAGE NAME [same options as launch]: create without starting"},
+    {"start", NULL, cmd_start, "NAME... | --all-autostart [--foreground]"},
+    {"stop", NULL, cmd_stop, "NAME... [--force] [--timeout S]"},
+    {"restart", NULL, cmd_restart, "NAME... [--force] [--timeout S]"},
+    {"pause", "freeze", cmd_pause, "NAME..."},
+    {"resume", "unfreeze", cmd_resume, "NAME..."},
+    {"delete", "rm", cmd_delete, "NAME... [--force]"},
+    {"rename", "move", cmd_rename, "OLD NEW"},
+    {"copy", "cp", cmd_copy, "SOURCE TARGET [--ephemeral]"},
+    {"list", "ls", cmd_list, "[--format table|csv|json|yaml]"},
+    {"info", NULL, cmd_info, "NAME"},
+    {"exec", NULL, cmd_exec, "NAME [--env K=V]... [--cwd D] [--user U[:G]] [-t|-T] -- CMD..."},
+    {"console", NULL, cmd_console, "NAME [--show-log]   (ctrl+a q detaches)"},
+    {"file", NULL, cmd_file, "push LOCAL NAME/PATH | pull NAME/PATH LOCAL"},
+    {"config", NULL, cmd_config, "get|set|unset|show|edit|device ..."},
+    {"profile", NULL, cmd_profile,
+     "list|show|create|copy|rename|delete|edit|get|set|unset|device|add|remove|assign ..."},
+    {"snapshot", NULL, cmd_snapshot, "create|restore|delete|list NAME [SNAP]"},
+    {"image", NULL, cmd_image, "import|list|show|delete|export|alias ..."},
+    {"network", NULL, cmd_network, "create|list|show|set|delete|list-leases ..."},
+    {"storage", NULL, cmd_storage, "list|show ..."},
+    {"admin", NULL, cmd_admin, "init [--minimal | --preseed FILE] | snapshot-tick"},
+    {"systemd", NULL, cmd_systemd, "install NAME | uninstall NAME"},
 };
 
 static void usage(FILE *f)
@@ -59,14 +61,14 @@ int cli_manager(struct cli *c, isola_error *err)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
-					      { "explain", no_argument, NULL, 'x' },
-					      { "debug", no_argument, NULL, 'D' },
-					      { "log", required_argument, NULL, 'l' },
-					      { "log-format", required_argument, NULL, 'f' },
-					      { "help", no_argument, NULL, 'h' },
-					      { "version", no_argument, NULL, 'V' },
-					      { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+	                                     {"explain", no_argument, NULL, 'x'},
+	                                     {"debug", no_argument, NULL, 'D'},
+	                                     {"log", required_argument, NULL, 'l'},
+	                                     {"log-format", required_argument, NULL, 'f'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {"version", no_argument, NULL, 'V'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *logfile = NULL;
 	bool debug = false, json_log = false;
 	int o;
@@ -93,8 +95,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
 		if (strcmp(verb, verbs[i].name) && (!verbs[i].alias || strcmp(verb, verbs[i].alias)))
 			continue;
-		struct cli c = { .prog = "isola" };
-		isola_error err = { 0 };
+		struct cli c = {.prog = "isola"};
+		isola_error err = {0};
 		int v = optind;
 		optind = 0; /* glibc: 0 fully re-initialises getopt for the verb's own options */
 		int rc = verbs[i].fn(&c, argc - v, argv + v, &err);

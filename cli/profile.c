@@ -10,9 +10,9 @@
 #include "manager/config.h"
 
 static const char profile_usage[] =
-	"isola profile list [--format F] | show P | create P | copy P NEW | rename P NEW | delete P | edit P | "
-	"get P KEY | set P KEY=VALUE... | unset P KEY | device add P DEV TYPE [K=V]... | device remove P DEV | "
-	"device list P | add INSTANCE P | remove INSTANCE P | assign INSTANCE P1,P2,...";
+    "isola profile list [--format F] | show P | create P | copy P NEW | rename P NEW | delete P | edit P | "
+    "get P KEY | set P KEY=VALUE... | unset P KEY | device add P DEV TYPE [K=V]... | device remove P DEV | "
+    "device list P | add INSTANCE P | remove INSTANCE P | assign INSTANCE P1,P2,...";
 
 static json_t *profile_doc(struct cli *c, struct profile_rec *p, isola_error *err)
 {
@@ -23,11 +23,11 @@ static json_t *profile_doc(struct cli *c, struct profile_rec *p, isola_error *er
 	json_t *paths = json_array();
 	size_t i;
 	json_t *u;
-	json_array_foreach (used, i, u)
-		json_array_append_new(paths, json_sprintf("/1.0/instances/%s", json_string_value(u)));
+	json_array_foreach(used, i, u)
+	    json_array_append_new(paths, json_sprintf("/1.0/instances/%s", json_string_value(u)));
 	json_decref(used);
 	return json_pack("{ss ss sO sO so}", "name", p->name, "description", p->description ? p->description : "",
-			 "config", p->config, "devices", p->devices, "used_by", paths);
+	                 "config", p->config, "devices", p->devices, "used_by", paths);
 }
 
 static int instance_profiles_change(struct cli *c, const char *inst, const char *op, const char *arg, isola_error *err)
@@ -40,20 +40,19 @@ static int instance_profiles_change(struct cli *c, const char *inst, const char 
 	if (!strcmp(op, "add")) {
 		size_t i;
 		json_t *v;
-		json_array_foreach (list, i, v)
-			if (!strcmp(json_string_value(v), arg))
-				return isola_err(err, EEXIST, "instance %s already has profile %s", inst, arg);
+		json_array_foreach(list, i, v) if (!strcmp(json_string_value(v), arg)) return isola_err(
+		    err, EEXIST, "instance %s already has profile %s", inst, arg);
 		json_array_append_new(list, json_string(arg));
 	} else if (!strcmp(op, "remove")) {
 		size_t i;
 		json_t *v;
 		bool found = false;
-		json_array_foreach (list, i, v)
-			if (!strcmp(json_string_value(v), arg)) {
-				json_array_remove(list, i);
-				found = true;
-				break;
-			}
+		json_array_foreach(list, i, v) if (!strcmp(json_string_value(v), arg))
+		{
+			json_array_remove(list, i);
+			found = true;
+			break;
+		}
 		if (!found)
 			return isola_err(err, ENOENT, "instance %s does not have profile %s", inst, arg);
 	} else {
@@ -100,7 +99,7 @@ int cmd_profile(struct cli *c, int argc, char **argv, isola_error *err)
 			json_array_append_new(raw, d);
 		}
 		profile_list_free(v, n);
-		static const char *const h[] = { "NAME", "DESCRIPTION", "USED BY" };
+		static const char *const h[] = {"NAME", "DESCRIPTION", "USED BY"};
 		print_list(fmt, h, 3, rows, raw);
 		return 0;
 	}
@@ -130,8 +129,8 @@ int cmd_profile(struct cli *c, int argc, char **argv, isola_error *err)
 		struct profile_rec r;
 		if (db_profile_get(c->m.db, p, &r, err) < 0)
 			return -1;
-		_cleanup_json_ json_t *d = json_pack("{ss sO sO}", "description", r.description, "config", r.config,
-						     "devices", r.devices);
+		_cleanup_json_ json_t *d =
+		    json_pack("{ss sO sO}", "description", r.description, "config", r.config, "devices", r.devices);
 		profile_rec_clear(&r);
 		_cleanup_json_ json_t *edited = edit_document(d, err);
 		if (!edited)
@@ -181,8 +180,7 @@ int cmd_profile(struct cli *c, int argc, char **argv, isola_error *err)
 			else {
 				const char *k;
 				json_t *v;
-				json_object_foreach (r.devices, k, v)
-					printf("%s\n", k);
+				json_object_foreach(r.devices, k, v) printf("%s\n", k);
 			}
 			profile_rec_clear(&r);
 			return 0;

@@ -7,7 +7,7 @@
 #include "json.h"
 
 static const char snap_usage[] =
-	"isola snapshot create NAME [SNAP] | restore NAME SNAP | delete NAME SNAP | list NAME [--format F]";
+    "isola snapshot create NAME [SNAP] | restore NAME SNAP | delete NAME SNAP | list NAME [--format F]";
 
 static json_t *iso(int64_t t)
 {
@@ -63,16 +63,18 @@ int cmd_snapshot(struct cli *c, int argc, char **argv, isola_error *err)
 			return -1;
 		_cleanup_json_ json_t *raw = json_array(), *rows = json_array();
 		for (size_t i = 0; i < n; i++) {
-			json_t *o = json_pack("{ss so so sO sO sO sb}", "name", v[i].name, "created_at", iso(v[i].created_at),
-					      "expires_at", iso(v[i].expires_at), "config", v[i].config, "devices",
-					      v[i].devices, "profiles", v[i].profiles, "stateful", 0);
-			json_array_append_new(rows, json_pack("[sss]", v[i].name,
-							      json_string_value(json_object_get(o, "created_at")) ?: "",
-							      json_string_value(json_object_get(o, "expires_at")) ?: ""));
+			json_t *o =
+			    json_pack("{ss so so sO sO sO sb}", "name", v[i].name, "created_at", iso(v[i].created_at),
+			              "expires_at", iso(v[i].expires_at), "config", v[i].config, "devices",
+			              v[i].devices, "profiles", v[i].profiles, "stateful", 0);
+			json_array_append_new(rows,
+			                      json_pack("[sss]", v[i].name,
+			                                json_string_value(json_object_get(o, "created_at")) ?: "",
+			                                json_string_value(json_object_get(o, "expires_at")) ?: ""));
 			json_array_append_new(raw, o);
 		}
 		snapshot_list_free(v, n);
-		static const char *const h[] = { "NAME", "TAKEN AT", "EXPIRES AT" };
+		static const char *const h[] = {"NAME", "TAKEN AT", "EXPIRES AT"};
 		print_list(fmt, h, 3, rows, raw);
 		return 0;
 	}

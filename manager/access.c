@@ -55,7 +55,7 @@ int instance_console(struct manager *m, const char *name, int *fd, isola_error *
 	instance_rec_clear(&r);
 	char path[4096];
 	isola_path(path, sizeof path, "instances/%s/console.sock", name);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sa.sun_path)
 		return isola_err(err, ENAMETOOLONG, "console socket %s", path);
 	strcpy(sa.sun_path, path);
@@ -68,7 +68,7 @@ int instance_console(struct manager *m, const char *name, int *fd, isola_error *
 
 /* The container's rootfs, mounted (mounting it if stopped: *mounted_here tells the caller to unmount). */
 static int rootfs_for(struct manager *m, const struct instance_rec *r, char *rootfs, size_t len, uint32_t *base,
-		      bool *mounted_here, isola_error *err)
+                      bool *mounted_here, isola_error *err)
 {
 	*mounted_here = false;
 	_cleanup_json_ json_t *cfg = NULL;
@@ -91,7 +91,7 @@ static int rootfs_for(struct manager *m, const struct instance_rec *r, char *roo
 		instance_layer_holder(r->name, holder, sizeof holder);
 		_cleanup_json_ json_t *layer = NULL;
 		if (daemon_op(DAEMON_IMAGED, "layer.acquire", json_pack("{ss ss}", "ref", r->image, "holder", holder),
-			      &layer, NULL, NULL, err) < 0) {
+		              &layer, NULL, NULL, err) < 0) {
 			pool_rec_clear(&pool);
 			return -1;
 		}
@@ -152,11 +152,11 @@ static void as_root_end(struct as_root *a)
 }
 
 int instance_file_push(struct manager *m, const char *name, int src_fd, const char *path, int uid, int gid, int mode,
-		       isola_error *err)
+                       isola_error *err)
 {
 	if (!path || path[0] != '/')
 		return isola_err(err, EINVAL, "file push: \"%s\" must be an absolute path inside the instance",
-				 path ? path : "");
+		                 path ? path : "");
 	if (instance_name_check(name, err) < 0)
 		return -1;
 	_cleanup_close_ int lock = instance_lock(name, err);
@@ -178,14 +178,14 @@ int instance_file_push(struct manager *m, const char *name, int src_fd, const ch
 	int rc = -1;
 	{
 		_cleanup_close_ int rfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		__attribute__((cleanup(as_root_end))) struct as_root ar = { base != 0 };
+		__attribute__((cleanup(as_root_end))) struct as_root ar = {base != 0};
 		if (base) {
 			setfsuid(base);
 			setfsgid(base);
 		}
 		_cleanup_close_ int fd = rfd < 0 ? -1
-						 : safe_openat(rfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
-							       (mode_t)(mode >= 0 ? mode : 0644), err);
+		                                 : safe_openat(rfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
+		                                               (mode_t)(mode >= 0 ? mode : 0644), err);
 		if (rfd < 0)
 			isola_err(err, errno, "open %s", rootfs);
 		else if (fd >= 0 && copy_fd(src_fd, fd, err) == 0) {
@@ -195,8 +195,8 @@ int instance_file_push(struct manager *m, const char *name, int src_fd, const ch
 			as_root_end(&ar);
 			ar.on = false;
 			/* owner inside the container → host id through its map */
-			if ((uid >= 0 || gid >= 0) &&
-			    fchown(fd, uid >= 0 ? base + (uint32_t)uid : (uid_t)-1, gid >= 0 ? base + (uint32_t)gid : (gid_t)-1) < 0)
+			if ((uid >= 0 || gid >= 0) && fchown(fd, uid >= 0 ? base + (uint32_t)uid : (uid_t)-1,
+			                                     gid >= 0 ? base + (uint32_t)gid : (gid_t)-1) < 0)
 				rc = isola_err(err, errno, "chown %s in %s", path, name);
 			if (rc == 0 && mode >= 0 && fchmod(fd, (mode_t)mode) < 0)
 				rc = isola_err(err, errno, "chmod %s in %s", path, name);
@@ -210,7 +210,7 @@ int instance_file_pull(struct manager *m, const char *name, const char *path, in
 {
 	if (!path || path[0] != '/')
 		return isola_err(err, EINVAL, "file pull: \"%s\" must be an absolute path inside the instance",
-				 path ? path : "");
+		                 path ? path : "");
 	if (instance_name_check(name, err) < 0)
 		return -1;
 	_cleanup_close_ int lock = instance_lock(name, err);
@@ -232,7 +232,7 @@ int instance_file_pull(struct manager *m, const char *name, const char *path, in
 	int rc = -1;
 	{
 		_cleanup_close_ int rfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		__attribute__((cleanup(as_root_end))) struct as_root ar = { base != 0 };
+		__attribute__((cleanup(as_root_end))) struct as_root ar = {base != 0};
 		if (base) {
 			setfsuid(base);
 			setfsgid(base);

@@ -17,11 +17,11 @@
 
 struct bundle_params {
 	const char *name;
-	const char *rootfs;     /* absolute path of the mounted rootfs */
-	json_t *config;         /* effective config */
-	uint32_t uid_base;      /* 0 when privileged */
-	uint64_t host_mem;      /* for "limits.memory: 50%" */
-	const char *init;       /* NULL: /sbin/init */
+	const char *rootfs; /* absolute path of the mounted rootfs */
+	json_t *config;     /* effective config */
+	uint32_t uid_base;  /* 0 when privileged */
+	uint64_t host_mem;  /* for "limits.memory: 50%" */
+	const char *init;   /* NULL: /sbin/init */
 };
 
 /* A new config.json object. */

@@ -27,7 +27,7 @@ int instance_type_parse(const char *s, enum instance_type *out, isola_error *err
 
 int incus_parse_bool(const char *s, bool *out, isola_error *err)
 {
-	static const char *const yes[] = { "true", "1", "yes", "on" }, *const no[] = { "false", "0", "no", "off" };
+	static const char *const yes[] = {"true", "1", "yes", "on"}, *const no[] = {"false", "0", "no", "off"};
 	for (size_t i = 0; i < 4; i++) {
 		if (!strcasecmp(s, yes[i]))
 			return *out = true, 0;
@@ -49,21 +49,21 @@ int incus_parse_size(const char *s, uint64_t *out, isola_error *err)
 	static const struct {
 		const char *unit;
 		uint64_t mult;
-	} units[] = { { "", 1 },
-		      { "B", 1 },
-		      { "kB", 1000ULL },
-		      { "KB", 1000ULL },
-		      { "MB", 1000ULL * 1000 },
-		      { "GB", 1000ULL * 1000 * 1000 },
-		      { "TB", 1000ULL * 1000 * 1000 * 1000 },
-		      { "PB", 1000ULL * 1000 * 1000 * 1000 * 1000 },
-		      { "EB", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000 },
-		      { "KiB", 1ULL << 10 },
-		      { "MiB", 1ULL << 20 },
-		      { "GiB", 1ULL << 30 },
-		      { "TiB", 1ULL << 40 },
-		      { "PiB", 1ULL << 50 },
-		      { "EiB", 1ULL << 60 } };
+	} units[] = {{"", 1},
+	             {"B", 1},
+	             {"kB", 1000ULL},
+	             {"KB", 1000ULL},
+	             {"MB", 1000ULL * 1000},
+	             {"GB", 1000ULL * 1000 * 1000},
+	             {"TB", 1000ULL * 1000 * 1000 * 1000},
+	             {"PB", 1000ULL * 1000 * 1000 * 1000 * 1000},
+	             {"EB", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
+	             {"KiB", 1ULL << 10},
+	             {"MiB", 1ULL << 20},
+	             {"GiB", 1ULL << 30},
+	             {"TiB", 1ULL << 40},
+	             {"PiB", 1ULL << 50},
+	             {"EiB", 1ULL << 60}};
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
 		if (!strcmp(end, units[i].unit)) {
 			if (n && units[i].mult > UINT64_MAX / n)
@@ -72,7 +72,7 @@ int incus_parse_size(const char *s, uint64_t *out, isola_error *err)
 			return 0;
 		}
 	return isola_err(err, EINVAL, "size \"%s\": unknown unit \"%s\" (B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)", s,
-			 end);
+	                 end);
 }
 
 /* ---- key table ---- */
@@ -82,30 +82,30 @@ enum key_kind { K_STRING, K_BOOL, K_INT, K_SIZE_OR_PCT, K_CPU, K_ALLOWANCE, K_CR
 struct key_def {
 	const char *name;
 	enum key_kind kind;
-	bool live;       /* applied to a running instance */
-	bool container;  /* valid for containers */
-	bool vm;         /* valid for VMs */
+	bool live;      /* applied to a running instance */
+	bool container; /* valid for containers */
+	bool vm;        /* valid for VMs */
 };
 
 static const struct key_def keys[] = {
-	{ "boot.autostart", K_BOOL, true, true, true },
-	{ "boot.autostart.delay", K_INT, true, true, true },
-	{ "boot.autostart.priority", K_INT, true, true, true },
-	{ "cloud-init.network-config", K_STRING, true, true, true },
-	{ "cloud-init.user-data", K_STRING, true, true, true },
-	{ "cloud-init.vendor-data", K_STRING, true, true, true },
-	{ "limits.cpu", K_CPU, true, true, true },
-	{ "limits.cpu.allowance", K_ALLOWANCE, true, true, false },
-	{ "limits.memory", K_SIZE_OR_PCT, true, true, true },
-	{ "limits.processes", K_INT, true, true, false },
-	{ "security.nesting", K_BOOL, false, true, false },
-	{ "security.privileged", K_BOOL, false, true, false },
-	{ "snapshots.expiry", K_EXPIRY, true, true, true },
-	{ "snapshots.pattern", K_PATTERN, true, true, true },
-	{ "snapshots.schedule", K_CRON, true, true, true },
+    {"boot.autostart", K_BOOL, true, true, true},
+    {"boot.autostart.delay", K_INT, true, true, true},
+    {"boot.autostart.priority", K_INT, true, true, true},
+    {"cloud-init.network-config", K_STRING, true, true, true},
+    {"cloud-init.user-data", K_STRING, true, true, true},
+    {"cloud-init.vendor-data", K_STRING, true, true, true},
+    {"limits.cpu", K_CPU, true, true, true},
+    {"limits.cpu.allowance", K_ALLOWANCE, true, true, false},
+    {"limits.memory", K_SIZE_OR_PCT, true, true, true},
+    {"limits.processes", K_INT, true, true, false},
+    {"security.nesting", K_BOOL, false, true, false},
+    {"security.privileged", K_BOOL, false, true, false},
+    {"snapshots.expiry", K_EXPIRY, true, true, true},
+    {"snapshots.pattern", K_PATTERN, true, true, true},
+    {"snapshots.schedule", K_CRON, true, true, true},
 };
 
-static const char *const prefixes[] = { "environment.", "user.", "volatile." };
+static const char *const prefixes[] = {"environment.", "user.", "volatile."};
 
 const char *config_valid_keys(void)
 {
@@ -187,8 +187,7 @@ static int allowance_parse(const char *v, bool *pct, uint64_t *a, uint64_t *b)
 static int value_check(const struct key_def *d, const char *v, isola_error *err)
 {
 	switch (d->kind) {
-	case K_STRING:
-		return 0;
+	case K_STRING: return 0;
 	case K_BOOL: {
 		bool b;
 		if (incus_parse_bool(v, &b, err) < 0)
@@ -230,8 +229,9 @@ static int value_check(const struct key_def *d, const char *v, isola_error *err)
 			return 0;
 		}
 		if (cpu_set_check(v, err) < 0)
-			return isola_err(err, EINVAL, "%s: \"%s\" is neither a CPU count (\"2\") nor a CPU set (\"0-3,6\")",
-					 d->name, v);
+			return isola_err(err, EINVAL,
+			                 "%s: \"%s\" is neither a CPU count (\"2\") nor a CPU set (\"0-3,6\")", d->name,
+			                 v);
 		return 0;
 	}
 	case K_ALLOWANCE: {
@@ -272,7 +272,8 @@ int config_key_check(const char *key, const char *value, enum instance_type type
 			if (!strcmp(prefixes[i], "environment.")) {
 				for (const char *p = key + 12; *p; p++)
 					if (*p == '=' || isspace((unsigned char)*p))
-						return isola_err(err, EINVAL, "config key \"%s\": bad variable name", key);
+						return isola_err(err, EINVAL, "config key \"%s\": bad variable name",
+						                 key);
 			}
 			return 0;
 		}
@@ -280,7 +281,8 @@ int config_key_check(const char *key, const char *value, enum instance_type type
 	if (!d)
 		return isola_err(err, EINVAL, "unknown config key \"%s\"; valid keys: %s", key, config_valid_keys());
 	if ((type == INSTANCE_CONTAINER && !d->container) || (type == INSTANCE_VM && !d->vm))
-		return isola_err(err, EINVAL, "config key \"%s\" does not apply to a %s", key, instance_type_name(type));
+		return isola_err(err, EINVAL, "config key \"%s\" does not apply to a %s", key,
+		                 instance_type_name(type));
 	if (value && value_check(d, value, err) < 0)
 		return -1;
 	return 0;
@@ -294,7 +296,8 @@ int config_validate(json_t *config, enum instance_type type, bool user_set, isol
 		return isola_err(err, EINVAL, "config: expected an object of key: value");
 	const char *k;
 	json_t *v;
-	json_object_foreach (config, k, v) {
+	json_object_foreach(config, k, v)
+	{
 		if (!json_is_string(v))
 			return isola_err(err, EINVAL, "config key \"%s\": value must be a string", k);
 		if (config_key_check(k, json_string_value(v), type, user_set, err) < 0)
@@ -384,8 +387,8 @@ int config_cpu_allowance(json_t *cfg, unsigned ncpus, uint64_t *quota_us, uint64
 
 /* ---- devices ---- */
 
-static const char *const disk_keys[] = { "path", "pool", "source", "size", "readonly", NULL };
-static const char *const nic_keys[] = { "network", "name", "hwaddr", "nictype", "parent", "mtu", "ipv4.address", NULL };
+static const char *const disk_keys[] = {"path", "pool", "source", "size", "readonly", NULL};
+static const char *const nic_keys[] = {"network", "name", "hwaddr", "nictype", "parent", "mtu", "ipv4.address", NULL};
 
 static bool in_list(const char *k, const char *const *list)
 {
@@ -423,14 +426,15 @@ int device_validate(const char *name, json_t *dev, isola_error *err)
 		return isola_err(err, EINVAL, "device %s: type \"%s\" not supported (disk, nic)", name, type);
 	const char *k;
 	json_t *v;
-	json_object_foreach (dev, k, v) {
+	json_object_foreach(dev, k, v)
+	{
 		if (!strcmp(k, "type"))
 			continue;
 		if (!json_is_string(v))
 			return isola_err(err, EINVAL, "device %s: %s: value must be a string", name, k);
 		if (!in_list(k, allowed))
 			return isola_err(err, EINVAL, "device %s: unknown %s key \"%s\"; valid keys: %s", name, type, k,
-					 list_join(allowed));
+			                 list_join(allowed));
 	}
 	if (!strcmp(type, "disk")) {
 		const char *path = json_string_value(json_object_get(dev, "path"));
@@ -441,7 +445,7 @@ int device_validate(const char *name, json_t *dev, isola_error *err)
 			return isola_err(err, EINVAL, "device %s: the root disk (path /) needs \"pool\"", name);
 		if (!root && !json_object_get(dev, "source"))
 			return isola_err(err, EINVAL, "device %s: a disk at %s needs \"source\" (a host path)", name,
-					 path);
+			                 path);
 		const char *size = json_string_value(json_object_get(dev, "size"));
 		uint64_t sz;
 		if (size && incus_parse_size(size, &sz, err) < 0)
@@ -449,13 +453,14 @@ int device_validate(const char *name, json_t *dev, isola_error *err)
 	} else {
 		const char *nictype = json_string_value(json_object_get(dev, "nictype"));
 		if (nictype && strcmp(nictype, "bridged"))
-			return isola_err(err, EINVAL, "device %s: nictype \"%s\" not supported (bridged)", name, nictype);
+			return isola_err(err, EINVAL, "device %s: nictype \"%s\" not supported (bridged)", name,
+			                 nictype);
 		if (!json_object_get(dev, "network") && !json_object_get(dev, "parent"))
 			return isola_err(err, EINVAL, "device %s: nic needs \"network\"", name);
 		const char *ifname = json_string_value(json_object_get(dev, "name"));
 		if (ifname && (strlen(ifname) > 15 || !*ifname || strchr(ifname, '/') || strchr(ifname, ' ')))
 			return isola_err(err, EINVAL, "device %s: interface name \"%s\" invalid (1..15 bytes)", name,
-					 ifname);
+			                 ifname);
 	}
 	return 0;
 }
@@ -469,7 +474,8 @@ int devices_validate(json_t *devices, isola_error *err)
 	const char *k;
 	json_t *v;
 	int roots = 0;
-	json_object_foreach (devices, k, v) {
+	json_object_foreach(devices, k, v)
+	{
 		if (device_validate(k, v, err) < 0)
 			return -1;
 		const char *path = json_string_value(json_object_get(v, "path"));

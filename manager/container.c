@@ -39,7 +39,7 @@ static struct runtime_ctx rt_ctx(void)
 {
 	static char root[4096];
 	isola_run_path(root, sizeof root, "runtime");
-	return (struct runtime_ctx){ .state_root = root, .cgroup_manager = RUNTIME_CGROUP_CGROUPFS };
+	return (struct runtime_ctx){.state_root = root, .cgroup_manager = RUNTIME_CGROUP_CGROUPFS};
 }
 
 bool container_running(struct manager *m, const struct instance_rec *r, pid_t *pid, bool *frozen)
@@ -63,7 +63,8 @@ static void random_mac(char *out, size_t len)
 	unsigned char b[3];
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || read(fd, b, 3) != 3)
-		b[0] = (unsigned char)getpid(), b[1] = (unsigned char)time(NULL), b[2] = (unsigned char)(time(NULL) >> 8);
+		b[0] = (unsigned char)getpid(), b[1] = (unsigned char)time(NULL),
+		b[2] = (unsigned char)(time(NULL) >> 8);
 	if (fd >= 0)
 		close(fd);
 	/* 10:66:6a is the prefix Incus uses for the MACs it makes */
@@ -79,7 +80,8 @@ static int ensure_macs(struct manager *m, const struct instance_rec *r, json_t *
 	bool changed = false;
 	const char *k;
 	json_t *d;
-	json_object_foreach (devices, k, d) {
+	json_object_foreach(devices, k, d)
+	{
 		if (strcmp(json_string_value(json_object_get(d, "type")) ?: "", "nic"))
 			continue;
 		char key[128], mac[32];
@@ -108,7 +110,8 @@ static int nics_attach(const struct instance_rec *r, json_t *devices, pid_t pid,
 	instance_netd_name(r, nname, sizeof nname);
 	const char *k;
 	json_t *d;
-	json_object_foreach (devices, k, d) {
+	json_object_foreach(devices, k, d)
+	{
 		if (strcmp(json_string_value(json_object_get(d, "type")) ?: "", "nic"))
 			continue;
 		const char *net = json_string_value(json_object_get(d, "network"));
@@ -122,8 +125,9 @@ static int nics_attach(const struct instance_rec *r, json_t *devices, pid_t pid,
 			return isola_err(err, errno, "open %s", nsp);
 		/* static: netd configures the address and route inside, so any image is networked without a
 		 * DHCP client; images that do run one get the same address (a reservation for the MAC) */
-		_cleanup_json_ json_t *req = json_pack("{ss ss ss ss ss sb}", "op", "attach", "network", net, "instance",
-						       nname, "kind", "veth", "ifname", ifname ? ifname : k, "static", 1);
+		_cleanup_json_ json_t *req =
+		    json_pack("{ss ss ss ss ss sb}", "op", "attach", "network", net, "instance", nname, "kind", "veth",
+		              "ifname", ifname ? ifname : k, "static", 1);
 		const char *mac = json_string_value(json_object_get(r->config, key));
 		if (mac)
 			json_object_set_new(req, "mac", json_string(mac));
@@ -145,15 +149,16 @@ static void nics_detach(const struct instance_rec *r, json_t *devices)
 	instance_netd_name(r, nname, sizeof nname);
 	const char *k;
 	json_t *d;
-	json_object_foreach (devices, k, d) {
+	json_object_foreach(devices, k, d)
+	{
 		if (strcmp(json_string_value(json_object_get(d, "type")) ?: "", "nic"))
 			continue;
 		const char *net = json_string_value(json_object_get(d, "network"));
 		if (!net)
 			continue;
 		isola_error e;
-		if (daemon_op(DAEMON_NETD, "detach", json_pack("{ss ss}", "network", net, "instance", nname), NULL, NULL,
-			      NULL, &e) < 0 &&
+		if (daemon_op(DAEMON_NETD, "detach", json_pack("{ss ss}", "network", net, "instance", nname), NULL,
+		              NULL, NULL, &e) < 0 &&
 		    e.errnum != ENOENT)
 			log_warn("%s: detach %s from %s: %s", r->name, k, net, e.msg);
 	}
@@ -173,7 +178,7 @@ static int console_listen(const char *name, isola_error *err)
 {
 	char path[4096];
 	idir_path(name, "console.sock", path, sizeof path);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sa.sun_path)
 		return isola_err(err, ENAMETOOLONG, "console socket %s", path);
 	strcpy(sa.sun_path, path);
@@ -223,7 +228,7 @@ static void monitor_loop(struct monitor *mo, int lfd)
 	int client = -1;
 	char buf[4096];
 	for (;;) {
-		struct pollfd p[4] = { { pidfd, POLLIN, 0 }, { lfd, POLLIN, 0 }, { mo->ptm, POLLIN, 0 }, { client, POLLIN, 0 } };
+		struct pollfd p[4] = {{pidfd, POLLIN, 0}, {lfd, POLLIN, 0}, {mo->ptm, POLLIN, 0}, {client, POLLIN, 0}};
 		int r = poll(p, client >= 0 ? 4 : 3, -1);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -250,7 +255,7 @@ static void monitor_loop(struct monitor *mo, int lfd)
 					write_all(client, buf, (size_t)n);
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				/* EIO: no slave open right now; keep waiting for init to exit */
-				struct timespec ts = { 0, 50 * 1000 * 1000 };
+				struct timespec ts = {0, 50 * 1000 * 1000};
 				nanosleep(&ts, NULL);
 			}
 		}
@@ -332,7 +337,7 @@ static void sd_notify_ready(void)
 	const char *sock = getenv("NOTIFY_SOCKET");
 	if (!sock || (sock[0] != '/' && sock[0] != '@'))
 		return;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t n = strlen(sock);
 	if (n >= sizeof sa.sun_path)
 		return;
@@ -343,7 +348,8 @@ static void sd_notify_ready(void)
 	if (fd < 0)
 		return;
 	static const char msg[] = "READY=1\nSTATUS=instance running";
-	sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+	sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&sa,
+	       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
 	close(fd);
 }
 
@@ -370,7 +376,7 @@ static int stop_signal_for(const char *rootfs)
  * error once the container runs (or failed). */
 static int monitor_run(struct monitor *mo, const char *rootfs, int status_fd, int *fg_lock)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	struct runtime_ctx ctx = rt_ctx();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	char idir[4096], pidp[4096];
@@ -387,13 +393,13 @@ static int monitor_run(struct monitor *mo, const char *rootfs, int status_fd, in
 	lfd = console_listen(mo->name, &err);
 	if (lfd < 0)
 		goto out;
-	struct runtime_create_opts o = { .bundle = idir,
-					 .console_socket_fd = -1,
-					 .stdio = RUNTIME_STDIO_INHERIT,
-					 .system = { .enabled = true,
-						     .console_master = mo->ptm,
-						     .stop_signal = mo->stop_signal ? mo->stop_signal
-										    : stop_signal_for(rootfs) } };
+	struct runtime_create_opts o = {
+	    .bundle = idir,
+	    .console_socket_fd = -1,
+	    .stdio = RUNTIME_STDIO_INHERIT,
+	    .system = {.enabled = true,
+	               .console_master = mo->ptm,
+	               .stop_signal = mo->stop_signal ? mo->stop_signal : stop_signal_for(rootfs)}};
 	/* a stale runtime state (host crash) would make create fail with EEXIST */
 	isola_error e2;
 	runtime_delete(&ctx, mo->name, true, &e2);
@@ -449,8 +455,8 @@ static int signal_by_name(const char *s)
 	static const struct {
 		const char *n;
 		int v;
-	} t[] = { { "SIGTERM", SIGTERM }, { "SIGINT", SIGINT }, { "SIGHUP", SIGHUP }, { "SIGUSR1", SIGUSR1 },
-		  { "SIGUSR2", SIGUSR2 }, { "SIGPWR", SIGPWR }, { "SIGQUIT", SIGQUIT }, { "SIGKILL", SIGKILL } };
+	} t[] = {{"SIGTERM", SIGTERM}, {"SIGINT", SIGINT}, {"SIGHUP", SIGHUP},   {"SIGUSR1", SIGUSR1},
+	         {"SIGUSR2", SIGUSR2}, {"SIGPWR", SIGPWR}, {"SIGQUIT", SIGQUIT}, {"SIGKILL", SIGKILL}};
 	if (!s)
 		return 0;
 	if (!strncmp(s, "SIGRTMIN+", 9))
@@ -465,16 +471,17 @@ static int signal_by_name(const char *s)
  * into the rootfs. isola's images use only {{ instance.name }} (and LXD's {{ container.name }}), which is
  * all this renderer substitutes. */
 static int templates_apply(const struct instance_rec *r, json_t *image, const char *image_dir, const char *rootfs,
-			   uint32_t base, const char *trigger, isola_error *err)
+                           uint32_t base, const char *trigger, isola_error *err)
 {
 	const char *target;
 	json_t *t;
-	json_object_foreach (json_object_get(image, "templates"), target, t) {
+	json_object_foreach(json_object_get(image, "templates"), target, t)
+	{
 		bool want = false;
 		size_t i;
 		json_t *w;
-		json_array_foreach (json_object_get(t, "when"), i, w)
-			want |= !strcmp(json_string_value(w) ?: "", trigger);
+		json_array_foreach(json_object_get(t, "when"), i, w) want |=
+		    !strcmp(json_string_value(w) ?: "", trigger);
 		const char *tpl = json_string_value(json_object_get(t, "template"));
 		if (!want || !tpl || strchr(tpl, '/') || target[0] != '/')
 			continue;
@@ -525,7 +532,7 @@ static int templates_apply(const struct instance_rec *r, json_t *image, const ch
 }
 
 int container_start(struct manager *m, const struct instance_rec *r, json_t *config, json_t *devices, int *fg_lock,
-		    isola_error *err)
+                    isola_error *err)
 {
 	uint32_t base = 0;
 	if (!config_bool(config, "security.privileged", false) && idmap_acquire(m->db, r->id, &base, err) < 0)
@@ -539,7 +546,7 @@ int container_start(struct manager *m, const struct instance_rec *r, json_t *con
 		instance_layer_holder(r->name, holder, sizeof holder);
 		_cleanup_json_ json_t *layer = NULL;
 		if (daemon_op(DAEMON_IMAGED, "layer.acquire", json_pack("{ss ss}", "ref", r->image, "holder", holder),
-			      &layer, m->progress, m->progress_ud, err) < 0) {
+		              &layer, m->progress, m->progress_ud, err) < 0) {
 			pool_rec_clear(&pool);
 			return isola_err_wrap(err, "start %s: image layer", r->name);
 		}
@@ -555,11 +562,13 @@ int container_start(struct manager *m, const struct instance_rec *r, json_t *con
 	int stop_sig = 0;
 	{
 		_cleanup_json_ json_t *shown = NULL;
-		if (daemon_op(DAEMON_IMAGED, "image.show", json_pack("{ss}", "ref", r->image), &shown, NULL, NULL, err) < 0)
+		if (daemon_op(DAEMON_IMAGED, "image.show", json_pack("{ss}", "ref", r->image), &shown, NULL, NULL,
+		              err) < 0)
 			return isola_err_wrap(err, "start %s: image %s", r->name, r->image);
 		json_t *img = json_object_get(shown, "image");
 		const char *idir = json_string_value(json_object_get(shown, "path")) ?: "";
-		stop_sig = signal_by_name(json_string_value(json_object_get(json_object_get(img, "properties"), "isola.stop_signal")));
+		stop_sig = signal_by_name(
+		    json_string_value(json_object_get(json_object_get(img, "properties"), "isola.stop_signal")));
 		/* volatile.apply_template: "create" or "copy" once after that event (as Incus), then every start */
 		const char *pending = json_string_value(json_object_get(r->config, "volatile.apply_template"));
 		if ((pending && templates_apply(r, img, idir, rootfs, base, pending, err) < 0) ||
@@ -570,8 +579,11 @@ int container_start(struct manager *m, const struct instance_rec *r, json_t *con
 	}
 	struct sysinfo si;
 	sysinfo(&si);
-	struct bundle_params bp = { .name = r->name, .rootfs = rootfs, .config = config, .uid_base = base,
-				    .host_mem = (uint64_t)si.totalram * si.mem_unit };
+	struct bundle_params bp = {.name = r->name,
+	                           .rootfs = rootfs,
+	                           .config = config,
+	                           .uid_base = base,
+	                           .host_mem = (uint64_t)si.totalram * si.mem_unit};
 	_cleanup_json_ json_t *cj = bundle_config(&bp, err);
 	if (!cj)
 		return isola_err_wrap(err, "start %s", r->name);
@@ -582,7 +594,7 @@ int container_start(struct manager *m, const struct instance_rec *r, json_t *con
 	if (ensure_macs(m, r, devices, err) < 0)
 		return -1;
 
-	struct monitor mo = { .init = 0, .ptm = -1, .devices = devices, .rec = *r, .id = r->id, .stop_signal = stop_sig };
+	struct monitor mo = {.init = 0, .ptm = -1, .devices = devices, .rec = *r, .id = r->id, .stop_signal = stop_sig};
 	snprintf(mo.name, sizeof mo.name, "%s", r->name);
 	if (fg_lock)
 		return monitor_run(&mo, rootfs, -1, fg_lock) < 0 ? isola_err(err, EIO, "start %s failed", r->name) : 0;
@@ -628,7 +640,7 @@ int container_start(struct manager *m, const struct instance_rec *r, json_t *con
 		return 0;
 	if (!tot)
 		return isola_err(err, EIO, "start %s: the monitor died (see %s/instances/%s/monitor.log)", r->name,
-				 isola_dir(), r->name);
+		                 isola_dir(), r->name);
 	char *sp = strchr(buf, ' ');
 	return isola_err(err, atoi(buf), "%s", sp ? sp + 1 : buf);
 }
@@ -651,7 +663,7 @@ static bool wait_pid_gone(pid_t pid, int timeout_ms)
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pfd < 0)
 		return errno == ESRCH;
-	struct pollfd p = { pfd, POLLIN, 0 };
+	struct pollfd p = {pfd, POLLIN, 0};
 	int r;
 	do
 		r = poll(&p, 1, timeout_ms);
@@ -671,7 +683,7 @@ int container_stop(struct manager *m, const struct instance_rec *r, bool force, 
 		if (frozen)
 			runtime_resume(&ctx, r->name, &e); /* a frozen init cannot act on a signal */
 		int rc = force ? runtime_kill(&ctx, r->name, SIGKILL, true, err)
-			       : runtime_stop(&ctx, r->name, (unsigned)(timeout_s > 0 ? timeout_s : 30) * 1000, err);
+		               : runtime_stop(&ctx, r->name, (unsigned)(timeout_s > 0 ? timeout_s : 30) * 1000, err);
 		if (rc < 0 && container_running(m, r, NULL, NULL))
 			return isola_err_wrap(err, "stop %s", r->name);
 	}
@@ -684,7 +696,7 @@ int container_stop(struct manager *m, const struct instance_rec *r, bool force, 
 	_cleanup_json_ json_t *devs = NULL;
 	if (instance_effective(m, r, NULL, &devs, err) < 0)
 		return -1;
-	struct monitor mo = { .devices = devs, .rec = *r, .id = r->id };
+	struct monitor mo = {.devices = devs, .rec = *r, .id = r->id};
 	snprintf(mo.name, sizeof mo.name, "%s", r->name);
 	nics_detach(r, devs);
 	container_cleanup(m, r);
@@ -755,7 +767,7 @@ static int relay_pty(int master, pid_t pid)
 	bool in_open = true;
 	int status = 0;
 	for (;;) {
-		struct pollfd p[2] = { { master, POLLIN, 0 }, { in_open ? 0 : -1, POLLIN, 0 } };
+		struct pollfd p[2] = {{master, POLLIN, 0}, {in_open ? 0 : -1, POLLIN, 0}};
 		int r = poll(p, 2, 200);
 		if (r < 0 && errno != EINTR)
 			break;
@@ -783,11 +795,16 @@ reaped:
 }
 
 int container_exec(struct manager *m, const struct instance_rec *r, const struct exec_opts *o, int *status,
-		   isola_error *err)
+                   isola_error *err)
 {
 	struct runtime_ctx ctx = rt_ctx();
-	struct runtime_exec_opts eo = { .args = o->argv, .env = o->env, .cwd = o->cwd, .user = o->user, .tty = o->tty,
-					.console_socket_fd = -1, .stdio = RUNTIME_STDIO_INHERIT };
+	struct runtime_exec_opts eo = {.args = o->argv,
+	                               .env = o->env,
+	                               .cwd = o->cwd,
+	                               .user = o->user,
+	                               .tty = o->tty,
+	                               .console_socket_fd = -1,
+	                               .stdio = RUNTIME_STDIO_INHERIT};
 	int master = -1;
 	if (o->tty)
 		eo.console_master_out = &master; /* we relay the pty and reap the process */
@@ -832,12 +849,14 @@ static json_t *netns_interfaces(pid_t pid)
 		for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
 			json_t *nic = json_object_get(out, i->ifa_name);
 			if (!nic) {
-				nic = json_pack("{s[] s{sIsIsIsI} ss ss si ss}", "addresses", "counters", "bytes_received",
-						(json_int_t)0, "bytes_sent", (json_int_t)0, "packets_received", (json_int_t)0,
-						"packets_sent", (json_int_t)0, "hwaddr", "", "host_name", "", "mtu", 0, "state",
-						(i->ifa_flags & IFF_UP) ? "up" : "down");
-				json_object_set_new(nic, "type", json_string((i->ifa_flags & IFF_LOOPBACK) ? "loopback" : "broadcast"));
-				struct ifreq ifr = { 0 };
+				nic = json_pack("{s[] s{sIsIsIsI} ss ss si ss}", "addresses", "counters",
+				                "bytes_received", (json_int_t)0, "bytes_sent", (json_int_t)0,
+				                "packets_received", (json_int_t)0, "packets_sent", (json_int_t)0,
+				                "hwaddr", "", "host_name", "", "mtu", 0, "state",
+				                (i->ifa_flags & IFF_UP) ? "up" : "down");
+				json_object_set_new(
+				    nic, "type", json_string((i->ifa_flags & IFF_LOOPBACK) ? "loopback" : "broadcast"));
+				struct ifreq ifr = {0};
 				snprintf(ifr.ifr_name, IFNAMSIZ, "%s", i->ifa_name);
 				int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 				if (s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0)
@@ -854,8 +873,8 @@ static json_t *netns_interfaces(pid_t pid)
 				char mac[32] = "";
 				if (ll->sll_halen == 6)
 					snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", ll->sll_addr[0],
-						 ll->sll_addr[1], ll->sll_addr[2], ll->sll_addr[3], ll->sll_addr[4],
-						 ll->sll_addr[5]);
+					         ll->sll_addr[1], ll->sll_addr[2], ll->sll_addr[3], ll->sll_addr[4],
+					         ll->sll_addr[5]);
 				json_object_set_new(nic, "hwaddr", json_string(mac));
 				if (i->ifa_data) {
 					/* struct rtnl_link_stats for AF_PACKET entries (getifaddrs(3)) */
@@ -873,12 +892,13 @@ static json_t *netns_interfaces(pid_t pid)
 			char addr[INET6_ADDRSTRLEN];
 			int prefix = 0;
 			const void *a = fam == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
-						       : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+			                               : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
 			inet_ntop(fam, a, addr, sizeof addr);
 			if (i->ifa_netmask) {
-				const unsigned char *mb = fam == AF_INET
-					? (const unsigned char *)&((struct sockaddr_in *)i->ifa_netmask)->sin_addr
-					: (const unsigned char *)&((struct sockaddr_in6 *)i->ifa_netmask)->sin6_addr;
+				const unsigned char *mb =
+				    fam == AF_INET
+				        ? (const unsigned char *)&((struct sockaddr_in *)i->ifa_netmask)->sin_addr
+				        : (const unsigned char *)&((struct sockaddr_in6 *)i->ifa_netmask)->sin6_addr;
 				for (int b = 0; b < (fam == AF_INET ? 4 : 16); b++)
 					prefix += __builtin_popcount(mb[b]);
 			}
@@ -890,8 +910,8 @@ static json_t *netns_interfaces(pid_t pid)
 			char nm[8];
 			snprintf(nm, sizeof nm, "%d", prefix);
 			json_array_append_new(json_object_get(nic, "addresses"),
-					      json_pack("{ss ss ss ss}", "family", fam == AF_INET ? "inet" : "inet6",
-							"address", addr, "netmask", nm, "scope", scope));
+			                      json_pack("{ss ss ss ss}", "family", fam == AF_INET ? "inet" : "inet6",
+			                                "address", addr, "netmask", nm, "scope", scope));
 		}
 		char *s = json_dumps(out, JSON_COMPACT);
 		if (s)

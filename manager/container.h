@@ -16,13 +16,13 @@
 /* Is it running (or frozen)? pid: init's host pid. */
 bool container_running(struct manager *m, const struct instance_rec *r, pid_t *pid, bool *frozen);
 int container_start(struct manager *m, const struct instance_rec *r, json_t *config, json_t *devices, int *fg_lock,
-		    isola_error *err);
+                    isola_error *err);
 int container_stop(struct manager *m, const struct instance_rec *r, bool force, int timeout_s, isola_error *err);
 int container_freeze(struct manager *m, const struct instance_rec *r, bool freeze, isola_error *err);
 /* Apply limits.* of config to the live cgroup. */
 int container_update(struct manager *m, const struct instance_rec *r, json_t *config, isola_error *err);
 int container_exec(struct manager *m, const struct instance_rec *r, const struct exec_opts *o, int *status,
-		   isola_error *err);
+                   isola_error *err);
 /* Add pid, processes, memory, cpu, network (addresses from inside its netns) to an Incus state object. */
 void container_state(struct manager *m, const struct instance_rec *r, json_t *state);
 /* Remove what a dead or broken container left in the runtime (state dir, cgroup); no error if none. */

@@ -4,9 +4,9 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const month_names[] = { "jan", "feb", "mar", "apr", "may", "jun",
-					   "jul", "aug", "sep", "oct", "nov", "dec" };
-static const char *const dow_names[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                          "jul", "aug", "sep", "oct", "nov", "dec"};
+static const char *const dow_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
 /* A number or (for months/weekdays) a three-letter name; advances *p. */
 static int field_value(const char **p, const char *const *names, int nnames, int name_base, long *out)
@@ -30,7 +30,7 @@ static int field_value(const char **p, const char *const *names, int nnames, int
 
 /* One field: comma list of  '*' | N | N-M, each optionally "/step". Sets bits lo..hi in *bits. */
 static int field_parse(const char *what, const char *text, int lo, int hi, const char *const *names, int nnames,
-		       int name_base, uint64_t *bits, bool *star, isola_error *err)
+                       int name_base, uint64_t *bits, bool *star, isola_error *err)
 {
 	*bits = 0;
 	*star = false;
@@ -45,13 +45,13 @@ static int field_parse(const char *what, const char *text, int lo, int hi, const
 		} else {
 			if (field_value(&p, names, nnames, name_base, &a) < 0)
 				return isola_err(err, EINVAL, "cron %s field \"%s\": expected a number, '*' or a name",
-						 what, text);
+				                 what, text);
 			b = a;
 			if (*p == '-') {
 				p++;
 				if (field_value(&p, names, nnames, name_base, &b) < 0)
 					return isola_err(err, EINVAL, "cron %s field \"%s\": bad range end", what,
-							 text);
+					                 text);
 			}
 		}
 		if (*p == '/') {
@@ -73,7 +73,7 @@ static int field_parse(const char *what, const char *text, int lo, int hi, const
 		long top = (lo == 0 && hi == 6 && names && b == 7) ? 6 : b;
 		if (a < lo || a > hi || top < lo || top > hi || a > top)
 			return isola_err(err, EINVAL, "cron %s field \"%s\": values must be within %d-%d", what, text,
-					 lo, hi);
+			                 lo, hi);
 		for (long v = a; v <= top; v += step)
 			*bits |= (uint64_t)1 << v;
 		if (this_star)
@@ -90,9 +90,9 @@ static int field_parse(const char *what, const char *text, int lo, int hi, const
 
 static const struct {
 	const char *name, *expr;
-} aliases[] = { { "@hourly", "0 * * * *" },    { "@daily", "0 0 * * *" },   { "@midnight", "0 0 * * *" },
-		{ "@weekly", "0 0 * * 0" },    { "@monthly", "0 0 1 * *" }, { "@yearly", "0 0 1 1 *" },
-		{ "@annually", "0 0 1 1 *" } };
+} aliases[] = {{"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+               {"@weekly", "0 0 * * 0"},  {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
+               {"@annually", "0 0 1 1 *"}};
 
 static int entry_parse(const char *spec, struct cron_entry *e, isola_error *err)
 {
@@ -101,9 +101,9 @@ static int entry_parse(const char *spec, struct cron_entry *e, isola_error *err)
 			return entry_parse(aliases[i].expr, e, err);
 	if (spec[0] == '@')
 		return isola_err(err, EINVAL,
-				 "cron \"%s\": unknown alias (valid: @hourly @daily @midnight @weekly @monthly "
-				 "@yearly @annually)",
-				 spec);
+		                 "cron \"%s\": unknown alias (valid: @hourly @daily @midnight @weekly @monthly "
+		                 "@yearly @annually)",
+		                 spec);
 	char buf[256];
 	if (strlen(spec) >= sizeof buf)
 		return isola_err(err, EINVAL, "cron \"%.40s...\": too long", spec);
@@ -113,12 +113,12 @@ static int entry_parse(const char *spec, struct cron_entry *e, isola_error *err)
 	for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
 		if (n == 5)
 			return isola_err(err, EINVAL, "cron \"%s\": expected 5 fields (minute hour day month weekday)",
-					 spec);
+			                 spec);
 		fields[n++] = t;
 	}
 	if (n != 5)
 		return isola_err(err, EINVAL, "cron \"%s\": expected 5 fields (minute hour day month weekday), got %d",
-				 spec, n);
+		                 spec, n);
 	uint64_t bits;
 	bool star;
 	memset(e, 0, sizeof *e);
@@ -204,7 +204,7 @@ time_t cron_next(const struct cron_schedule *s, time_t after)
 			const struct cron_entry *e = &s->e[i];
 			bool dom = e->dom >> tm.tm_mday & 1, dow = e->dow >> tm.tm_wday & 1;
 			bool d = (e->month >> (tm.tm_mon + 1) & 1) &&
-				 ((!e->dom_star && !e->dow_star) ? (dom || dow) : (dom && dow));
+			         ((!e->dom_star && !e->dow_star) ? (dom || dow) : (dom && dow));
 			day_ok |= d;
 			hour_ok |= d && (e->hour >> tm.tm_hour & 1);
 		}
@@ -254,9 +254,9 @@ int expiry_parse(const char *spec, struct expiry *out, isola_error *err)
 		case 'y': slot = &out->years; break;
 		default:
 			return isola_err(err, EINVAL,
-					 "expiry \"%s\": unit '%c' unknown (M minutes, H hours, d days, w weeks, m "
-					 "months, y years)",
-					 spec, *end ? *end : ' ');
+			                 "expiry \"%s\": unit '%c' unknown (M minutes, H hours, d days, w weeks, m "
+			                 "months, y years)",
+			                 spec, *end ? *end : ' ');
 		}
 		*slot += (int)n;
 		p = end + 1;

@@ -17,11 +17,11 @@
 #define CRON_MAX_ENTRIES 8
 
 struct cron_entry {
-	uint64_t minute;  /* bit i: minute i (0..59) */
-	uint32_t hour;    /* 0..23 */
-	uint32_t dom;     /* bits 1..31 */
-	uint16_t month;   /* bits 1..12 */
-	uint8_t dow;      /* bits 0..6, 0 = sunday */
+	uint64_t minute; /* bit i: minute i (0..59) */
+	uint32_t hour;   /* 0..23 */
+	uint32_t dom;    /* bits 1..31 */
+	uint16_t month;  /* bits 1..12 */
+	uint8_t dow;     /* bits 0..6, 0 = sunday */
 	bool dom_star, dow_star;
 };
 

@@ -61,7 +61,7 @@ static int spawn(enum isola_daemon d, const char *sock, isola_error *err)
 	snprintf(bin, sizeof bin, "%s/%s", dir, daemon_name(d));
 	if (access(bin, X_OK) < 0)
 		return isola_err(err, errno, "%s is not running (socket %s) and %s cannot be started", daemon_name(d),
-				 sock, bin);
+		                 sock, bin);
 	if (d == DAEMON_IMAGED)
 		isola_path(state, sizeof state, "images");
 	else
@@ -96,11 +96,11 @@ static int spawn(enum isola_daemon d, const char *sock, isola_error *err)
 	for (int i = 0; i < 1000; i++) {
 		if (answers(sock))
 			return 0;
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	return isola_err(err, ETIMEDOUT, "started %s but its socket %s did not answer within 10 s (see %s)", bin, sock,
-			 log);
+	                 log);
 }
 
 int daemon_ensure(enum isola_daemon d, isola_error *err)
@@ -113,7 +113,7 @@ int daemon_ensure(enum isola_daemon d, isola_error *err)
 }
 
 int daemon_call(enum isola_daemon d, json_t *req, const int *fds, size_t nfds, json_t **reply, int *rfds, size_t *nrfds,
-		ipc_progress_fn on_progress, void *ud, isola_error *err)
+                ipc_progress_fn on_progress, void *ud, isola_error *err)
 {
 	if (daemon_ensure(d, err) < 0)
 		return -1;
@@ -123,7 +123,7 @@ int daemon_call(enum isola_daemon d, json_t *req, const int *fds, size_t nfds, j
 }
 
 int daemon_op(enum isola_daemon d, const char *op, json_t *fields, json_t **reply, ipc_progress_fn on_progress,
-	      void *ud, isola_error *err)
+              void *ud, isola_error *err)
 {
 	_cleanup_json_ json_t *req = fields ? fields : json_object();
 	json_object_set_new(req, "op", json_string(op));

@@ -22,7 +22,7 @@ void daemon_socket(enum isola_daemon d, char *out, size_t len);
 int daemon_ensure(enum isola_daemon d, isola_error *err);
 /* One request (ensuring the daemon first). Same ownership rules as ipc_call. */
 int daemon_call(enum isola_daemon d, json_t *req, const int *fds, size_t nfds, json_t **reply, int *rfds, size_t *nrfds,
-		ipc_progress_fn on_progress, void *ud, isola_error *err);
+                ipc_progress_fn on_progress, void *ud, isola_error *err);
 /* Shorthand for a request with no fds: {"op": op, ...fields} (fields consumed; may be NULL). */
 int daemon_op(enum isola_daemon d, const char *op, json_t *fields, json_t **reply, ipc_progress_fn on_progress,
-	      void *ud, isola_error *err);
+              void *ud, isola_error *err);

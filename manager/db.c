@@ -10,32 +10,32 @@ DEFINE_CLEANUP(sqlite3_stmt *, sqlite3_finalize)
 #define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
 
 static const char *const migrations[] = {
-	/* 1: the first schema */
-	"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);"
-	"CREATE TABLE profiles (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-	"  description TEXT NOT NULL DEFAULT '', config TEXT NOT NULL DEFAULT '{}', devices TEXT NOT NULL DEFAULT '{}');"
-	"CREATE TABLE storage_pools (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, driver TEXT NOT NULL,"
-	"  source TEXT NOT NULL, config TEXT NOT NULL DEFAULT '{}');"
-	"CREATE TABLE networks (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
-	"CREATE TABLE instances (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
-	"  status TEXT NOT NULL, image TEXT NOT NULL DEFAULT '', pool TEXT NOT NULL,"
-	"  description TEXT NOT NULL DEFAULT '', config TEXT NOT NULL DEFAULT '{}',"
-	"  devices TEXT NOT NULL DEFAULT '{}', ephemeral INTEGER NOT NULL DEFAULT 0,"
-	"  created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL DEFAULT 0);"
-	/* RESTRICT on the profile: deleting a profile in use fails in the database too */
-	"CREATE TABLE instance_profiles (instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
-	"  profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE RESTRICT, position INTEGER NOT NULL,"
-	"  PRIMARY KEY (instance_id, position));"
-	"CREATE TABLE snapshots (id INTEGER PRIMARY KEY,"
-	"  instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE, name TEXT NOT NULL,"
-	"  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL DEFAULT 0, config TEXT NOT NULL DEFAULT '{}',"
-	"  devices TEXT NOT NULL DEFAULT '{}', UNIQUE (instance_id, name));"
-	"INSERT INTO profiles (name, description) VALUES ('default', 'Default isola profile');",
-	/* 2: id-map ranges move into the database (one row per instance, released with it), and snapshots
+    /* 1: the first schema */
+    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);"
+    "CREATE TABLE profiles (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  description TEXT NOT NULL DEFAULT '', config TEXT NOT NULL DEFAULT '{}', devices TEXT NOT NULL DEFAULT '{}');"
+    "CREATE TABLE storage_pools (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, driver TEXT NOT NULL,"
+    "  source TEXT NOT NULL, config TEXT NOT NULL DEFAULT '{}');"
+    "CREATE TABLE networks (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE instances (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
+    "  status TEXT NOT NULL, image TEXT NOT NULL DEFAULT '', pool TEXT NOT NULL,"
+    "  description TEXT NOT NULL DEFAULT '', config TEXT NOT NULL DEFAULT '{}',"
+    "  devices TEXT NOT NULL DEFAULT '{}', ephemeral INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL DEFAULT 0);"
+    /* RESTRICT on the profile: deleting a profile in use fails in the database too */
+    "CREATE TABLE instance_profiles (instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+    "  profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE RESTRICT, position INTEGER NOT NULL,"
+    "  PRIMARY KEY (instance_id, position));"
+    "CREATE TABLE snapshots (id INTEGER PRIMARY KEY,"
+    "  instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE, name TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL DEFAULT 0, config TEXT NOT NULL DEFAULT '{}',"
+    "  devices TEXT NOT NULL DEFAULT '{}', UNIQUE (instance_id, name));"
+    "INSERT INTO profiles (name, description) VALUES ('default', 'Default isola profile');",
+    /* 2: id-map ranges move into the database (one row per instance, released with it), and snapshots
 	 * remember the profile list they were taken with */
-	"CREATE TABLE idmap_ranges (instance_id INTEGER NOT NULL UNIQUE REFERENCES instances(id) ON DELETE CASCADE,"
-	"  base INTEGER NOT NULL UNIQUE, size INTEGER NOT NULL);"
-	"ALTER TABLE snapshots ADD COLUMN profiles TEXT NOT NULL DEFAULT '[]';",
+    "CREATE TABLE idmap_ranges (instance_id INTEGER NOT NULL UNIQUE REFERENCES instances(id) ON DELETE CASCADE,"
+    "  base INTEGER NOT NULL UNIQUE, size INTEGER NOT NULL);"
+    "ALTER TABLE snapshots ADD COLUMN profiles TEXT NOT NULL DEFAULT '[]';",
 };
 
 const char *db_migration_sql(int v)
@@ -63,9 +63,18 @@ int db_exec(isola_db *db, const char *sql, isola_error *err)
 	return 0;
 }
 
-int db_begin(isola_db *db, isola_error *err) { return db_exec(db, "BEGIN IMMEDIATE", err); }
-int db_commit(isola_db *db, isola_error *err) { return db_exec(db, "COMMIT", err); }
-void db_rollback(isola_db *db) { sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL); }
+int db_begin(isola_db *db, isola_error *err)
+{
+	return db_exec(db, "BEGIN IMMEDIATE", err);
+}
+int db_commit(isola_db *db, isola_error *err)
+{
+	return db_exec(db, "COMMIT", err);
+}
+void db_rollback(isola_db *db)
+{
+	sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
 
 static int prepare(isola_db *db, const char *sql, sqlite3_stmt **st, isola_error *err)
 {
@@ -77,7 +86,8 @@ static int prepare(isola_db *db, const char *sql, sqlite3_stmt **st, isola_error
 int db_version(isola_db *db)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
 		return -1;
 	return sqlite3_column_int(st, 0);
 }
@@ -109,7 +119,7 @@ int db_open_at(const char *path, int version, isola_db **out, isola_error *err)
 		return sql_err(db, err, "read schema version");
 	if (have > DB_SCHEMA_VERSION)
 		return isola_err(err, EPROTO, "database %s has schema version %d, newer than this isola (%d)", path,
-				 have, DB_SCHEMA_VERSION);
+		                 have, DB_SCHEMA_VERSION);
 	for (int v = have + 1; v <= version && v <= DB_SCHEMA_VERSION; v++) {
 		if (db_begin(db, err) < 0)
 			return -1;
@@ -119,9 +129,10 @@ int db_open_at(const char *path, int version, isola_db **out, isola_error *err)
 			continue;
 		}
 		char tail[160];
-		snprintf(tail, sizeof tail,
-			 ";INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %lld); PRAGMA user_version=%d;",
-			 v, (long long)time(NULL), v);
+		snprintf(
+		    tail, sizeof tail,
+		    ";INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %lld); PRAGMA user_version=%d;",
+		    v, (long long)time(NULL), v);
 		if (db_exec(db, migrations[v - 1], err) < 0 || db_exec(db, tail, err) < 0) {
 			db_rollback(db);
 			return isola_err_wrap(err, "migrate database to schema version %d", v);
@@ -167,9 +178,12 @@ static void copy_col(char *dst, size_t len, sqlite3_stmt *st, int i)
 
 /* ---- instances ---- */
 
-static const char *const status_names[] = { "Creating", "Stopped", "Running", "Frozen", "Broken" };
+static const char *const status_names[] = {"Creating", "Stopped", "Running", "Frozen", "Broken"};
 
-const char *instance_status_name(enum instance_status s) { return status_names[s]; }
+const char *instance_status_name(enum instance_status s)
+{
+	return status_names[s];
+}
 
 int instance_status_parse(const char *s, enum instance_status *out)
 {
@@ -195,15 +209,16 @@ void instance_list_free(struct instance_rec *v, size_t n)
 	free(v);
 }
 
-#define INSTANCE_COLS "id, name, type, status, image, pool, description, config, devices, ephemeral, created_at, last_used_at"
+#define INSTANCE_COLS                                                                                                  \
+	"id, name, type, status, image, pool, description, config, devices, ephemeral, created_at, last_used_at"
 
 static int instance_profiles_load(isola_db *db, struct instance_rec *r, isola_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	if (prepare(db,
-		    "SELECT p.name FROM instance_profiles ip JOIN profiles p ON p.id = ip.profile_id "
-		    "WHERE ip.instance_id = ? ORDER BY ip.position",
-		    &st, err) < 0)
+	            "SELECT p.name FROM instance_profiles ip JOIN profiles p ON p.id = ip.profile_id "
+	            "WHERE ip.instance_id = ? ORDER BY ip.position",
+	            &st, err) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, r->id);
 	r->profiles = json_array();
@@ -260,13 +275,14 @@ static int instance_profiles_store(isola_db *db, const struct instance_rec *r, i
 	if (sqlite3_step(del) != SQLITE_DONE)
 		return sql_err(db, err, "write instance profiles");
 	if (prepare(db,
-		    "INSERT INTO instance_profiles (instance_id, profile_id, position) "
-		    "SELECT ?, id, ? FROM profiles WHERE name = ?",
-		    &ins, err) < 0)
+	            "INSERT INTO instance_profiles (instance_id, profile_id, position) "
+	            "SELECT ?, id, ? FROM profiles WHERE name = ?",
+	            &ins, err) < 0)
 		return -1;
 	size_t i;
 	json_t *p;
-	json_array_foreach (r->profiles, i, p) {
+	json_array_foreach(r->profiles, i, p)
+	{
 		sqlite3_reset(ins);
 		sqlite3_bind_int64(ins, 1, r->id);
 		sqlite3_bind_int64(ins, 2, (sqlite3_int64)i);
@@ -298,9 +314,9 @@ int db_instance_insert(isola_db *db, struct instance_rec *r, isola_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	if (prepare(db,
-		    "INSERT INTO instances (name, type, status, image, pool, description, config, devices, ephemeral,"
-		    " created_at, last_used_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-		    &st, err) < 0)
+	            "INSERT INTO instances (name, type, status, image, pool, description, config, devices, ephemeral,"
+	            " created_at, last_used_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	            &st, err) < 0)
 		return -1;
 	instance_bind(st, r);
 	if (sqlite3_step(st) != SQLITE_DONE) {
@@ -315,10 +331,11 @@ int db_instance_insert(isola_db *db, struct instance_rec *r, isola_error *err)
 int db_instance_update(isola_db *db, const struct instance_rec *r, isola_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	if (prepare(db,
-		    "UPDATE instances SET name=?, type=?, status=?, image=?, pool=?, description=?, config=?, devices=?,"
-		    " ephemeral=?, created_at=?, last_used_at=? WHERE id=?",
-		    &st, err) < 0)
+	if (prepare(
+	        db,
+	        "UPDATE instances SET name=?, type=?, status=?, image=?, pool=?, description=?, config=?, devices=?,"
+	        " ephemeral=?, created_at=?, last_used_at=? WHERE id=?",
+	        &st, err) < 0)
 		return -1;
 	instance_bind(st, r);
 	sqlite3_bind_int64(st, 12, r->id);
@@ -333,9 +350,10 @@ int db_instance_update(isola_db *db, const struct instance_rec *r, isola_error *
 int db_instance_set_status(isola_db *db, int64_t id, enum instance_status s, isola_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	if (prepare(db, "UPDATE instances SET status=?, last_used_at=CASE WHEN ?='Running' THEN ? ELSE last_used_at END"
-			" WHERE id=?",
-		    &st, err) < 0)
+	if (prepare(db,
+	            "UPDATE instances SET status=?, last_used_at=CASE WHEN ?='Running' THEN ? ELSE last_used_at END"
+	            " WHERE id=?",
+	            &st, err) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, instance_status_name(s), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, instance_status_name(s), -1, SQLITE_STATIC);
@@ -467,9 +485,9 @@ json_t *db_profile_used_by(isola_db *db, const char *name, isola_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	if (prepare(db,
-		    "SELECT i.name FROM instances i JOIN instance_profiles ip ON ip.instance_id = i.id "
-		    "JOIN profiles p ON p.id = ip.profile_id WHERE p.name = ? ORDER BY i.name",
-		    &st, err) < 0)
+	            "SELECT i.name FROM instances i JOIN instance_profiles ip ON ip.instance_id = i.id "
+	            "JOIN profiles p ON p.id = ip.profile_id WHERE p.name = ? ORDER BY i.name",
+	            &st, err) < 0)
 		return NULL;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	json_t *a = json_array();
@@ -672,9 +690,9 @@ int db_snapshot_insert(isola_db *db, struct snapshot_rec *r, isola_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	if (prepare(db,
-		    "INSERT INTO snapshots (instance_id, name, created_at, expires_at, config, devices, profiles)"
-		    " VALUES (?,?,?,?,?,?,?)",
-		    &st, err) < 0)
+	            "INSERT INTO snapshots (instance_id, name, created_at, expires_at, config, devices, profiles)"
+	            " VALUES (?,?,?,?,?,?,?)",
+	            &st, err) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, r->instance_id);
 	sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
@@ -722,7 +740,8 @@ int db_snapshot_list(isola_db *db, int64_t instance_id, struct snapshot_rec **ou
 	*out = NULL;
 	*n = 0;
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	if (prepare(db, "SELECT " SNAP_COLS " FROM snapshots WHERE instance_id = ? ORDER BY created_at, id", &st, err) < 0)
+	if (prepare(db, "SELECT " SNAP_COLS " FROM snapshots WHERE instance_id = ? ORDER BY created_at, id", &st, err) <
+	    0)
 		return -1;
 	sqlite3_bind_int64(st, 1, instance_id);
 	struct snapshot_rec *v = NULL;

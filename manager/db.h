@@ -36,7 +36,7 @@ DEFINE_CLEANUP(isola_db *, db_close)
 #define _cleanup_db_ _cleanup_(db_closep)
 int db_version(isola_db *db);
 int db_exec(isola_db *db, const char *sql, isola_error *err);
-int db_begin(isola_db *db, isola_error *err);   /* BEGIN IMMEDIATE: take the write lock now */
+int db_begin(isola_db *db, isola_error *err); /* BEGIN IMMEDIATE: take the write lock now */
 int db_commit(isola_db *db, isola_error *err);
 void db_rollback(isola_db *db);
 
@@ -46,7 +46,7 @@ enum instance_status {
 	STATUS_STOPPED,
 	STATUS_RUNNING,
 	STATUS_FROZEN,
-	STATUS_BROKEN,   /* a create died half-way; only delete is allowed */
+	STATUS_BROKEN, /* a create died half-way; only delete is allowed */
 };
 const char *instance_status_name(enum instance_status s); /* "Creating", "Stopped", ... (Incus spelling) */
 int instance_status_parse(const char *s, enum instance_status *out);
@@ -56,14 +56,14 @@ struct instance_rec {
 	char name[64];
 	enum instance_type type;
 	enum instance_status status;
-	char image[80];        /* fingerprint of the image it came from, "" if none */
+	char image[80]; /* fingerprint of the image it came from, "" if none */
 	char pool[64];
 	char *description;
-	json_t *config;        /* local config (not stacked) */
-	json_t *devices;       /* local devices */
-	json_t *profiles;      /* array of profile names, in stacking order */
+	json_t *config;   /* local config (not stacked) */
+	json_t *devices;  /* local devices */
+	json_t *profiles; /* array of profile names, in stacking order */
 	bool ephemeral;
-	int64_t created_at;    /* unix seconds */
+	int64_t created_at; /* unix seconds */
 	int64_t last_used_at;
 };
 void instance_rec_clear(struct instance_rec *r);
@@ -102,7 +102,7 @@ json_t *db_profile_used_by(isola_db *db, const char *name, isola_error *err);
 struct pool_rec {
 	int64_t id;
 	char name[64];
-	char driver[16];  /* "dir" | "btrfs" */
+	char driver[16]; /* "dir" | "btrfs" */
 	char source[4096];
 	json_t *config;
 };
@@ -121,7 +121,7 @@ bool db_network_known(isola_db *db, const char *name);
 struct snapshot_rec {
 	int64_t id, instance_id;
 	char name[64];
-	int64_t created_at, expires_at; /* expires_at 0: never */
+	int64_t created_at, expires_at;      /* expires_at 0: never */
 	json_t *config, *devices, *profiles; /* the instance's own config at snapshot time (restored with it) */
 };
 void snapshot_rec_clear(struct snapshot_rec *r);

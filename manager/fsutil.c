@@ -76,7 +76,8 @@ static void copy_xattrs(int sfd, int dfd)
 	ssize_t n = flistxattr(sfd, names, sizeof names);
 	for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
 		const char *name = names + off;
-		if (strncmp(name, "user.", 5) && strncmp(name, "trusted.", 8) && strncmp(name, "security.capability", 19))
+		if (strncmp(name, "user.", 5) && strncmp(name, "trusted.", 8) &&
+		    strncmp(name, "security.capability", 19))
 			continue;
 		char val[4096];
 		ssize_t vn = fgetxattr(sfd, name, val, sizeof val);
@@ -96,7 +97,7 @@ static uid_t shift_id(uint32_t id)
 }
 
 static int copy_at(int sdir, int ddir, const char *name, const char *dname, const struct stat *st,
-		   struct copy_stats *stats, const char *path, isola_error *err);
+                   struct copy_stats *stats, const char *path, isola_error *err);
 
 static int copy_dir_contents(int sfd, int dfd, const char *path, struct copy_stats *stats, isola_error *err)
 {
@@ -126,7 +127,7 @@ static int copy_dir_contents(int sfd, int dfd, const char *path, struct copy_sta
 }
 
 static int copy_at(int sdir, int ddir, const char *name, const char *dname, const struct stat *st,
-		   struct copy_stats *stats, const char *path, isola_error *err)
+                   struct copy_stats *stats, const char *path, isola_error *err)
 {
 	mode_t perm = st->st_mode & 07777;
 	if (S_ISDIR(st->st_mode)) {
@@ -141,7 +142,7 @@ static int copy_at(int sdir, int ddir, const char *name, const char *dname, cons
 		copy_xattrs(s, d);
 		if (fchown(d, shift_id(st->st_uid), shift_id(st->st_gid)) < 0 || fchmod(d, perm) < 0)
 			return isola_err(err, errno, "chown/chmod %s", path);
-		struct timespec ts[2] = { st->st_atim, st->st_mtim };
+		struct timespec ts[2] = {st->st_atim, st->st_mtim};
 		futimens(d, ts);
 		return 0;
 	}
@@ -159,7 +160,7 @@ static int copy_at(int sdir, int ddir, const char *name, const char *dname, cons
 		/* chown before chmod: chown clears set-id bits (chown(2)) */
 		if (fchown(d, shift_id(st->st_uid), shift_id(st->st_gid)) < 0 || fchmod(d, perm) < 0)
 			return isola_err(err, errno, "chown/chmod %s", path);
-		struct timespec ts[2] = { st->st_atim, st->st_mtim };
+		struct timespec ts[2] = {st->st_atim, st->st_mtim};
 		futimens(d, ts);
 		if (stats) {
 			stats->files++;
@@ -197,7 +198,8 @@ int tree_copy(const char *src, const char *dst, struct copy_stats *stats, isola_
 		return isola_err(err, errno, "stat %s", src);
 	if (!S_ISDIR(st.st_mode))
 		return isola_err(err, ENOTDIR, "copy %s: not a directory", src);
-	_cleanup_free_ char *dcopy = strdup(dst), *scopy = strdup(src);
+	_cleanup_free_ char *dcopy = strdup(dst);
+	_cleanup_free_ char *scopy = strdup(src);
 	if (!dcopy || !scopy)
 		return isola_err(err, ENOMEM, "copy %s", src);
 	char *slash = strrchr(dcopy, '/');
@@ -341,7 +343,7 @@ int tree_copy_contents(const char *src, const char *dst, struct copy_stats *stat
 }
 
 int tree_copy_shifted(const char *src, const char *dst, const struct id_shift *shift, struct copy_stats *stats,
-		      isola_error *err)
+                      isola_error *err)
 {
 	cur_shift = shift;
 	int r = tree_copy(src, dst, stats, err);

@@ -31,4 +31,4 @@ struct id_shift {
 	uint32_t from, to, count;
 };
 int tree_copy_shifted(const char *src, const char *dst, const struct id_shift *shift, struct copy_stats *stats,
-		      isola_error *err);
+                      isola_error *err);

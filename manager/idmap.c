@@ -6,7 +6,8 @@ DEFINE_CLEANUP(sqlite3_stmt *, sqlite3_finalize)
 int idmap_lookup(isola_db *db, int64_t instance_id, uint32_t *base, isola_error *err)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db->h, "SELECT base FROM idmap_ranges WHERE instance_id = ?", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db->h, "SELECT base FROM idmap_ranges WHERE instance_id = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
 		return isola_err(err, EIO, "idmap lookup: %s", sqlite3_errmsg(db->h));
 	sqlite3_bind_int64(st, 1, instance_id);
 	if (sqlite3_step(st) != SQLITE_ROW)
@@ -35,14 +36,14 @@ int idmap_acquire(isola_db *db, int64_t instance_id, uint32_t *base, isola_error
 	if (want + IDMAP_SIZE - 1 > IDMAP_LAST)
 		return isola_err(err, ENOSPC, "no free id-map range of %u ids left", IDMAP_SIZE);
 	if (sqlite3_prepare_v2(db->h, "INSERT INTO idmap_ranges (instance_id, base, size) VALUES (?,?,?)", -1, &ins,
-			       NULL) != SQLITE_OK)
+	                       NULL) != SQLITE_OK)
 		return isola_err(err, EIO, "idmap allocate: %s", sqlite3_errmsg(db->h));
 	sqlite3_bind_int64(ins, 1, instance_id);
 	sqlite3_bind_int64(ins, 2, (sqlite3_int64)want);
 	sqlite3_bind_int64(ins, 3, IDMAP_SIZE);
 	if (sqlite3_step(ins) != SQLITE_DONE)
 		return isola_err(err, EIO, "idmap allocate for instance %lld: %s", (long long)instance_id,
-				 sqlite3_errmsg(db->h));
+		                 sqlite3_errmsg(db->h));
 	*base = (uint32_t)want;
 	return 0;
 }

@@ -11,8 +11,8 @@
 #include "db.h"
 
 #define IDMAP_FIRST 1000000u
-#define IDMAP_SIZE 65536u
-#define IDMAP_LAST 4294901759u /* last usable host id: (uid_t)-1 and the overflow ids stay out */
+#define IDMAP_SIZE  65536u
+#define IDMAP_LAST  4294901759u /* last usable host id: (uid_t)-1 and the overflow ids stay out */
 
 /* The range of the instance, allocating the lowest free one if it has none. */
 int idmap_acquire(isola_db *db, int64_t instance_id, uint32_t *base, isola_error *err);

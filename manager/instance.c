@@ -103,7 +103,7 @@ static void profiles_free(json_t **cfgs, json_t **devs, size_t n)
 }
 
 static int stack(struct manager *m, json_t *profiles, json_t *local_cfg, json_t *local_devs, json_t **config,
-		 json_t **devices, isola_error *err)
+                 json_t **devices, isola_error *err)
 {
 	json_t **cfgs = NULL, **devs = NULL;
 	size_t n = 0;
@@ -119,7 +119,7 @@ static int stack(struct manager *m, json_t *profiles, json_t *local_cfg, json_t 
 }
 
 int instance_effective(struct manager *m, const struct instance_rec *r, json_t **config, json_t **devices,
-		       isola_error *err)
+                       isola_error *err)
 {
 	return stack(m, r->profiles, r->config, r->devices, config, devices, err);
 }
@@ -127,7 +127,7 @@ int instance_effective(struct manager *m, const struct instance_rec *r, json_t *
 static bool running_now(struct manager *m, const struct instance_rec *r, pid_t *pid, bool *frozen)
 {
 	return r->type == INSTANCE_VM ? vm_running(m, r, pid) && !(frozen && (*frozen = false))
-				      : container_running(m, r, pid, frozen);
+	                              : container_running(m, r, pid, frozen);
 }
 
 enum instance_status instance_status_now(struct manager *m, const struct instance_rec *r)
@@ -162,12 +162,12 @@ json_t *instance_json(struct manager *m, const struct instance_rec *r, bool with
 		return NULL;
 	enum instance_status st = instance_status_now(m, r);
 	json_t *o = json_pack("{ss sO sO sb sO sb ss so sO sO ss ss si so ss ss ss}", "architecture", "x86_64",
-			      "config", r->config, "devices", r->devices, "ephemeral", r->ephemeral, "profiles", r->profiles,
-			      "stateful", 0, "description", r->description ? r->description : "", "created_at",
-			      rfc3339(r->created_at), "expanded_config", cfg, "expanded_devices", devs, "name", r->name,
-			      "status", instance_status_name(st), "status_code", instance_status_code(st), "last_used_at",
-			      rfc3339(r->last_used_at), "location", "none", "type", instance_type_name(r->type), "project",
-			      "default");
+	                      "config", r->config, "devices", r->devices, "ephemeral", r->ephemeral, "profiles",
+	                      r->profiles, "stateful", 0, "description", r->description ? r->description : "",
+	                      "created_at", rfc3339(r->created_at), "expanded_config", cfg, "expanded_devices", devs,
+	                      "name", r->name, "status", instance_status_name(st), "status_code",
+	                      instance_status_code(st), "last_used_at", rfc3339(r->last_used_at), "location", "none",
+	                      "type", instance_type_name(r->type), "project", "default");
 	if (!o)
 		return isola_err(err, ENOMEM, "instance %s", r->name), NULL;
 	json_t *snaps = json_array();
@@ -181,9 +181,9 @@ json_t *instance_json(struct manager *m, const struct instance_rec *r, bool with
 	json_object_set_new(o, "snapshots", snaps);
 	if (with_state) {
 		json_t *state = json_pack("{ss si si s{s{sI}} s{sIsIsI} s{} s{sI}}", "status", instance_status_name(st),
-					  "status_code", instance_status_code(st), "pid", 0, "disk", "root", "usage",
-					  (json_int_t)0, "memory", "usage", (json_int_t)0, "usage_peak", (json_int_t)0,
-					  "swap_usage", (json_int_t)0, "network", "cpu", "usage", (json_int_t)0);
+		                          "status_code", instance_status_code(st), "pid", 0, "disk", "root", "usage",
+		                          (json_int_t)0, "memory", "usage", (json_int_t)0, "usage_peak", (json_int_t)0,
+		                          "swap_usage", (json_int_t)0, "network", "cpu", "usage", (json_int_t)0);
 		json_object_set_new(state, "processes", json_integer(0));
 		struct pool_rec pool;
 		isola_error e2;
@@ -191,7 +191,7 @@ json_t *instance_json(struct manager *m, const struct instance_rec *r, bool with
 			uint64_t used = 0;
 			if (storage_volume_usage(&pool, r->name, r->type, &used, &e2) == 0)
 				json_object_set_new(json_object_get(json_object_get(state, "disk"), "root"), "usage",
-						    json_integer((json_int_t)used));
+				                    json_integer((json_int_t)used));
 			pool_rec_clear(&pool);
 		}
 		if (st == STATUS_RUNNING || st == STATUS_FROZEN) {
@@ -223,7 +223,7 @@ static void undo_run(struct undo *u)
 		char holder[128];
 		instance_layer_holder(u->rec->name, holder, sizeof holder);
 		if (daemon_op(DAEMON_IMAGED, "layer.release",
-			      json_pack("{ss ss}", "ref", u->rec->image, "holder", holder), NULL, NULL, NULL, &e) < 0)
+		              json_pack("{ss ss}", "ref", u->rec->image, "holder", holder), NULL, NULL, NULL, &e) < 0)
 			log_warn("undo: %s", e.msg);
 	}
 	if (u->row && db_instance_delete(u->m->db, u->rec->id, &e) < 0)
@@ -234,7 +234,8 @@ static int pool_for(struct manager *m, json_t *devices, struct pool_rec *pool, i
 {
 	const char *k;
 	json_t *d;
-	json_object_foreach (devices, k, d) {
+	json_object_foreach(devices, k, d)
+	{
 		const char *type = json_string_value(json_object_get(d, "type"));
 		const char *path = json_string_value(json_object_get(d, "path"));
 		if (type && path && !strcmp(type, "disk") && !strcmp(path, "/")) {
@@ -245,7 +246,7 @@ static int pool_for(struct manager *m, json_t *devices, struct pool_rec *pool, i
 		}
 	}
 	return isola_err(err, ENOENT,
-			 "no root disk: the profiles give none (run `isola admin init`, or use --storage POOL)");
+	                 "no root disk: the profiles give none (run `isola admin init`, or use --storage POOL)");
 }
 
 int instance_create(struct manager *m, const struct create_opts *o, isola_error *err)
@@ -255,7 +256,8 @@ int instance_create(struct manager *m, const struct create_opts *o, isola_error 
 	_cleanup_close_ int lock = instance_lock(o->name, err);
 	if (lock < 0)
 		return -1;
-	_cleanup_(instance_rec_clearp) struct instance_rec *rec = calloc(1, sizeof *rec);
+	struct instance_rec rec_store = { 0 };
+	_cleanup_(instance_rec_clearp) struct instance_rec *rec = &rec_store;
 	struct instance_rec existing;
 	isola_error e2;
 	if (db_instance_get(m->db, o->name, &existing, &e2) == 0) {
@@ -276,7 +278,7 @@ int instance_create(struct manager *m, const struct create_opts *o, isola_error 
 		return -1;
 	if (o->type_given && o->type != type)
 		return isola_err(err, EINVAL, "image \"%s\" is a %s image, not a %s one", o->image, itype,
-				 instance_type_name(o->type));
+		                 instance_type_name(o->type));
 
 	snprintf(rec->name, sizeof rec->name, "%s", o->name);
 	rec->type = type;
@@ -289,10 +291,11 @@ int instance_create(struct manager *m, const struct create_opts *o, isola_error 
 	rec->ephemeral = o->ephemeral;
 	rec->created_at = time(NULL);
 	if (o->storage)
-		json_object_set_new(rec->devices, "root", json_pack("{ss ss ss}", "type", "disk", "path", "/", "pool", o->storage));
+		json_object_set_new(rec->devices, "root",
+		                    json_pack("{ss ss ss}", "type", "disk", "path", "/", "pool", o->storage));
 	if (o->network)
 		json_object_set_new(rec->devices, "eth0",
-				    json_pack("{ss ss ss}", "type", "nic", "network", o->network, "name", "eth0"));
+		                    json_pack("{ss ss ss}", "type", "nic", "network", o->network, "name", "eth0"));
 	if (config_validate(rec->config, type, true, err) < 0)
 		return -1;
 	_cleanup_json_ json_t *cfg = NULL, *devs = NULL;
@@ -305,7 +308,7 @@ int instance_create(struct manager *m, const struct create_opts *o, isola_error 
 		return -1;
 	snprintf(rec->pool, sizeof rec->pool, "%s", pool.name);
 
-	struct undo u = { m, rec, false, false, false, &pool };
+	struct undo u = {m, rec, false, false, false, &pool};
 	/* the image's "create" templates render at the first start (Incus: volatile.apply_template) */
 	json_object_set_new(rec->config, "volatile.apply_template", json_string("create"));
 	/* 1. the record, marked Creating (crash consistency: see manager.h) */
@@ -333,7 +336,7 @@ int instance_create(struct manager *m, const struct create_opts *o, isola_error 
 	instance_layer_holder(rec->name, holder, sizeof holder);
 	_cleanup_json_ json_t *layer = NULL;
 	if (daemon_op(DAEMON_IMAGED, "layer.acquire", json_pack("{ss ss}", "ref", fp, "holder", holder), &layer,
-		      m->progress, m->progress_ud, err) < 0) {
+	              m->progress, m->progress_ud, err) < 0) {
 		isola_err_wrap(err, "image %s", o->image);
 		goto fail;
 	}
@@ -382,7 +385,7 @@ static int require_usable(struct manager *m, const struct instance_rec *r, isola
 	/* we hold the lock, so a Creating record is a dead launch */
 	if (r->status == STATUS_CREATING || r->status == STATUS_BROKEN)
 		return isola_err(err, EIO, "instance \"%s\" is broken (its creation was interrupted); delete it",
-				 r->name);
+		                 r->name);
 	return 0;
 }
 
@@ -403,9 +406,10 @@ int instance_start(struct manager *m, const char *name, bool foreground, isola_e
 	if (foreground) {
 		/* the monitor runs here for the instance's whole life: release the lock once started */
 		return r.type == INSTANCE_VM ? vm_start(m, &r, cfg, devs, &lock, err)
-					     : container_start(m, &r, cfg, devs, &lock, err);
+		                             : container_start(m, &r, cfg, devs, &lock, err);
 	}
-	return r.type == INSTANCE_VM ? vm_start(m, &r, cfg, devs, NULL, err) : container_start(m, &r, cfg, devs, NULL, err);
+	return r.type == INSTANCE_VM ? vm_start(m, &r, cfg, devs, NULL, err)
+	                             : container_start(m, &r, cfg, devs, NULL, err);
 }
 
 int instance_stop(struct manager *m, const char *name, bool force, int timeout_s, isola_error *err)
@@ -419,7 +423,8 @@ int instance_stop(struct manager *m, const char *name, bool force, int timeout_s
 		return -1;
 	if (instance_status_now(m, &r) == STATUS_STOPPED)
 		return isola_err(err, EALREADY, "instance \"%s\" is not running", name);
-	int rc = r.type == INSTANCE_VM ? vm_stop(m, &r, force, timeout_s, err) : container_stop(m, &r, force, timeout_s, err);
+	int rc = r.type == INSTANCE_VM ? vm_stop(m, &r, force, timeout_s, err)
+	                               : container_stop(m, &r, force, timeout_s, err);
 	if (rc < 0)
 		return -1;
 	/* ephemeral: gone once stopped (the monitor could not do it: we held the lock) */
@@ -452,8 +457,14 @@ static int freeze(struct manager *m, const char *name, bool on, isola_error *err
 	return r.type == INSTANCE_VM ? vm_freeze(m, &r, on, err) : container_freeze(m, &r, on, err);
 }
 
-int instance_pause(struct manager *m, const char *name, isola_error *err) { return freeze(m, name, true, err); }
-int instance_resume(struct manager *m, const char *name, isola_error *err) { return freeze(m, name, false, err); }
+int instance_pause(struct manager *m, const char *name, isola_error *err)
+{
+	return freeze(m, name, true, err);
+}
+int instance_resume(struct manager *m, const char *name, isola_error *err)
+{
+	return freeze(m, name, false, err);
+}
 
 /* Remove everything of an instance (the caller holds its lock). */
 static int destroy(struct manager *m, struct instance_rec *r, isola_error *err)
@@ -483,7 +494,7 @@ static int destroy(struct manager *m, struct instance_rec *r, isola_error *err)
 		instance_layer_holder(r->name, holder, sizeof holder);
 		/* a layer never acquired (a launch killed before it) is ENOENT/not held: fine */
 		if (daemon_op(DAEMON_IMAGED, "layer.release", json_pack("{ss ss}", "ref", r->image, "holder", holder),
-			      NULL, NULL, NULL, &e) < 0)
+		              NULL, NULL, NULL, &e) < 0)
 			log_warn("delete %s: releasing image layer: %s", r->name, e.msg);
 	}
 	return db_instance_delete(m->db, r->id, err);
@@ -566,9 +577,9 @@ int instance_rename(struct manager *m, const char *from, const char *to, isola_e
 	instance_layer_holder(to, hn, sizeof hn);
 	isola_error e;
 	if (daemon_op(DAEMON_IMAGED, "layer.acquire", json_pack("{ss ss}", "ref", r.image, "holder", hn), NULL, NULL,
-		      NULL, &e) < 0 ||
+	              NULL, &e) < 0 ||
 	    daemon_op(DAEMON_IMAGED, "layer.release", json_pack("{ss ss}", "ref", r.image, "holder", ho), NULL, NULL,
-		      NULL, &e) < 0)
+	              NULL, &e) < 0)
 		log_warn("rename %s: moving the image layer hold: %s", from, e.msg);
 	return 0;
 }
@@ -587,7 +598,7 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 	_cleanup_close_ int lock2 = instance_lock(to, err);
 	if (lock2 < 0)
 		return -1;
-	struct instance_rec dst = { 0 };
+	struct instance_rec dst = {0};
 	_cleanup_(instance_rec_clearp) struct instance_rec *dp = &dst;
 	snprintf(dst.name, sizeof dst.name, "%s", to);
 	dst.type = src.type;
@@ -604,9 +615,7 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 	const char *k;
 	json_t *v;
 	void *tmp;
-	json_object_foreach_safe (dst.config, tmp, k, v)
-		if (!strncmp(k, "volatile.", 9))
-			json_object_del(dst.config, k);
+	json_object_foreach_safe(dst.config, tmp, k, v) if (!strncmp(k, "volatile.", 9)) json_object_del(dst.config, k);
 	json_object_set_new(dst.config, "volatile.apply_template", json_string("copy"));
 	_cleanup_json_ json_t *cfg = NULL;
 	if (instance_effective(m, &dst, &cfg, NULL, err) < 0)
@@ -614,7 +623,7 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 	struct pool_rec pool;
 	if (db_pool_get(m->db, src.pool, &pool, err) < 0)
 		return -1;
-	struct undo u = { m, &dst, false, false, false, &pool };
+	struct undo u = {m, &dst, false, false, false, &pool};
 	uint32_t base = 0;
 	if (db_begin(m->db, err) < 0)
 		goto fail;
@@ -629,8 +638,8 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 	char holder[128];
 	instance_layer_holder(to, holder, sizeof holder);
 	if (dst.image[0]) {
-		if (daemon_op(DAEMON_IMAGED, "layer.acquire", json_pack("{ss ss}", "ref", dst.image, "holder", holder), NULL,
-			      NULL, NULL, err) < 0)
+		if (daemon_op(DAEMON_IMAGED, "layer.acquire", json_pack("{ss ss}", "ref", dst.image, "holder", holder),
+		              NULL, NULL, NULL, err) < 0)
 			goto fail;
 		u.layer = true;
 	}
@@ -705,16 +714,21 @@ int instance_config_replace(struct manager *m, const char *name, json_t *doc, is
 	if (load_locked(m, name, &r, &lock, err) < 0)
 		return -1;
 	_cleanup_(instance_rec_clearp) struct instance_rec *rp = &r;
-	json_t *c = json_object_get(doc, "config"), *d = json_object_get(doc, "devices"), *p = json_object_get(doc, "profiles");
+	json_t *c = json_object_get(doc, "config"), *d = json_object_get(doc, "devices"),
+	       *p = json_object_get(doc, "profiles");
 	const char *desc = json_string_value(json_object_get(doc, "description"));
 	if (c && config_validate(c, r.type, false, err) < 0)
 		return -1;
 	/* volatile.* may be kept as shown, but not changed by hand */
 	const char *k;
 	json_t *v;
-	json_object_foreach (c, k, v)
-		if (!strncmp(k, "volatile.", 9) && !json_equal(v, json_object_get(r.config, k)))
-			return isola_err(err, EPERM, "config key \"%s\": volatile.* keys belong to isola", k);
+	json_object_foreach(
+	    c, k, v) if (!strncmp(k, "volatile.", 9) &&
+	                 !json_equal(v, json_object_get(
+	                                    r.config,
+	                                    k))) return isola_err(err, EPERM,
+	                                                          "config key \"%s\": volatile.* keys belong to isola",
+	                                                          k);
 	if (c)
 		json_decref(r.config), r.config = json_deep_copy(c);
 	if (d)
@@ -754,9 +768,10 @@ int instance_device_remove(struct manager *m, const char *name, const char *dev,
 		return -1;
 	_cleanup_(instance_rec_clearp) struct instance_rec *rp = &r;
 	if (!json_object_get(r.devices, dev))
-		return isola_err(err, ENOENT,
-				 "instance %s: no local device \"%s\" (devices from profiles are changed in the profile)",
-				 name, dev);
+		return isola_err(
+		    err, ENOENT,
+		    "instance %s: no local device \"%s\" (devices from profiles are changed in the profile)", name,
+		    dev);
 	if (instance_status_now(m, &r) != STATUS_STOPPED)
 		return isola_err(err, EBUSY, "instance %s: devices can only be removed while it is stopped", name);
 	json_object_del(r.devices, dev);
@@ -808,7 +823,7 @@ int instance_start_autostart(struct manager *m, int *started, isola_error *err)
 			continue;
 		const char *p = json_string_value(json_object_get(cfg, "boot.autostart.priority"));
 		const char *d = json_string_value(json_object_get(cfg, "boot.autostart.delay"));
-		items[cnt++] = (struct item){ i, p ? atol(p) : 0, d ? atol(d) : 0 };
+		items[cnt++] = (struct item){i, p ? atol(p) : 0, d ? atol(d) : 0};
 	}
 	for (size_t a = 0; a < cnt; a++)
 		for (size_t b = a + 1; b < cnt; b++)

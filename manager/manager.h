@@ -29,7 +29,7 @@ void manager_close(struct manager *m);
 /* ---- reading ---- */
 /* Stacked config and devices (new references). */
 int instance_effective(struct manager *m, const struct instance_rec *r, json_t **config, json_t **devices,
-		       isola_error *err);
+                       isola_error *err);
 /* The status to show: the record's, corrected by reality (a dead launch is Broken; a Running record
  * whose container is gone is Stopped). */
 enum instance_status instance_status_now(struct manager *m, const struct instance_rec *r);
@@ -40,13 +40,13 @@ int instance_status_code(enum instance_status s); /* Incus api.StatusCode */
 /* ---- lifecycle ---- */
 struct create_opts {
 	const char *name;
-	const char *image;        /* alias, fingerprint or prefix (isola-imaged) */
+	const char *image; /* alias, fingerprint or prefix (isola-imaged) */
 	enum instance_type type;
-	bool type_given;          /* --vm given: the image must match */
-	json_t *profiles;         /* array of names; NULL: ["default"] */
-	json_t *config;           /* local config (validated here) */
-	const char *network;      /* --network: eth0 on that network */
-	const char *storage;      /* --storage: root disk on that pool */
+	bool type_given;     /* --vm given: the image must match */
+	json_t *profiles;    /* array of names; NULL: ["default"] */
+	json_t *config;      /* local config (validated here) */
+	const char *network; /* --network: eth0 on that network */
+	const char *storage; /* --storage: root disk on that pool */
 	bool ephemeral;
 	const char *description;
 };
@@ -103,7 +103,7 @@ int instance_exec(struct manager *m, const char *name, const struct exec_opts *o
 int instance_console(struct manager *m, const char *name, int *fd, isola_error *err);
 /* Files inside a container (paths resolved inside its rootfs, never outside). */
 int instance_file_push(struct manager *m, const char *name, int src_fd, const char *path, int uid, int gid, int mode,
-		       isola_error *err);
+                       isola_error *err);
 int instance_file_pull(struct manager *m, const char *name, const char *path, int dst_fd, isola_error *err);
 
 /* boot.autostart: start every instance that has it (by boot.autostart.priority, highest first). */

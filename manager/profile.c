@@ -18,7 +18,7 @@ int profile_create(struct manager *m, const char *name, const char *description,
 {
 	if (object_name_check("profile", name, err) < 0)
 		return -1;
-	struct profile_rec p = { 0 };
+	struct profile_rec p = {0};
 	snprintf(p.name, sizeof p.name, "%s", name);
 	p.description = strdup(description ? description : "");
 	p.config = json_object();
@@ -50,10 +50,12 @@ static int store_profile(struct manager *m, struct profile_rec *p, isola_error *
 	/* keys are checked per user below (a VM-only or container-only key is fine in a profile for them) */
 	const char *k;
 	json_t *v;
-	json_object_foreach (p->config, k, v) {
+	json_object_foreach(p->config, k, v)
+	{
 		isola_error e1, e2;
 		if (!json_is_string(v))
-			return isola_err(err, EINVAL, "profile %s: config key \"%s\": value must be a string", p->name, k);
+			return isola_err(err, EINVAL, "profile %s: config key \"%s\": value must be a string", p->name,
+			                 k);
 		if (config_key_check(k, json_string_value(v), INSTANCE_CONTAINER, true, &e1) < 0 &&
 		    config_key_check(k, json_string_value(v), INSTANCE_VM, true, &e2) < 0) {
 			*err = e1;
@@ -73,15 +75,16 @@ static int store_profile(struct manager *m, struct profile_rec *p, isola_error *
 	}
 	size_t i;
 	json_t *u;
-	json_array_foreach (users, i, u) {
+	json_array_foreach(users, i, u)
+	{
 		struct instance_rec r;
 		_cleanup_json_ json_t *cfg = NULL, *devs = NULL;
 		if (db_instance_get(m->db, json_string_value(u), &r, err) < 0) {
 			db_rollback(m->db);
 			return -1;
 		}
-		int bad = instance_effective(m, &r, &cfg, &devs, err) < 0 || config_validate(cfg, r.type, false, err) < 0 ||
-			  devices_validate(devs, err) < 0;
+		int bad = instance_effective(m, &r, &cfg, &devs, err) < 0 ||
+		          config_validate(cfg, r.type, false, err) < 0 || devices_validate(devs, err) < 0;
 		instance_rec_clear(&r);
 		if (bad) {
 			db_rollback(m->db);
@@ -94,7 +97,8 @@ static int store_profile(struct manager *m, struct profile_rec *p, isola_error *
 	}
 	/* live limits for running users; a failure here is reported but the change stands (next start) */
 	int rc = 0;
-	json_array_foreach (users, i, u) {
+	json_array_foreach(users, i, u)
+	{
 		struct instance_rec r;
 		isola_error e;
 		if (db_instance_get(m->db, json_string_value(u), &r, &e) < 0)

@@ -20,12 +20,12 @@ static void fsid_restore(struct fsid_guard *g)
 }
 
 int rootfs_write_file(const char *rootfs, const char *path, const void *data, size_t len, mode_t mode,
-		      uint32_t uid_base, isola_error *err)
+                      uint32_t uid_base, isola_error *err)
 {
 	_cleanup_close_ int rfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
 		return isola_err(err, errno, "open %s", rootfs);
-	__attribute__((cleanup(fsid_restore))) struct fsid_guard g = { uid_base != 0 };
+	__attribute__((cleanup(fsid_restore))) struct fsid_guard g = {uid_base != 0};
 	if (uid_base) {
 		setfsuid(uid_base);
 		setfsgid(uid_base);
@@ -59,13 +59,14 @@ int seed_write(const char *rootfs, const char *name, json_t *config, uint32_t ui
 {
 	char meta[256];
 	int n = snprintf(meta, sizeof meta, "instance-id: %s\nlocal-hostname: %s\n", name, name);
-	if (rootfs_write_file(rootfs, "/var/lib/cloud/seed/nocloud/meta-data", meta, (size_t)n, 0644, uid_base, err) < 0)
+	if (rootfs_write_file(rootfs, "/var/lib/cloud/seed/nocloud/meta-data", meta, (size_t)n, 0644, uid_base, err) <
+	    0)
 		return -1;
 	static const struct {
 		const char *key, *file;
-	} files[] = { { "cloud-init.user-data", "user-data" },
-		      { "cloud-init.vendor-data", "vendor-data" },
-		      { "cloud-init.network-config", "network-config" } };
+	} files[] = {{"cloud-init.user-data", "user-data"},
+	             {"cloud-init.vendor-data", "vendor-data"},
+	             {"cloud-init.network-config", "network-config"}};
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		const char *v = json_string_value(json_object_get(config, files[i].key));
 		char path[128];

@@ -12,4 +12,4 @@
 int seed_write(const char *rootfs, const char *name, json_t *config, uint32_t uid_base, isola_error *err);
 /* Write one file inside rootfs as the container's root (setfsuid to uid_base). mode for a new file. */
 int rootfs_write_file(const char *rootfs, const char *path, const void *data, size_t len, mode_t mode,
-		      uint32_t uid_base, isola_error *err);
+                      uint32_t uid_base, isola_error *err);

@@ -18,7 +18,7 @@
 #include "vm.h"
 
 static int next_name(struct manager *m, const struct instance_rec *r, json_t *cfg, char *out, size_t len,
-		     isola_error *err)
+                     isola_error *err)
 {
 	const char *pattern = json_string_value(json_object_get(cfg, "snapshots.pattern"));
 	if (!pattern)
@@ -40,7 +40,7 @@ static int next_name(struct manager *m, const struct instance_rec *r, json_t *cf
 
 /* The caller holds the lock. */
 static int create_locked(struct manager *m, const struct instance_rec *r, const char *snap, char *made, size_t len,
-			 isola_error *err)
+                         isola_error *err)
 {
 	_cleanup_json_ json_t *cfg = NULL;
 	if (instance_effective(m, r, &cfg, NULL, err) < 0)
@@ -53,7 +53,7 @@ static int create_locked(struct manager *m, const struct instance_rec *r, const 
 	} else if (next_name(m, r, cfg, name, sizeof name, err) < 0) {
 		return -1;
 	}
-	struct snapshot_rec s = { 0 };
+	struct snapshot_rec s = {0};
 	if (db_snapshot_get(m->db, r->id, name, &s, err) == 0) {
 		snapshot_rec_clear(&s);
 		return isola_err(err, EEXIST, "instance %s: snapshot \"%s\" already exists", r->name, name);
@@ -131,7 +131,8 @@ int snapshot_restore(struct manager *m, const char *name, const char *snap, isol
 			enum instance_status st = instance_status_now(m, &r);
 			if (st == STATUS_RUNNING || st == STATUS_FROZEN) {
 				was_running = true;
-				rc = r.type == INSTANCE_VM ? vm_stop(m, &r, false, 30, err) : container_stop(m, &r, false, 30, err);
+				rc = r.type == INSTANCE_VM ? vm_stop(m, &r, false, 30, err)
+				                           : container_stop(m, &r, false, 30, err);
 			}
 			if (rc == 0 && r.type == INSTANCE_CONTAINER)
 				rc = storage_rootfs_unmount(&pool, r.name, err);

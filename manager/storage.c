@@ -37,7 +37,8 @@ bool storage_btrfs_usable(char *reason, size_t len)
 	snprintf(reason, len, "the kernel has no btrfs (not in /proc/filesystems, modprobe btrfs failed)");
 	return false;
 tools:
-	if (access("/sbin/mkfs.btrfs", X_OK) && access("/usr/sbin/mkfs.btrfs", X_OK) && access("/usr/bin/mkfs.btrfs", X_OK)) {
+	if (access("/sbin/mkfs.btrfs", X_OK) && access("/usr/sbin/mkfs.btrfs", X_OK) &&
+	    access("/usr/bin/mkfs.btrfs", X_OK)) {
 		snprintf(reason, len, "mkfs.btrfs not found (install btrfs-progs)");
 		return false;
 	}
@@ -99,7 +100,7 @@ static int loop_attach(const char *file, char *dev, size_t len, isola_error *err
 		_cleanup_close_ int lfd = open(dev, O_RDWR | O_CLOEXEC);
 		if (lfd < 0)
 			return isola_err(err, errno, "open %s", dev);
-		struct loop_config cfg = { .fd = (unsigned)ffd, .info = { .lo_flags = LO_FLAGS_AUTOCLEAR } };
+		struct loop_config cfg = {.fd = (unsigned)ffd, .info = {.lo_flags = LO_FLAGS_AUTOCLEAR}};
 		snprintf((char *)cfg.info.lo_file_name, LO_NAME_SIZE, "%s", file);
 		int r = ioctl(lfd, LOOP_CONFIGURE, &cfg);
 		EXPLAIN(r, "loop(4)", "ioctl(%s, LOOP_CONFIGURE, %s, LO_FLAGS_AUTOCLEAR)", dev, file);
@@ -168,7 +169,7 @@ int storage_pool_create(const char *name, const char *driver, uint64_t size, str
 		char sz[32];
 		snprintf(sz, sizeof sz, "%llu", (unsigned long long)(size ? size : 10ULL << 30));
 		json_object_set_new(out->config, "size", json_string(sz));
-		char *argv[] = { "mkfs.btrfs", "-q", "-f", out->source, NULL };
+		char *argv[] = {"mkfs.btrfs", "-q", "-f", out->source, NULL};
 		if (run_tool(argv, err) < 0 || storage_pool_mount(out, dir, sizeof dir, err) < 0) {
 			unlink(out->source);
 			return isola_err_wrap(err, "storage pool %s", name);
@@ -176,7 +177,8 @@ int storage_pool_create(const char *name, const char *driver, uint64_t size, str
 	} else {
 		return isola_err(err, EINVAL, "storage driver \"%s\" not supported (dir, btrfs)", driver);
 	}
-	for (const char *const *sub = (const char *const[]){ "containers", "virtual-machines", "snapshots", "images", NULL };
+	for (const char *const *sub =
+	         (const char *const[]){"containers", "virtual-machines", "snapshots", "images", NULL};
 	     *sub; sub++) {
 		char p[4200];
 		snprintf(p, sizeof p, "%s/%s", dir, *sub);
@@ -222,7 +224,7 @@ static int subvol_create(const char *path, isola_error *err)
 	_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0)
 		return isola_err(err, errno, "open %s", parent);
-	struct btrfs_ioctl_vol_args a = { 0 };
+	struct btrfs_ioctl_vol_args a = {0};
 	snprintf(a.name, sizeof a.name, "%s", name);
 	int r = ioctl(pfd, BTRFS_IOC_SUBVOL_CREATE, &a);
 	EXPLAIN(r, "ioctl_btrfs", "ioctl(%s, BTRFS_IOC_SUBVOL_CREATE, \"%s\")", parent, name);
@@ -243,11 +245,11 @@ static int subvol_snapshot(const char *src, const char *dst, bool readonly, isol
 	_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0)
 		return isola_err(err, errno, "open %s", parent);
-	struct btrfs_ioctl_vol_args_v2 a = { .fd = sfd, .flags = readonly ? BTRFS_SUBVOL_RDONLY : 0 };
+	struct btrfs_ioctl_vol_args_v2 a = {.fd = sfd, .flags = readonly ? BTRFS_SUBVOL_RDONLY : 0};
 	snprintf(a.name, sizeof a.name, "%s", name);
 	int r = ioctl(pfd, BTRFS_IOC_SNAP_CREATE_V2, &a);
 	EXPLAIN(r, "ioctl_btrfs", "ioctl(%s, BTRFS_IOC_SNAP_CREATE_V2, %s → \"%s\"%s)", parent, src, name,
-		readonly ? ", BTRFS_SUBVOL_RDONLY" : "");
+	        readonly ? ", BTRFS_SUBVOL_RDONLY" : "");
 	if (r < 0)
 		return isola_err(err, errno, "snapshot %s to %s", src, dst);
 	return 0;
@@ -265,7 +267,7 @@ static int subvol_delete(const char *path, isola_error *err)
 	_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0)
 		return isola_err(err, errno, "open %s", parent);
-	struct btrfs_ioctl_vol_args a = { 0 };
+	struct btrfs_ioctl_vol_args a = {0};
 	snprintf(a.name, sizeof a.name, "%s", name);
 	int r = ioctl(pfd, BTRFS_IOC_SNAP_DESTROY, &a);
 	EXPLAIN(r, "ioctl_btrfs", "ioctl(%s, BTRFS_IOC_SNAP_DESTROY, \"%s\")", parent, name);
@@ -279,11 +281,11 @@ static int subvol_delete(const char *path, isola_error *err)
 static void vol_path(const struct pool_rec *pool, char *out, size_t len, const char *name, enum instance_type t)
 {
 	isola_path(out, len, "storage-pools/%s/%s/%s", pool->name, t == INSTANCE_VM ? "virtual-machines" : "containers",
-		   name);
+	           name);
 }
 
 static int btrfs_image_subvol(const char *pooldir, const char *image_path, const char *fp, char *out, size_t len,
-			      isola_error *err)
+                              isola_error *err)
 {
 	snprintf(out, len, "%s/images/%s", pooldir, fp);
 	struct stat st;
@@ -310,7 +312,7 @@ static int btrfs_image_subvol(const char *pooldir, const char *image_path, const
 }
 
 int storage_volume_create(const struct pool_rec *pool, const char *name, enum instance_type type,
-			  const char *image_path, const char *fingerprint, isola_error *err)
+                          const char *image_path, const char *fingerprint, isola_error *err)
 {
 	char pooldir[4096], vol[4096];
 	if (storage_pool_mount(pool, pooldir, sizeof pooldir, err) < 0)
@@ -334,7 +336,7 @@ int storage_volume_create(const struct pool_rec *pool, const char *name, enum in
 	}
 	if (mkdir(vol, 0700) < 0)
 		return isola_err(err, errno, "mkdir %s", vol);
-	for (const char *const *sub = (const char *const[]){ "upper", "work", "lower", NULL }; *sub; sub++) {
+	for (const char *const *sub = (const char *const[]){"upper", "work", "lower", NULL}; *sub; sub++) {
 		char p[4200];
 		snprintf(p, sizeof p, "%s/%s", vol, *sub);
 		if (mkdir(p, 0755) < 0)
@@ -370,7 +372,7 @@ int storage_volume_delete(const struct pool_rec *pool, const char *name, enum in
 }
 
 int storage_volume_rename(const struct pool_rec *pool, const char *from, const char *to, enum instance_type type,
-			  isola_error *err)
+                          isola_error *err)
 {
 	char pooldir[4096], a[4096], b[4096];
 	if (storage_pool_mount(pool, pooldir, sizeof pooldir, err) < 0)
@@ -393,7 +395,7 @@ int storage_snapshots_rename(const struct pool_rec *pool, const char *from, cons
 }
 
 int storage_volume_copy(const struct pool_rec *pool, const char *from, const char *to, enum instance_type type,
-			uint32_t from_base, uint32_t to_base, isola_error *err)
+                        uint32_t from_base, uint32_t to_base, isola_error *err)
 {
 	char pooldir[4096], a[4096], b[4096];
 	if (storage_pool_mount(pool, pooldir, sizeof pooldir, err) < 0)
@@ -412,7 +414,7 @@ int storage_volume_copy(const struct pool_rec *pool, const char *from, const cha
 		return subvol_snapshot(a, b, false, err);
 	/* btrfs keeps on-disk ids 0-based (the instance sees them through an idmapped mount); a dir pool's
 	 * upper layer holds host ids of the source's range */
-	struct id_shift sh = { from_base, to_base, 65536 };
+	struct id_shift sh = {from_base, to_base, 65536};
 	if (tree_copy_shifted(a, b, from_base != to_base ? &sh : NULL, NULL, err) < 0)
 		return -1;
 	/* work/ belongs to one overlay mount; the copy starts with an empty one */
@@ -433,7 +435,7 @@ int storage_vm_disk(const struct pool_rec *pool, const char *name, char *out, si
 }
 
 int storage_volume_usage(const struct pool_rec *pool, const char *name, enum instance_type type, uint64_t *bytes,
-			 isola_error *err)
+                         isola_error *err)
 {
 	char vol[4096], p[4200];
 	vol_path(pool, vol, sizeof vol, name, type);
@@ -503,7 +505,7 @@ static int bind_idmapped(const char *src, const char *dst, uint32_t uid_base, bo
 		return isola_err(err, errno, "open_tree %s", src);
 	if (uid_base || rdonly) {
 		_cleanup_close_ int ns = -1;
-		struct mount_attr attr = { 0 };
+		struct mount_attr attr = {0};
 		if (uid_base) {
 			ns = userns_fd_for_range(uid_base, 65536, err);
 			if (ns < 0)
@@ -517,9 +519,9 @@ static int bind_idmapped(const char *src, const char *dst, uint32_t uid_base, bo
 		EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%s, MOUNT_ATTR_IDMAP → %u)", src, uid_base);
 		if (r < 0)
 			return isola_err(err, errno,
-					 "id-map the mount of %s (the filesystem must support idmapped mounts; or set "
-					 "security.privileged=true)",
-					 src);
+			                 "id-map the mount of %s (the filesystem must support idmapped mounts; or set "
+			                 "security.privileged=true)",
+			                 src);
 	}
 	int r = move_mount(tfd, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH);
 	EXPLAIN(r, "move_mount(2)", "move_mount(%s → %s)", src, dst);
@@ -545,7 +547,7 @@ static bool is_mountpoint(const char *path)
 }
 
 int storage_rootfs_mount(const struct pool_rec *pool, const char *name, const char *lower, uint32_t uid_base,
-			 char *rootfs, size_t len, isola_error *err)
+                         char *rootfs, size_t len, isola_error *err)
 {
 	char pooldir[4096], vol[4096], idir[4096];
 	if (storage_pool_mount(pool, pooldir, sizeof pooldir, err) < 0)
@@ -590,7 +592,7 @@ int storage_rootfs_unmount(const struct pool_rec *pool, const char *name, isola_
 	char rootfs[4096], low[4096];
 	isola_path(rootfs, sizeof rootfs, "instances/%s/rootfs", name);
 	isola_path(low, sizeof low, "storage-pools/%s/containers/%s/lower", pool->name, name);
-	const char *paths[] = { rootfs, low };
+	const char *paths[] = {rootfs, low};
 	for (size_t i = 0; i < 2; i++)
 		while (is_mountpoint(paths[i])) {
 			int r = umount2(paths[i], MNT_DETACH);
@@ -609,7 +611,7 @@ static void snap_path(const struct pool_rec *pool, char *out, size_t len, const 
 }
 
 int storage_snapshot_create(const struct pool_rec *pool, const char *name, enum instance_type type, const char *snap,
-			    isola_error *err)
+                            isola_error *err)
 {
 	char pooldir[4096], vol[4096], dst[4096], dir[4096];
 	if (storage_pool_mount(pool, pooldir, sizeof pooldir, err) < 0)
@@ -643,7 +645,7 @@ int storage_snapshot_create(const struct pool_rec *pool, const char *name, enum 
 }
 
 int storage_snapshot_restore(const struct pool_rec *pool, const char *name, enum instance_type type, const char *snap,
-			     isola_error *err)
+                             isola_error *err)
 {
 	char pooldir[4096], vol[4096], src[4096];
 	if (storage_pool_mount(pool, pooldir, sizeof pooldir, err) < 0)
@@ -699,7 +701,7 @@ int storage_snapshot_restore(const struct pool_rec *pool, const char *name, enum
 }
 
 int storage_snapshot_delete(const struct pool_rec *pool, const char *name, enum instance_type type, const char *snap,
-			    isola_error *err)
+                            isola_error *err)
 {
 	char pooldir[4096], dst[4096];
 	if (storage_pool_mount(pool, pooldir, sizeof pooldir, err) < 0)

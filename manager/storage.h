@@ -36,33 +36,33 @@ int storage_pool_destroy(const struct pool_rec *pool, isola_error *err);
 /* The instance's volume from an image layer: image_path is the layer.acquire path (a directory for
  * containers, a raw disk file for VMs), fingerprint names the btrfs image subvolume. */
 int storage_volume_create(const struct pool_rec *pool, const char *name, enum instance_type type,
-			  const char *image_path, const char *fingerprint, isola_error *err);
+                          const char *image_path, const char *fingerprint, isola_error *err);
 int storage_volume_delete(const struct pool_rec *pool, const char *name, enum instance_type type, isola_error *err);
 int storage_volume_rename(const struct pool_rec *pool, const char *from, const char *to, enum instance_type type,
-			  isola_error *err);
+                          isola_error *err);
 /* A full, independent copy (isola copy): snapshot on btrfs, upper-layer copy on dir (owners moved from
  * the source's id-map range to the copy's), reflink for VMs. */
 int storage_volume_copy(const struct pool_rec *pool, const char *from, const char *to, enum instance_type type,
-			uint32_t from_base, uint32_t to_base, isola_error *err);
+                        uint32_t from_base, uint32_t to_base, isola_error *err);
 /* The VM disk path. */
 int storage_vm_disk(const struct pool_rec *pool, const char *name, char *out, size_t len, isola_error *err);
 /* Bytes used by the instance's own data. */
 int storage_volume_usage(const struct pool_rec *pool, const char *name, enum instance_type type, uint64_t *bytes,
-			 isola_error *err);
+                         isola_error *err);
 
 /* Mount the container rootfs at $ISOLA_DIR/instances/<name>/rootfs (idmapped to uid_base when
  * uid_base != 0); lower: the image layer path (dir pools). Idempotent. Writes the path to rootfs. */
 int storage_rootfs_mount(const struct pool_rec *pool, const char *name, const char *lower, uint32_t uid_base,
-			 char *rootfs, size_t len, isola_error *err);
+                         char *rootfs, size_t len, isola_error *err);
 int storage_rootfs_unmount(const struct pool_rec *pool, const char *name, isola_error *err);
 
 int storage_snapshot_create(const struct pool_rec *pool, const char *name, enum instance_type type, const char *snap,
-			    isola_error *err);
+                            isola_error *err);
 /* The instance must be stopped (rootfs unmounted). */
 int storage_snapshot_restore(const struct pool_rec *pool, const char *name, enum instance_type type, const char *snap,
-			     isola_error *err);
+                             isola_error *err);
 int storage_snapshot_delete(const struct pool_rec *pool, const char *name, enum instance_type type, const char *snap,
-			    isola_error *err);
+                            isola_error *err);
 /* Rename the instance's snapshot directory along with the instance. */
 int storage_snapshots_rename(const struct pool_rec *pool, const char *from, const char *to, isola_error *err);
 

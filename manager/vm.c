@@ -14,10 +14,10 @@ bool vm_running(struct manager *m, const struct instance_rec *r, pid_t *pid)
 }
 
 int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, json_t *devices, int *fg_lock,
-	     isola_error *err)
+             isola_error *err)
 {
 	return isola_err(err, ENOTSUP, "start %s: virtual machines need isola-vmm, which this build does not drive yet",
-			 r->name);
+	                 r->name);
 }
 
 int vm_stop(struct manager *m, const struct instance_rec *r, bool force, int timeout_s, isola_error *err)

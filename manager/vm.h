@@ -11,7 +11,7 @@
 bool vm_running(struct manager *m, const struct instance_rec *r, pid_t *pid);
 /* fg_lock non-NULL: run in the foreground (systemd) and close *fg_lock once started. */
 int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, json_t *devices, int *fg_lock,
-	     isola_error *err);
+             isola_error *err);
 int vm_stop(struct manager *m, const struct instance_rec *r, bool force, int timeout_s, isola_error *err);
 int vm_freeze(struct manager *m, const struct instance_rec *r, bool freeze, isola_error *err);
 void vm_state(struct manager *m, const struct instance_rec *r, json_t *state);

@@ -37,7 +37,7 @@ static int teardown(void **state)
 
 static void new_instance(isola_db *db, const char *name, struct instance_rec *r)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	memset(r, 0, sizeof *r);
 	snprintf(r->name, sizeof r->name, "%s", name);
 	snprintf(r->pool, sizeof r->pool, "default");
@@ -52,7 +52,7 @@ static void new_instance(isola_db *db, const char *name, struct instance_rec *r)
 
 static void test_schema_fresh(void **state)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	isola_db *db;
 	assert_int_equal(db_open(dbpath, &db, &err), 0);
 	assert_int_equal(db_version(db), DB_SCHEMA_VERSION);
@@ -68,17 +68,17 @@ static void test_schema_fresh(void **state)
 
 static void test_schema_migration(void **state)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	isola_db *db;
 	/* a version-1 database with an instance and a snapshot in it */
 	assert_int_equal(db_open_at(dbpath, 1, &db, &err), 0);
 	assert_int_equal(db_version(db), 1);
 	assert_int_equal(db_exec(db,
-				 "INSERT INTO instances (name, type, status, pool, created_at) VALUES "
-				 "('old1', 'container', 'Stopped', 'default', 1);"
-				 "INSERT INTO snapshots (instance_id, name, created_at) VALUES (1, 'snap0', 2);",
-				 &err),
-			 0);
+	                         "INSERT INTO instances (name, type, status, pool, created_at) VALUES "
+	                         "('old1', 'container', 'Stopped', 'default', 1);"
+	                         "INSERT INTO snapshots (instance_id, name, created_at) VALUES (1, 'snap0', 2);",
+	                         &err),
+	                 0);
 	db_close(db);
 	/* the current binary migrates it and keeps the rows */
 	assert_int_equal(db_open(dbpath, &db, &err), 0);
@@ -106,7 +106,7 @@ static void test_schema_migration(void **state)
 
 static void test_instances_and_profiles(void **state)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	_cleanup_db_ isola_db *db = NULL;
 	assert_int_equal(db_open(dbpath, &db, &err), 0);
 	struct instance_rec a, dup;
@@ -117,7 +117,7 @@ static void test_instances_and_profiles(void **state)
 	assert_int_equal(db_instance_insert(db, &dup, &err), -1);
 	assert_int_equal(err.errnum, EEXIST);
 
-	struct profile_rec p = { 0 };
+	struct profile_rec p = {0};
 	strcpy(p.name, "web");
 	p.config = json_pack("{ss}", "limits.memory", "1GiB");
 	assert_int_equal(db_profile_insert(db, &p, &err), 0);
@@ -157,7 +157,7 @@ static void test_instances_and_profiles(void **state)
 
 static void test_idmap_disjoint_persistent(void **state)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	isola_db *db;
 	assert_int_equal(db_open(dbpath, &db, &err), 0);
 	enum { N = 40 };
@@ -199,7 +199,7 @@ static void test_idmap_disjoint_persistent(void **state)
 
 static void test_lock_serialises(void **state)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	int fd = instance_lock("c1", &err);
 	assert_true(fd >= 0);
 	assert_true(instance_lock_held("c1"));
@@ -233,11 +233,11 @@ static void test_lock_serialises(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_schema_fresh, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schema_migration, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_instances_and_profiles, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_idmap_disjoint_persistent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lock_serialises, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_fresh, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_migration, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_instances_and_profiles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idmap_disjoint_persistent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_serialises, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
