@@ -126,8 +126,11 @@ int instance_effective(struct manager *m, const struct instance_rec *r, json_t *
 
 static bool running_now(struct manager *m, const struct instance_rec *r, pid_t *pid, bool *frozen)
 {
-	return r->type == INSTANCE_VM ? vm_running(m, r, pid) && !(frozen && (*frozen = false))
-	                              : container_running(m, r, pid, frozen);
+	if (r->type != INSTANCE_VM)
+		return container_running(m, r, pid, frozen);
+	if (frozen)
+		*frozen = r->status == STATUS_FROZEN; /* the VMM's pause is recorded by vm_freeze */
+	return vm_running(m, r, pid);
 }
 
 enum instance_status instance_status_now(struct manager *m, const struct instance_rec *r)
