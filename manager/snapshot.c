@@ -40,7 +40,7 @@ static int next_name(struct manager *m, const struct instance_rec *r, json_t *cf
 
 /* The caller holds the lock. */
 static int create_locked(struct manager *m, const struct instance_rec *r, const char *snap, char *made, size_t len,
-                         isola_error *err)
+                         time_t now, isola_error *err)
 {
 	_cleanup_json_ json_t *cfg = NULL;
 	if (instance_effective(m, r, &cfg, NULL, err) < 0)
@@ -65,7 +65,7 @@ static int create_locked(struct manager *m, const struct instance_rec *r, const 
 	if (rc == 0) {
 		snprintf(s.name, sizeof s.name, "%s", name);
 		s.instance_id = r->id;
-		s.created_at = time(NULL);
+		s.created_at = now;
 		struct expiry ex;
 		isola_error e;
 		if (expiry_parse(json_string_value(json_object_get(cfg, "snapshots.expiry")), &ex, &e) == 0)
@@ -106,7 +106,7 @@ int snapshot_create(struct manager *m, const char *name, const char *snap, char 
 	_cleanup_close_ int lock = -1;
 	if (lock_get(m, name, &r, &lock, err) < 0)
 		return -1;
-	int rc = create_locked(m, &r, snap, made, len, err);
+	int rc = create_locked(m, &r, snap, made, len, time(NULL), err);
 	instance_rec_clear(&r);
 	return rc;
 }
@@ -202,15 +202,7 @@ int snapshot_tick(struct manager *m, time_t now, isola_error *err)
 		isola_error e;
 		if (instance_effective(m, &v[i], &cfg, NULL, &e) < 0)
 			continue;
-		const char *sched = json_string_value(json_object_get(cfg, "snapshots.schedule"));
-		struct cron_schedule cs;
-		if (sched && cron_parse(sched, &cs, &e) == 0 && cron_matches(&cs, now)) {
-			char made[64];
-			if (create_locked(m, &v[i], NULL, made, sizeof made, &e) == 0)
-				done++;
-			else
-				log_warn("scheduled snapshot of %s: %s", v[i].name, e.msg);
-		}
+		/* expired ones first, so a snapshot made by this very tick is never judged by it */
 		struct snapshot_rec *sv;
 		size_t sn;
 		if (db_snapshot_list(m->db, v[i].id, &sv, &sn, &e) == 0) {
@@ -222,6 +214,15 @@ int snapshot_tick(struct manager *m, time_t now, isola_error *err)
 						log_warn("expire snapshot %s/%s: %s", v[i].name, sv[k].name, e.msg);
 				}
 			snapshot_list_free(sv, sn);
+		}
+		const char *sched = json_string_value(json_object_get(cfg, "snapshots.schedule"));
+		struct cron_schedule cs;
+		if (sched && cron_parse(sched, &cs, &e) == 0 && cron_matches(&cs, now)) {
+			char made[64];
+			if (create_locked(m, &v[i], NULL, made, sizeof made, now, &e) == 0)
+				done++;
+			else
+				log_warn("scheduled snapshot of %s: %s", v[i].name, e.msg);
 		}
 	}
 	instance_list_free(v, n);

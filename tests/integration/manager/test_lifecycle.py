@@ -241,3 +241,24 @@ def test_images_and_networks_through_the_cli(isola):
     assert "ipv4.address" in isola.run("network", "show", isola.network).stdout
     pools = isola.json("storage", "list")
     assert pools[0]["name"] == "default" and pools[0]["driver"] == "dir"
+
+
+def test_scheduled_snapshots_and_expiry(isola, name):
+    import calendar
+    isola.run("init", "busybox", name, "-c", "snapshots.schedule=0 3 * * *", "-c", "snapshots.expiry=1d",
+              "-c", "snapshots.pattern=auto-%d")
+    at3 = calendar.timegm((2026, 11, 25, 3, 0, 0))
+    env = dict(isola.env, TZ="UTC")
+    isola.run("admin", "snapshot-tick", "--at", str(at3), env=env)
+    snaps = isola.json("snapshot", "list", name)
+    assert [s["name"] for s in snaps] == ["auto-0"], snaps
+    assert snaps[0]["expires_at"] is not None
+    isola.run("admin", "snapshot-tick", "--at", str(at3 + 60), env=env)  # 03:01: not due
+    assert len(isola.json("snapshot", "list", name)) == 1
+    p = isola.run("config", "set", name, "snapshots.schedule=61 * * * *", check=False)
+    assert p.returncode != 0 and "snapshots.schedule" in p.stderr
+    # two days later at 03:00: auto-0 (expiring a day after it was taken) is pruned, auto-1 is taken
+    isola.run("admin", "snapshot-tick", "--at", str(at3 + 2 * 86400), env=env)
+    snaps = isola.json("snapshot", "list", name)
+    assert [s["created_at"] for s in snaps] == ["2026-11-27T03:00:00Z"], snaps
+    isola.run("delete", name)
