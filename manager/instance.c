@@ -689,9 +689,22 @@ static int store_checked(struct manager *m, struct instance_rec *r, isola_error 
 		return -1;
 	if (config_validate(cfg, r->type, false, err) < 0 || devices_validate(devs, err) < 0)
 		return -1;
-	if (db_instance_update(m->db, r, err) < 0)
+	struct instance_rec old;
+	if (db_instance_get(m->db, r->name, &old, err) < 0)
 		return -1;
-	return apply_live(m, r, err);
+	int rc = db_instance_update(m->db, r, err);
+	if (rc == 0 && apply_live(m, r, err) < 0) {
+		/* the running instance refused the change (e.g. a controller the host lacks): put the record
+		 * back, so what isola says is what runs */
+		isola_error e;
+		if (db_instance_update(m->db, &old, &e) < 0)
+			log_warn("%s: restoring the previous config: %s", r->name, e.msg);
+		else
+			isola_err_wrap(err, "not changed");
+		rc = -1;
+	}
+	instance_rec_clear(&old);
+	return rc;
 }
 
 int instance_config_set(struct manager *m, const char *name, const char *key, const char *value, isola_error *err)

@@ -62,6 +62,10 @@ static int store_profile(struct manager *m, struct profile_rec *p, isola_error *
 			return isola_err_wrap(err, "profile %s", p->name);
 		}
 	}
+	struct profile_rec old;
+	if (db_profile_get(m->db, p->name, &old, err) < 0)
+		return -1;
+	_cleanup_(profile_rec_clearp) struct profile_rec *oldp = &old;
 	if (db_begin(m->db, err) < 0)
 		return -1;
 	_cleanup_json_ json_t *users = db_profile_used_by(m->db, p->name, err);
@@ -95,7 +99,8 @@ static int store_profile(struct manager *m, struct profile_rec *p, isola_error *
 		db_rollback(m->db);
 		return -1;
 	}
-	/* live limits for running users; a failure here is reported but the change stands (next start) */
+	/* live limits for running users; if one refuses, the profile goes back to what it was and the users
+	 * that took it get the old limits again */
 	int rc = 0;
 	json_array_foreach(users, i, u)
 	{
@@ -115,6 +120,26 @@ static int store_profile(struct manager *m, struct profile_rec *p, isola_error *
 			}
 		}
 		instance_rec_clear(&r);
+	}
+	if (rc < 0) {
+		isola_error e;
+		if (db_profile_update(m->db, &old, &e) < 0) {
+			log_warn("profile %s: restoring: %s", p->name, e.msg);
+			return rc;
+		}
+		json_array_foreach (users, i, u) {
+			struct instance_rec r;
+			pid_t pid;
+			bool frozen;
+			if (db_instance_get(m->db, json_string_value(u), &r, &e) < 0)
+				continue;
+			_cleanup_json_ json_t *cfg = NULL;
+			if (r.type == INSTANCE_CONTAINER && container_running(m, &r, &pid, &frozen) &&
+			    instance_effective(m, &r, &cfg, NULL, &e) == 0)
+				container_update(m, &r, cfg, &e);
+			instance_rec_clear(&r);
+		}
+		isola_err_wrap(err, "profile %s not changed", p->name);
 	}
 	return rc;
 }

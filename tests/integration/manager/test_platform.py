@@ -109,3 +109,29 @@ def test_foreground_start_notifies_and_stops(isola, name, tmp_path):
     isola.run("stop", "--force", name)
     assert p.wait(30) == 0
     isola.run("delete", name)
+
+
+def _controllers():
+    try:
+        return set(open("/sys/fs/cgroup/cgroup.controllers").read().split())
+    except OSError:
+        return set()
+
+
+def test_live_limit_applies_or_is_refused_whole(isola, name):
+    prof = "live-" + name[:40]
+    isola.run("profile", "create", prof)
+    isola.run("launch", "busybox", name, "-p", "default", "-p", prof)
+    p = isola.run("profile", "set", prof, "limits.processes=55", check=False)
+    q = isola.run("config", "set", name, "limits.processes=66", check=False)
+    if "pids" in _controllers():
+        assert p.returncode == 0 and q.returncode == 0, p.stderr + q.stderr
+        cg = cgroup_dir(isola.instance(name)["state"]["pid"])
+        assert open(cg + "/pids.max").read().strip() == "66"
+    else:
+        assert p.returncode != 0 and "not changed" in p.stderr, p.stderr
+        assert q.returncode != 0 and "not changed" in q.stderr, q.stderr
+        assert isola.run("profile", "get", prof, "limits.processes").stdout.strip() == ""
+        assert "limits.processes" not in isola.instance(name)["config"]
+    isola.run("delete", "--force", name)
+    isola.run("profile", "delete", prof)
