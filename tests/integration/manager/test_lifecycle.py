@@ -262,3 +262,28 @@ def test_scheduled_snapshots_and_expiry(isola, name):
     snaps = isola.json("snapshot", "list", name)
     assert [s["created_at"] for s in snaps] == ["2026-11-27T03:00:00Z"], snaps
     isola.run("delete", name)
+
+
+def test_file_push_cannot_escape_through_symlinks(isola, name, tmp_path):
+    """CVE-2021-30465-style: a container plants symlinks to host paths; push must stay inside it."""
+    isola.run("launch", "busybox", name)
+    marker = "/tmp/isola-mgr-escape-%s" % name
+    hostdir = tmp_path / "hostdir"
+    hostdir.mkdir()
+    isola.run("exec", name, "--", "ln", "-s", str(hostdir), "/root/hostdir")
+    isola.run("exec", name, "--", "ln", "-s", marker, "/root/final")
+    src = tmp_path / "payload"
+    src.write_text("pwned\n")
+    # through a directory symlink: lands in the container's own path of that name
+    isola.run("exec", name, "--", "mkdir", "-p", str(hostdir))
+    isola.run("file", "push", str(src), "%s/root/hostdir/x" % name)
+    assert not (hostdir / "x").exists(), "file push followed a container symlink onto the host"
+    assert isola.run("exec", name, "--", "cat", "%s/x" % hostdir).stdout == "pwned\n"
+    # a final-component symlink is refused, never followed
+    p = isola.run("file", "push", str(src), "%s/root/final" % name, check=False)
+    assert p.returncode != 0
+    assert not os.path.exists(marker), "file push wrote through a final symlink to the host"
+    # "/.." cannot climb out of the rootfs either
+    isola.run("file", "push", str(src), "%s/../../../../tmp/isola-mgr-dotdot-%s" % (name, name))
+    assert not os.path.exists("/tmp/isola-mgr-dotdot-%s" % name), "file push climbed out with .."
+    isola.run("delete", "--force", name)
