@@ -6,6 +6,7 @@
 #include "fingerprint.h"
 #include "json.h"
 #include "log.h"
+#include "logerr.h"
 #include "metadata.h"
 #include "pack.h"
 #include "util.h"
@@ -164,7 +165,7 @@ int store_open(struct store *s, const char *root, isola_error *err)
 			isola_error e;
 			log_info("removing unfinished import %s/%s", root, de->d_name);
 			if (remove_tree_at(s->rootfd, de->d_name, &e) < 0)
-				log_warn("cannot remove %s/%s: %s", root, de->d_name, e.msg);
+				log_warn("cannot remove %s/%s: %s", root, de->d_name, ERR_STR(&e));
 			continue;
 		}
 		if (!fp_is_valid(de->d_name))
@@ -175,7 +176,7 @@ int store_open(struct store *s, const char *root, isola_error *err)
 		isola_error e;
 		json_t *img = json_load_path(ij, &e);
 		if (!img) {
-			log_warn("skipping %s/%s: %s", root, de->d_name, e.msg);
+			log_warn("skipping %s/%s: %s", root, de->d_name, ERR_STR(&e));
 			continue;
 		}
 		json_object_set_new(s->images, de->d_name, img);
@@ -263,9 +264,10 @@ json_t *store_image_json(struct store *s, const char *fp)
 	json_t *al = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach(s->aliases, k, v)
+	json_object_foreach(s->aliases, k, v) {
 		if (strcmp(json_string_value(json_object_get(v, "target")) ?: "", fp) == 0)
 			json_array_append_new(al, json_string(k));
+	}
 	json_object_set_new(img, "aliases", al);
 	return img;
 }
@@ -345,9 +347,10 @@ json_t *alias_list(struct store *s)
 	json_t *arr = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach(s->aliases, k, v)
+	json_object_foreach(s->aliases, k, v) {
 		json_array_append_new(arr, json_pack("{s:s, s:O, s:O}", "name", k, "target", json_object_get(v, "target"),
 						     "description", json_object_get(v, "description") ?: json_string("")));
+	}
 	return arr;
 }
 
@@ -372,7 +375,7 @@ static void import_ctx_done(struct import_ctx *c)
 	if (!c->committed && c->tmpname[0]) {
 		isola_error e;
 		if (remove_tree_at(c->s->rootfd, c->tmpname, &e) < 0)
-			log_warn("cannot remove %s/%s: %s (removed at next start)", c->s->root, c->tmpname, e.msg);
+			log_warn("cannot remove %s/%s: %s (removed at next start)", c->s->root, c->tmpname, ERR_STR(&e));
 	}
 	json_decref(c->files);
 }
@@ -422,6 +425,16 @@ static const char *ext_of(int fd)
 		return ".squashfs";
 	if (memcmp(m, "QFI\xfb", 4) == 0)
 		return ".qcow2";
+	/* A raw disk: a whole-disk ext2/3/4 (superblock magic 0xEF53 at byte 1080, ext4(5)), or a partition
+	 * table (GPT "EFI PART" at LBA 1, or the MBR boot signature 0x55AA at byte 510). Only these are taken
+	 * for disks, so an unreadable tarball is never mistaken for a VM image. */
+	unsigned char b[2] = { 0 }, g[8] = { 0 }, u[5] = { 0 };
+	if (pread(fd, u, 5, 257) == 5 && memcmp(u, "ustar", 5) == 0) /* POSIX/GNU tar header magic */
+		return ".tar";
+	if ((pread(fd, b, 2, 1080) == 2 && b[0] == 0x53 && b[1] == 0xEF) ||
+	    (pread(fd, g, 8, 512) == 8 && memcmp(g, "EFI PART", 8) == 0) ||
+	    (pread(fd, b, 2, 510) == 2 && b[0] == 0x55 && b[1] == 0xAA))
+		return ".img";
 	return ".tar";
 }
 
@@ -600,9 +613,10 @@ int store_import_existing(struct store *s, const char *fp, const struct import_r
 		return -1;
 	size_t i;
 	json_t *a;
-	json_array_foreach(r->aliases, i, a)
+	json_array_foreach(r->aliases, i, a) {
 		if (alias_create(s, json_string_value(a), fp, NULL, err) < 0)
 			return -1;
+	}
 	json_t *img = store_image_json(s, fp);
 	*out = json_pack("{s:s, s:O, s:b, s:o}", "fingerprint", fp, "type", json_object_get(img, "type"), "already", 1,
 			 "image", img);
@@ -656,6 +670,12 @@ static int import_finish(struct import_ctx *c, const struct import_req *r, const
 			rootfs_format = "disk";
 			if (qcow2_to_raw(c, rname, err) < 0)
 				return -1;
+		} else if (str_has_suffix(rname, ".img")) {
+			/* already raw: disk.raw is a second name of the kept original, not a copy */
+			type = "virtual-machine";
+			rootfs_format = "disk";
+			if (linkat(c->tmpfd, rname, c->tmpfd, "disk.raw", 0) < 0)
+				return isola_err(err, errno, "link %s to disk.raw", rname);
 		} else {
 			if (extract_into(c, rname, "tree/rootfs", r->privileged, &st, err) < 0)
 				return -1;
@@ -695,9 +715,10 @@ static int import_finish(struct import_ctx *c, const struct import_req *r, const
 	json_object_set(s->images, c->fp, img);
 	size_t i;
 	json_t *a;
-	json_array_foreach(r->aliases, i, a)
+	json_array_foreach(r->aliases, i, a) {
 		if (alias_create(s, json_string_value(a), c->fp, NULL, err) < 0)
 			return isola_err_wrap(err, "image %s imported, but", c->fp);
+	}
 	log_info("imported %s (%s, %s, %" JSON_INTEGER_FORMAT " bytes)", c->fp, type, format, (json_int_t)c->total);
 	*out = json_pack("{s:s, s:s, s:b, s:o}", "fingerprint", c->fp, "type", type, "already", 0, "image",
 			 store_image_json(s, c->fp));
@@ -843,15 +864,16 @@ int store_delete(struct store *s, const char *ref, char fp_out[65], isola_error 
 	json_t *v;
 	void *tmp;
 	bool changed = false;
-	json_object_foreach_safe(s->aliases, tmp, k, v)
+	json_object_foreach_safe(s->aliases, tmp, k, v) {
 		if (strcmp(json_string_value(json_object_get(v, "target")) ?: "", fp) == 0) {
 			json_object_del(s->aliases, k);
 			changed = true;
 		}
+	}
 	if (changed && save_aliases(s, err) < 0)
 		return -1;
 	if (remove_tree_at(s->rootfd, gone, err) < 0)
-		log_warn("delete %s: %s (removed at next start)", fp, err->msg);
+		log_warn("delete %s: %s (removed at next start)", fp, ERR_STR(err));
 	isola_err_clear(err);
 	snprintf(fp_out, 65, "%s", fp);
 	return 0;

@@ -307,10 +307,6 @@ int cgroup_create(const struct cgroup_options *opts, const struct cgroup_resourc
 	if (opts->manager == CGROUP_MANAGER_SYSTEMD)
 		return isola_err(err, ENOTSUP, "--systemd-cgroup: the systemd cgroup manager (a transient scope over "
 				 "D-Bus) is not implemented by isola-runtime; use --cgroup-manager cgroupfs");
-	if (opts->manager == CGROUP_MANAGER_DISABLED) {
-		*out = cg_new_unavailable("--cgroup-manager disabled");
-		return *out ? 0 : isola_err(err, ENOMEM, "cgroup");
-	}
 	if (opts->inner && !name_is_safe_component(opts->inner, 255))
 		return isola_err(err, EINVAL, "cgroup: inner directory name \"%s\" is not allowed", opts->inner);
 
@@ -320,6 +316,14 @@ int cgroup_create(const struct cgroup_options *opts, const struct cgroup_resourc
 	if (cgroup_resources_to_files(res, &files, &nfiles, err) < 0)
 		return -1;
 	_cleanup_(cgroup_kv_arrayp) struct cgroup_kv_array fa = { files, nfiles };
+	if (opts->manager == CGROUP_MANAGER_DISABLED) {
+		/* limits that nothing would enforce are an error, never silently dropped */
+		if (nfiles)
+			return isola_err(err, EINVAL, "linux.resources sets %s, but --cgroup-manager disabled creates no "
+					 "cgroup to enforce it", files[0].key);
+		*out = cg_new_unavailable("--cgroup-manager disabled");
+		return *out ? 0 : isola_err(err, ENOMEM, "cgroup");
+	}
 	_cleanup_strv_ char **ctrls = cgroup_files_controllers(files, nfiles);
 	if (!ctrls)
 		return isola_err(err, ENOMEM, "cgroup controllers");

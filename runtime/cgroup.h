@@ -23,7 +23,7 @@
  * CLONE_NEWCGROUP after entering it, so the cgroup namespace is rooted at the inner directory and a
  * privileged container cannot raise its own limits.
  *
- * Managers: CGROUP_MANAGER_DISABLED = no cgroup at all (every call is a no-op success, available=false).
+ * Managers: CGROUP_MANAGER_DISABLED = no cgroup at all (available=false; a config with limits is an error).
  * CGROUP_MANAGER_SYSTEMD (--systemd-cgroup) is NOT implemented: cgroup_create fails with a message saying
  * so and how to run without it (--cgroup-manager cgroupfs). */
 #pragma once

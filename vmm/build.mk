@@ -23,3 +23,12 @@ UNIT_TESTS += $(B)/tests/unit/test_vmm_boot $(B)/tests/unit/test_vmm_virtq
 $(B)/tests/unit/test_vmm_%: $(B)/obj/tests/unit/test_vmm_%.o $(VMM_LIB) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,cmocka jansson libseccomp libcap) -lpthread
+
+# The busybox test initramfs the VM-tier tests and the benchmark boot (virtio modules of the installed
+# Debian kernel: the newest /lib/modules/* that has a matching /boot/vmlinuz-*).
+VMM_GUEST_KVER := $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V | tail -1)
+VMM_TEST_INITRAMFS := $(B)/vmm/test-initramfs.cpio
+all: $(VMM_TEST_INITRAMFS)
+$(VMM_TEST_INITRAMFS): vmm/guest/init vmm/guest/mkinitramfs.sh
+	@mkdir -p $(dir $@)
+	sh vmm/guest/mkinitramfs.sh $@ $(VMM_GUEST_KVER)

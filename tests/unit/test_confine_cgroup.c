@@ -182,6 +182,11 @@ static void test_managers(void **state)
 	assert_non_null(strstr(err.msg, "--cgroup-manager disabled"));
 	assert_int_equal(cgroup_destroy(cg, &err), 0);
 	cgroup_free(cg);
+	cg = NULL;
+	struct cgroup_resources lim = { .has_pids_limit = true, .pids_limit = 5 };
+	assert_int_equal(cgroup_create(&o, &lim, &cg, &err), -1);
+	assert_null(cg);
+	assert_non_null(strstr(err.msg, "pids.max, but --cgroup-manager disabled"));
 	/* hostile cgroupsPath never leaves the mount */
 	o.manager = CGROUP_MANAGER_CGROUPFS;
 	o.cgroups_path = "/isola/../../etc";

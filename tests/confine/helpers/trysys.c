@@ -102,6 +102,11 @@ static long call(const char *name)
 		return unshare(CLONE_NEWNS);
 	if (!strcmp(name, "setns"))
 		return syscall(SYS_setns, 0, 0);
+	/* for a config filter on dup's argument: same low 32 bits, different high bits */
+	if (!strcmp(name, "dup_hi"))
+		return syscall(SYS_dup, 0x100000005UL);
+	if (!strcmp(name, "dup_lo"))
+		return syscall(SYS_dup, 5UL);
 	if (!strcmp(name, "getpid"))
 		return syscall(SYS_getpid) > 0 ? 0 : -1;
 	errno = EINVAL;
@@ -113,6 +118,10 @@ int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		errno = 0;
+		if (!strcmp(argv[i], "getppid_val")) { /* the value, for a seccomp agent's answer */
+			printf("getppid_val=%ld\n", (long)syscall(SYS_getppid));
+			continue;
+		}
 		long r = call(argv[i]);
 		if (r == -2)
 			return 2;

@@ -1,5 +1,6 @@
 """Import, list, show, export, properties, aliases, publish, delete — the store's everyday operations."""
 import errno
+import json
 import os
 import pathlib
 import subprocess
@@ -172,10 +173,56 @@ def test_ambiguous_prefix_and_unknown_op(imaged, unified_image, split_image):
     assert "unknown op" in str(e.value)
 
 
-def test_rootfs_engineer_busybox_image(imaged):
-    """build/images/busybox.tar.gz from rootfs/ (make images) when it has been built."""
-    p = U.BUILD / "images" / "busybox.tar.gz"
-    if not p.exists():
-        pytest.skip("build/images/busybox.tar.gz not built (make images, rootfs/)")
-    r = imaged.call("image.import", path=str(p))
-    assert r["fingerprint"] == U.sha256sum(p)
+def rootfs_fingerprints(name):
+    """build/images/<name>.fingerprints (rootfs/): {"unified": (fp, [files]), "split": (fp, [files])}."""
+    f = U.IMAGES / (name + ".fingerprints")
+    if not f.exists():
+        pytest.skip("%s not built (make images, rootfs/)" % f)
+    out = {}
+    for line in f.read_text().splitlines():
+        kind, fp, *files = line.split()
+        out[kind] = (fp, [U.IMAGES / x for x in files])
+    return out
+
+
+@pytest.mark.parametrize("name", ["busybox", "debian"])
+def test_rootfs_images_unified_and_split(imaged, name):
+    """The images rootfs/ builds: our fingerprints equal sha256sum of the files and the builder's own."""
+    fps = rootfs_fingerprints(name)
+    fp, files = fps["unified"]
+    r = imaged.call("image.import", path=str(files[0]))
+    assert r["fingerprint"] == fp == U.sha256sum(files[0])
+    fp, files = fps["split"]
+    r = imaged.call("image.import", paths=[str(p) for p in files])
+    assert r["fingerprint"] == fp == U.sha256sum(*files) and r["image"]["rootfs_format"] == "squashfs"
+    path = imaged.call("layer.acquire", ref=fp, holder="t")["path"]
+    assert os.path.exists(os.path.join(path, "sbin/init")) or os.path.islink(os.path.join(path, "sbin/init"))
+    imaged.call("layer.release", ref=fp, holder="t")
+
+
+def test_rootfs_vm_image_raw_disk(imaged):
+    fp, files = rootfs_fingerprints("debian-vm")["split"]
+    r = imaged.call("image.import", paths=[str(p) for p in files])
+    assert r["fingerprint"] == fp and r["type"] == "virtual-machine"
+    disk = imaged.store / fp / "disk.raw"
+    st, orig = disk.stat(), files[1].stat()
+    assert st.st_size == orig.st_size
+    assert st.st_blocks * 512 < st.st_size, "the copy of a sparse disk must stay sparse"
+
+
+def test_relative_paths_refused_and_call_mode_resolves_them(imaged, unified_image, tmp_path):
+    with pytest.raises(U.ImagedError) as e:
+        imaged.call("image.import", path="busybox.tar.gz")
+    assert e.value.errno == errno.EINVAL and "not an absolute path" in str(e.value)
+    # `isola-imaged call` is for shells: it resolves relative paths against its own cwd
+    r = subprocess.run([str(U.IMAGED), "--socket", imaged.sock, "call", "image.import",
+                        '{"path": "%s", "aliases": ["viacall"]}' % unified_image.name],
+                       cwd=str(unified_image.parent), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert json.loads(lines[0]) == {"stage": "start", "bytes": 0, "total": 0}
+    reply = json.loads("\n".join(l for l in lines if not l.startswith('{"stage"')))
+    assert reply["fingerprint"] == U.sha256sum(unified_image)
+    r = subprocess.run([str(U.IMAGED), "--socket", imaged.sock, "call", "image.show", '{"ref": "nope"}'],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "no such alias or fingerprint" in r.stderr
