@@ -132,6 +132,7 @@ stage2() {
 		echo 0 >/sys/fs/cgroup/vm-cmd/cgroup.procs || exit 125
 		cd "$ISOLA_VM_CWD" || { echo "tests/vm/run: cwd $ISOLA_VM_CWD not visible in the VM" >&2; exit 125; }
 		unset ISOLA_VM_CWD
+		command -v "$1" >/dev/null || { echo "tests/vm/run: $1: command not found" >&2; exit 127; }
 		exec "$@"
 	' sh "$dir" "$@" </dev/null >/dev/ttyS1 2>/dev/ttyS2
 	rc=$?
