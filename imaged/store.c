@@ -802,8 +802,12 @@ int store_publish(struct store *s, const char *dir, const char *arch, json_t *pr
 		  store_progress_fn pf, void *ud, json_t **out, isola_error *err)
 {
 	struct stat st;
-	if (!dir || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return isola_err(err, errno ? errno : EINVAL, "publish: %s is not a directory", dir ? dir : "(none)");
+	if (!dir)
+		return isola_err(err, EINVAL, "publish: dir: missing");
+	if (stat(dir, &st) < 0)
+		return isola_err(err, errno, "publish: %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return isola_err(err, ENOTDIR, "publish: %s is not a directory", dir);
 	const char *canon = arch_canonical(arch ? arch : arch_host());
 	if (!canon)
 		return isola_err(err, ENOTSUP, "publish: unknown architecture \"%s\"", arch);
