@@ -694,13 +694,13 @@ static int import_finish(struct import_ctx *c, const struct import_req *r, const
 			return isola_err(err, EINVAL, "properties.%s: expected a string", k);
 		json_object_set(props, k, v);
 	}
-	json_t *img = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O, s:O, s:s, s:b, s:o, s:s, s:I}",
+	json_t *img = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O, s:O, s:s, s:b, s:o, s:s, s:I, s:I}",
 				"fingerprint", c->fp, "type", type, "format", format, "architecture", md.architecture,
 				"creation_date", (json_int_t)md.creation_date, "expiry_date", (json_int_t)md.expiry_date,
 				"uploaded_at", (json_int_t)time(NULL), "size", (json_int_t)c->total, "properties",
 				props, "files", c->files, "rootfs_format", rootfs_format, "privileged", r->privileged,
 				"templates", templates, "source", r->source ? r->source : "file", "skipped_devices",
-				(json_int_t)st.skipped_devices);
+				(json_int_t)st.skipped_devices, "unpack_warnings", (json_int_t)st.warnings);
 	_cleanup_json_ json_t *imgref = img;
 	_cleanup_free_ char *ij = tmp_path(c, "image.json");
 	if (json_store_path(ij, img, true, err) < 0)
