@@ -312,6 +312,20 @@ int alias_create(struct store *s, const char *name, const char *target_ref, cons
 	return 0;
 }
 
+int alias_point(struct store *s, const char *name, const char *fp, isola_error *err)
+{
+	json_t *a = json_object_get(s->aliases, name ? name : "");
+	if (!a)
+		return alias_create(s, name, fp, NULL, err);
+	_cleanup_json_ json_t *old = json_deep_copy(a);
+	json_object_set_new(a, "target", json_string(fp));
+	if (save_aliases(s, err) < 0) {
+		json_object_set(s->aliases, name, old);
+		return -1;
+	}
+	return 0;
+}
+
 int alias_delete(struct store *s, const char *name, isola_error *err)
 {
 	_cleanup_json_ json_t *old = json_incref(json_object_get(s->aliases, name ? name : ""));
