@@ -339,3 +339,22 @@ def test_kill_all(rt):
     left = [p for p in pids if os.path.exists(f"/proc/{p}") and
             pathlib.Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
     assert not left, f"kill --all left {left}"
+
+
+def test_system_container_mode(rt):
+    """Library system-container mode (issue 4 groundwork): the caller's pty is /dev/console and init's
+    stdio, container=isola and container_uuid are set, init is PID 1, and stop sends SIGRTMIN+3 first."""
+    driver = rt.binary.parent.parent / "tests" / "helpers" / "rt-syscontainer"
+    assert driver.exists(), f"{driver} missing: run make"
+    rt.set_args("/bin/sh", "-c",
+                "trap 'echo got-stop; exit 0' 37; echo container=$container uuid=$container_uuid pid=$$; tty; "
+                "readlink /proc/self/fd/1; echo SYSTEM-READY; while :; do sleep 0.1; done")
+    cid = rt.new_id()
+    p = subprocess.run([str(driver), str(rt.root), str(rt.bundle), cid], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr + p.stdout
+    out = p.stdout
+    assert "container=isola uuid=0f1e2d3c-0000-4000-8000-00000000abcd pid=1" in out, out
+    assert "/dev/console" in out, "init's stdio must be /dev/console: " + out
+    assert "stop_signal=37" in out, out
+    assert "got-stop" in out and "exit=0" in out, "SIGRTMIN+3 did not reach init's handler: " + out
+    assert not (rt.root / cid).exists()
