@@ -11,7 +11,10 @@ struct notify_proxy {
 	int fd;
 	char host[108];
 };
-#define NOTIFY_PROXY_INIT { .fd = -1 }
+#define NOTIFY_PROXY_INIT                                                                                              \
+	{                                                                                                              \
+		.fd = -1                                                                                               \
+	}
 
 /* Bind <state_dir>/notify/notify.sock. host_socket: the caller's NOTIFY_SOCKET ("@abstract" allowed). */
 int notify_proxy_open(struct notify_proxy *np, const char *state_dir, const char *host_socket, isola_error *err);

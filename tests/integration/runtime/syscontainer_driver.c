@@ -25,7 +25,7 @@ static void read_until(int master, const char *needle)
 	char acc[8192] = "";
 	size_t len = 0;
 	for (int i = 0; i < 200 && !strstr(acc, needle); i++) {
-		struct pollfd p = { master, POLLIN, 0 };
+		struct pollfd p = {master, POLLIN, 0};
 		if (poll(&p, 1, 50) > 0 && (p.revents & POLLIN)) {
 			ssize_t n = read(master, acc + len, sizeof acc - 1 - len);
 			if (n > 0) {
@@ -43,16 +43,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: rt-syscontainer STATE_ROOT BUNDLE ID\n");
 		return 2;
 	}
-	isola_error err = { 0 };
-	struct runtime_ctx ctx = { .state_root = argv[1], .cgroup_manager = RUNTIME_CGROUP_CGROUPFS };
+	isola_error err = {0};
+	struct runtime_ctx ctx = {.state_root = argv[1], .cgroup_manager = RUNTIME_CGROUP_CGROUPFS};
 	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
 		perror("posix_openpt");
 		return 1;
 	}
-	struct runtime_create_opts o = { .bundle = argv[2], .console_socket_fd = -1, .stdio = RUNTIME_STDIO_INHERIT };
-	o.system = (struct runtime_system_opts){ .enabled = true, .uuid = "0f1e2d3c-0000-4000-8000-00000000abcd",
-						 .console_master = master };
+	struct runtime_create_opts o = {.bundle = argv[2], .console_socket_fd = -1, .stdio = RUNTIME_STDIO_INHERIT};
+	o.system = (struct runtime_system_opts){
+	    .enabled = true, .uuid = "0f1e2d3c-0000-4000-8000-00000000abcd", .console_master = master};
 	pid_t pid = runtime_create(&ctx, argv[3], &o, &err);
 	if (pid < 0)
 		die("create", &err);
