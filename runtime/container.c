@@ -170,7 +170,7 @@ static int parent_sync(int sfd, const struct rt_config *cfg, const struct runtim
                        const struct isola_seccomp *sc, pid_t pid, int console_sock, isola_error *err)
 {
 	for (;;) {
-		struct sync_msg m = { 0 };
+		struct sync_msg m = {0};
 		_cleanup_close_ int fd = -1;
 		if (sync_recv(sfd, &m, &fd, err) < 0)
 			return -1;

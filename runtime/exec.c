@@ -247,7 +247,7 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 	pid_t gpid = -1;
 	bool ready = false, mid_reaped = false;
 	while (!ready || gpid < 0) {
-		struct sync_msg m = { 0 };
+		struct sync_msg m = {0};
 		_cleanup_close_ int fd = -1;
 		int r = sync_recv(sfd, &m, &fd, err);
 		if (r == 0 && m.type == SYNC_PID) {

@@ -83,7 +83,7 @@ int sync_recv(int fd, struct sync_msg *m, int *fd_out, isola_error *err)
 
 int sync_expect(int fd, enum sync_type type, int *fd_out, isola_error *err)
 {
-	struct sync_msg m = { 0 };
+	struct sync_msg m = {0};
 	if (sync_recv(fd, &m, fd_out, err) < 0)
 		return -1;
 	if (m.type == SYNC_ERROR)
