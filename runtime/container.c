@@ -229,12 +229,9 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 		return isola_err(err, EINVAL, "process.terminal is true: give --console-socket (or use run -t)");
 	if (!cfg->terminal && (o->console_socket || o->console_socket_fd >= 0))
 		return isola_err(err, EINVAL, "--console-socket given but process.terminal is false");
+	bool join_pid = false;
 	for (size_t i = 0; i < cfg->n_namespaces; i++)
-		if (cfg->namespaces[i].path && cfg->namespaces[i].flag == CLONE_NEWPID)
-			return isola_err(err, ENOTSUP,
-			                 "linux.namespaces[%zu]: joining a pid namespace by path is not "
-			                 "supported yet",
-			                 i);
+		join_pid |= cfg->namespaces[i].path && cfg->namespaces[i].flag == CLONE_NEWPID;
 	struct isola_caps caps;
 	if (caps_parse(cfg->capabilities, "process.capabilities", &caps, err) < 0)
 		return isola_err_wrap(err, "config.json");
@@ -362,6 +359,16 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 		return -1;
 	g.pid = pid;
 	closep(&cfd);
+	if (join_pid) {
+		/* init.c forked once more inside the joined PID namespace (CLONE_PARENT: still our child);
+		 * that grandchild is the container's init, the first child exits */
+		int gpid = sync_expect(sfd, SYNC_PID, NULL, err);
+		waitpid(pid, NULL, 0);
+		g.pid = 0;
+		if (gpid <= 0)
+			return isola_err_wrap(err, "create %s: join the pid namespace", id);
+		pid = g.pid = gpid;
+	}
 
 	if (userns && process_write_idmaps(pid, cfg->uid_map, cfg->n_uid_map, cfg->gid_map, cfg->n_gid_map, err) < 0)
 		return -1;

@@ -253,6 +253,33 @@ static int join_namespaces(const struct init_args *a, isola_error *err)
 	return 0;
 }
 
+/* A PID namespace joined by path applies only to children (setns(2)): fork once more with CLONE_PARENT,
+ * so the runtime stays the parent of the real init; this first child reports its pid and exits. */
+static int join_pid_namespace(const struct init_args *a, isola_error *err)
+{
+	const struct rt_config *cfg = a->cfg;
+	for (size_t i = 0; i < cfg->n_namespaces; i++) {
+		if (a->ns_fds[i] < 0 || cfg->namespaces[i].flag != CLONE_NEWPID)
+			continue;
+		int r = setns(a->ns_fds[i], CLONE_NEWPID);
+		EXPLAIN(r, "setns(2)", "setns(%d <%s>, CLONE_NEWPID)  /* for our children */", a->ns_fds[i],
+		        cfg->namespaces[i].path);
+		if (r < 0)
+			return isola_err(err, errno, "join pid namespace %s", cfg->namespaces[i].path);
+		pid_t pid = process_clone3(CLONE_PARENT, -1, NULL, err);
+		if (pid < 0)
+			return -1;
+		if (pid > 0) {
+			sync_send(a->sync_fd, SYNC_PID, pid, -1);
+			_exit(0);
+		}
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		prctl(PR_SET_DUMPABLE, 0);
+		return 0;
+	}
+	return 0;
+}
+
 static int set_limits(const struct rt_config *cfg, isola_error *err)
 {
 	for (size_t i = 0; i < cfg->n_rlimits; i++) {
@@ -301,7 +328,7 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 	for (int i = 0; i < 3; i++)
 		if (a->stdio[i] >= 0 && a->stdio[i] != i && dup2(a->stdio[i], i) < 0)
 			return isola_err(err, errno, "stdio %d", i);
-	if (join_namespaces(a, err) < 0)
+	if (join_namespaces(a, err) < 0 || join_pid_namespace(a, err) < 0)
 		return -1;
 	/* the parent writes uid_map/gid_map now (only it may, from outside the namespace) */
 	if (sync_expect(sfd, SYNC_GO, NULL, err) < 0)

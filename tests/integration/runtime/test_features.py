@@ -226,11 +226,14 @@ def test_join_namespace_by_path(rt):
     net, ipc, uts = p.stdout.split()
     assert net == os.readlink(f"/proc/{apid}/ns/net") and ipc == os.readlink(f"/proc/{apid}/ns/ipc")
     assert uts != os.readlink(f"/proc/{apid}/ns/uts"), "uts was not joined, it must be a new one"
+    # joining the PID namespace too: the new process sees A's init as PID 1 and is not PID 1 itself
+    c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
     c["linux"]["namespaces"].append({"type": "pid", "path": f"/proc/{apid}/ns/pid"})
-    c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid" or "path" in n]
+    c["process"]["args"] = ["/bin/sh", "-c", "echo me=$$; cat /proc/1/cmdline | tr '\\0' ' '"]
     rt.write_config(c)
     p = rt.cmd("run", rt.new_id())
-    assert p.returncode == 1 and "pid namespace by path is not supported" in p.stderr, p.stderr
+    assert p.returncode == 0, p.stderr
+    assert "me=1" not in p.stdout and "sleep 300" in p.stdout, p.stdout
 
 
 def test_time_namespace_offsets(rt):
