@@ -361,3 +361,14 @@ def test_system_container_mode(rt):
     assert "stop_signal=37" in out, out
     assert "got-stop" in out and "exit=0" in out, "SIGRTMIN+3 did not reach init's handler: " + out
     assert not (rt.root / cid).exists()
+
+
+def test_notify_socket_container_exits_without_ready(rt, tmp_path):
+    """With NOTIFY_SOCKET set, a container that dies without READY=1 must not hang start."""
+    host = tmp_path / "n.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind(str(host))
+    rt.set_args("/bin/true")
+    p = rt.cmd("run", "-d", rt.new_id(), env={**os.environ, "NOTIFY_SOCKET": str(host)}, timeout=20)
+    srv.close()
+    assert p.returncode == 1 and "exited before sending READY=1" in p.stderr, p.stderr
