@@ -550,6 +550,24 @@ static bool wait_gone(json_t *st, int ms)
 	return !state_init_alive(st);
 }
 
+/* The cgroup a killed `create` may have made before state.json recorded it: only the default place
+ * ("/isola/<id>", cgroup.h) can be known without the state; a custom cgroupsPath is left (and reported by
+ * nothing: the next create with the same path reuses an empty one). */
+static void remove_orphan_cgroup(const struct runtime_ctx *ctx, const char *id)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "%s/%s/config.json", state_root(ctx), id);
+	_cleanup_config_ struct rt_config *cfg = config_load(NULL, p, NULL);
+	if (!cfg || cfg->cgroups_path || cg_manager(ctx) == CGROUP_MANAGER_DISABLED)
+		return;
+	snprintf(p, sizeof p, "/isola/%s", id);
+	_cleanup_cgroup_ struct isola_cgroup *cg = NULL;
+	if (cgroup_open(NULL, p, NULL, &cg, NULL) == 0 && cg->available) {
+		cgroup_kill(cg, NULL);
+		cgroup_destroy(cg, NULL);
+	}
+}
+
 int runtime_delete(const struct runtime_ctx *ctx, const char *id, bool force, isola_error *err)
 {
 	char dir[PATH_MAX];
@@ -562,6 +580,7 @@ int runtime_delete(const struct runtime_ctx *ctx, const char *id, bool force, is
 		struct stat sb;
 		if (err->errnum == ENOENT && force && stat(dir, &sb) == 0) {
 			isola_err_clear(err);
+			remove_orphan_cgroup(ctx, id);
 			return state_dir_remove(ctx, id, err);
 		}
 		return -1;

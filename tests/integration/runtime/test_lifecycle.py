@@ -115,10 +115,14 @@ def test_sigkill_between_create_and_start_then_delete_force_cleans(rt):
     time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    cgmount = next((l.split()[4] for l in pathlib.Path("/proc/self/mountinfo").read_text().splitlines()
+                    if l.split(" - ")[1].startswith("cgroup2 ")), None)
     for c in (cid, cid2):
         p = rt.cmd("delete", "--force", c)
         assert p.returncode == 0 or "does not exist" in p.stderr, f"delete --force {c}: {p.stderr}"
         assert not (rt.root / c).exists(), f"state of {c} left behind"
+        if cgmount:
+            assert not pathlib.Path(f"{cgmount}/isola/{c}").exists(), f"cgroup of {c} left behind"
     assert wait_for(lambda: not pid_alive(pid)), "init of the created container survived delete --force"
 
 
