@@ -45,7 +45,7 @@ static int mkdir_parents(const char *dir, isola_error *err)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: isola-netd [--socket PATH] [--state-dir DIR] [--group GROUP] [--explain] [--debug]\n"
-		   "                  [--log FILE] [--log-format text|json]\n"
+		   "                  [--log FILE] [--log-format text|json] [--no-sysctl]\n"
 		   "       isola-netd [--socket PATH] call JSON [NETNS-PATH]     (one request, reply on stdout)\n"
 		   "The isola network helper: managed bridges, veths, taps, dnsmasq, nftables (docs/netd.md).\n");
 }
@@ -144,6 +144,7 @@ int main(int argc, char **argv)
 		{ "group", required_argument, NULL, 'g' },   { "explain", no_argument, NULL, 'e' },
 		{ "debug", no_argument, NULL, 'D' },         { "log", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, 'f' }, { "fault-point", required_argument, NULL, 'F' },
+		{ "no-sysctl", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },          { 0 },
 	};
 	int o;
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
 		case 'l': logf = optarg; break;
 		case 'f': json_log = strcmp(optarg, "json") == 0; break;
 		case 'F': d.fault = optarg; break;
+		case 'N': d.no_sysctl = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -242,6 +244,7 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	_cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	_cleanup_close_ int lfd = ipc_listen(sock, gid, &err);
@@ -270,7 +273,14 @@ int main(int argc, char **argv)
 		}
 		if (p[1].revents) {
 			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof si) == sizeof si) {
+			if (read(sfd, &si, sizeof si) != sizeof si) {
+				continue;
+			} else if (si.ssi_signo == SIGHUP) {
+				/* reload: re-check every object against the state and repair what drifted */
+				log_info("SIGHUP: reconciling");
+				if (netd_reconcile(&d, &err) < 0)
+					log_error("reconcile: %s", err.msg);
+			} else {
 				/* leave bridges, veths and dnsmasq running: instances keep their network, and the next
 				 * netd adopts it all (systemd unit: KillMode=process) */
 				log_info("signal %u: exiting, networks stay up", si.ssi_signo);

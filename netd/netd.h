@@ -30,6 +30,7 @@ struct netd {
 	struct nl_sock *sk;
 	struct netd_net_rt *rt;
 	size_t nrt;
+	bool no_sysctl;    /* --no-sysctl: never write net.ipv4.ip_forward / net.ipv6.conf.all.forwarding */
 	const char *fault; /* --fault-point NAME (tests only): stop dead there, see fault_point() */
 };
 

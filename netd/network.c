@@ -217,7 +217,8 @@ int net_bring_up(struct netd *d, json_t *n, isola_error *err)
 		return -1;
 	if (c.has6 && netlink_addr6_add(d->sk, idx, c.v6.addr, c.v6.prefix, err) < 0)
 		return -1;
-	enable_forwarding(&c);
+	if (!d->no_sysctl)
+		enable_forwarding(&c);
 	if (net_firewall_apply(d, n, err) < 0)
 		return -1;
 	char dir[2200], nets[2100];

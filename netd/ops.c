@@ -122,9 +122,10 @@ static json_t *leases_of(struct netd *d, json_t *n)
 	json_t *l;
 	json_array_foreach(dyn, i, l) {
 		const char *mac = json_string_value(json_object_get(l, "mac"));
-		json_object_foreach(atts, inst, a)
+		json_object_foreach(atts, inst, a) {
 			if (mac && json_equal(json_object_get(a, "mac"), json_object_get(l, "mac")))
 				json_object_set_new(l, "instance", json_string(inst));
+		}
 		json_array_append(out, l);
 	}
 	json_decref(dyn);
@@ -324,8 +325,9 @@ static int op_network_list(struct netd *d, json_t *req, int *fds, size_t nfds, j
 	json_t *arr = json_array();
 	const char *k;
 	json_t *n;
-	json_object_foreach(netd_networks(d), k, n)
+	json_object_foreach(netd_networks(d), k, n) {
 		json_array_append_new(arr, network_view(d, n, false));
+	}
 	*reply = json_pack("{s:o}", "networks", arr);
 	return 0;
 }
@@ -694,10 +696,11 @@ static ssize_t forward_find(json_t *n, const char *listen, const char *proto)
 {
 	size_t i;
 	json_t *f;
-	json_array_foreach(json_object_get(n, "forwards"), i, f)
+	json_array_foreach(json_object_get(n, "forwards"), i, f) {
 		if (strcmp(json_string_value(json_object_get(f, "listen")), listen) == 0 &&
 		    strcmp(json_string_value(json_object_get(f, "proto")), proto) == 0)
 			return (ssize_t)i;
+	}
 	return -1;
 }
 

@@ -324,3 +324,90 @@ def test_explain_traces_netlink_and_nft(netd):
     for needle in ("RTM_NEWLINK(kind=bridge", "RTM_NEWADDR(", "[rtnetlink(7)]", "nft_run_cmd_from_buffer",
                    "nft batch:", "dnsmasq: /usr/sbin/dnsmasq --keep-in-foreground", "RTM_GETROUTE"):
         assert needle in log, "--explain output lacks %r" % needle
+
+
+def test_dhcp_reservation_chosen_by_the_caller(netd, netns_factory, tmp_path):
+    net = create(netd, "ntG" + uniq()[-6:], ipv4="10.232.8.1/24")
+    ns = netns_factory()
+    a = attach(netd, ns, net["name"], "pinned", ipv4="10.232.8.77")
+    assert a["ipv4"] == "10.232.8.77"
+    assert udhcpc(ns, tmp_path) == "10.232.8.77", "dnsmasq ignored the reservation"
+    hosts = (netd.state / "networks" / net["name"] / "dhcp-hosts").read_text()
+    assert "%s,10.232.8.77,pinned" % a["mac"] in hosts
+
+
+def test_ipv6_slaac_from_router_advertisements(netd, netns_factory):
+    net = create(netd, "ntR6" + uniq()[-5:], ipv6="fd43:5:6:7::1/64")
+    ns = netns_factory()
+    a = attach(netd, ns, net["name"], "c1")  # not static: the instance configures itself from dnsmasq's RA
+    mac = [int(x, 16) for x in a["mac"].split(":")]
+    eui = "fd43:5:6:7:%x:%x:%x:%x" % (((mac[0] ^ 2) << 8) | mac[1], (mac[2] << 8) | 0xff, 0xfe00 | mac[3],
+                                       (mac[4] << 8) | mac[5])
+    out = ""
+    for _ in range(100):
+        out = ns.run("ip", "-6", "addr", "show", "dev", "eth0", "scope", "global").stdout
+        if "fd43:5:6:7:" in out:
+            break
+        time.sleep(0.2)
+    assert "fd43:5:6:7:" in out, "no SLAAC address from the RA: %s" % out
+    assert eui in out, "SLAAC address is not the EUI-64 of the MAC netd gave (%s): %s" % (eui, out)
+    assert "default via fe80:" in ns.run("ip", "-6", "route").stdout, "the RA set no default route"
+
+
+def test_network_set_mtu_and_domain(netd, netns_factory):
+    net = create(netd, "ntZ" + uniq()[-6:])
+    name = net["name"]
+    netd.call({"op": "network.set", "name": name, "key": "mtu", "value": 1400})
+    assert "mtu 1400" in netd.host.run("ip", "-o", "link", "show", name).stdout
+    ns = netns_factory()
+    a = attach(netd, ns, name, "c1", static=True)
+    assert a["mtu"] == 1400
+    old = netd.dnsmasq_pids()
+    netd.call({"op": "network.set", "name": name, "key": "dns_domain", "value": "lab.example"})
+    assert netd.dnsmasq_pids() != old, "dnsmasq was not restarted with the new domain"
+    for _ in range(50):
+        got = dns_query(ns.name, gw_of(net), "c1.lab.example")
+        if got:
+            break
+        time.sleep(0.1)
+    assert got == [a["ipv4"]]
+    shown = netd.call({"op": "network.show", "name": name})["network"]
+    assert shown["dns_domain"] == "lab.example" and shown["mtu"] == 1400
+    # persisted: a restart keeps the new settings
+    netd.stop()
+    netd.start()
+    shown = netd.call({"op": "network.show", "name": name})["network"]
+    assert shown["dns_domain"] == "lab.example" and shown["mtu"] == 1400
+
+
+def test_sighup_repairs_drift(netd, netns_factory):
+    net = create(netd, "ntH" + uniq()[-6:])
+    name = net["name"]
+    ns = netns_factory()
+    a = attach(netd, ns, name, "c1", static=True)
+    good = netd.snapshot()
+    # somebody flushes our table and the bridge address
+    netd.host.run("nft", "delete", "table", "inet", "isola-" + name)
+    netd.host.run("ip", "addr", "del", net["ipv4"], "dev", name)
+    assert not ping(ns, gw_of(net), check=False)
+    netd.proc.send_signal(signal.SIGHUP)
+    for _ in range(100):
+        if netd.snapshot() == good:
+            break
+        time.sleep(0.05)
+    assert netd.snapshot() == good, "SIGHUP did not restore the table and the address"
+    ping(ns, gw_of(net))
+    assert netd.proc.poll() is None, "netd exited on SIGHUP"
+    assert netd.call({"op": "network.show", "name": name})["network"]["attachments"][0]["ipv4"] == a["ipv4"]
+
+
+def test_no_sysctl_leaves_forwarding_alone(netd):
+    netd.stop()
+    netd.host.run("sysctl", "-qw", "net.ipv4.ip_forward=0")
+    netd.start(["--no-sysctl"])
+    create(netd, "ntY" + uniq()[-6:], ipv6="auto")
+    assert netd.host.run("cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "0"
+    assert netd.host.run("cat", "/proc/sys/net/ipv6/conf/all/forwarding").stdout.strip() == "0"
+    netd.stop()
+    netd.start([])
+    assert netd.host.run("cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"

@@ -247,3 +247,23 @@ def test_second_netd_on_the_same_state_is_refused(netd):
                         "--state-dir", str(netd.state)], capture_output=True, text=True, timeout=10)
     assert r.returncode == 1 and "another isola-netd owns" in r.stderr, r.stderr
     assert netd.call({"op": "status"})["pid"] > 0
+
+
+def test_interface_name_taken_by_something_else(netd):
+    netd.host.run("ip", "link", "add", "ntTaken", "type", "veth", "peer", "name", "ntTakenP")
+    before = netd.snapshot()
+    expect_err(netd, {"op": "network.create", "name": "ntTaken"}, errno.EEXIST, ["ntTaken", "already exists"])
+    assert netd.snapshot() == before, "netd touched an interface it does not own"
+    assert netd.call({"op": "network.list"})["networks"] == []
+
+
+def test_unprivileged_client_is_refused(netd):
+    import subprocess
+    import sys
+    code = ("import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET)\n"
+            "try:\n s.connect(sys.argv[1]); s.send(b'{\"op\":\"status\"}'); print(s.recv(4096) or b'closed')\n"
+            "except OSError as e: print('refused', e.errno)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(netd.sock)], capture_output=True, text=True, timeout=10,
+                       user=65534, group=65534)
+    assert r.stdout.startswith("refused"), "uid 65534 reached netd: %s %s" % (r.stdout, r.stderr)
+    assert oct(netd.sock.stat().st_mode & 0o777) == "0o600"
