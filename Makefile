@@ -79,6 +79,13 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: all installed"; fi
 
+# The first thing a new user runs: dependencies, the build, then the first container (run-demo is defined
+# by the component that owns the user-facing entry point).
+run:
+	$(MAKE) deps
+	$(MAKE) all
+	$(MAKE) run-demo
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(INSTALL_BINS) $(DESTDIR)$(PREFIX)/bin/

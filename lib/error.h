@@ -12,8 +12,8 @@
 #define ISOLA_ERR_MSG_MAX 1024
 
 typedef struct isola_error {
-	int errnum;                   /* errno of the failure, 0 when the failure is not a syscall's */
-	char msg[ISOLA_ERR_MSG_MAX];  /* names the object; "" when no error is set */
+	int errnum;                  /* errno of the failure, 0 when the failure is not a syscall's */
+	char msg[ISOLA_ERR_MSG_MAX]; /* names the object; "" when no error is set */
 } isola_error;
 
 /* Set *err and return -1. errnum may be 0 (a semantic error: bad input, wrong state). */
@@ -24,7 +24,11 @@ int isola_err_wrap(isola_error *err, const char *fmt, ...) __attribute__((format
 const char *isola_err_str(const isola_error *err, char *buf, size_t len);
 /* Print "prog: message" to stderr (and to the log when one is open). */
 void isola_err_print(const char *prog, const isola_error *err);
-static inline void isola_err_clear(isola_error *err) { err->errnum = 0; err->msg[0] = 0; }
+static inline void isola_err_clear(isola_error *err)
+{
+	err->errnum = 0;
+	err->msg[0] = 0;
+}
 
 /* The usual shape: if (x < 0) return isola_err(err, errno, "open %s", p); */
 #define ISOLA_SYS_ERR(err, ...) isola_err((err), errno, __VA_ARGS__)

@@ -17,15 +17,18 @@ struct explain_flag {
 	unsigned long value;
 	const char *name;
 };
-#define EXPLAIN_FLAG(x) { (unsigned long)(x), #x }
+#define EXPLAIN_FLAG(x)                                                                                                \
+	{                                                                                                              \
+		(unsigned long)(x), #x                                                                                 \
+	}
 
 void explain_emit(const char *file, int line, const char *man, long result, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+    __attribute__((format(printf, 6, 7)));
 
-#define EXPLAIN(result, man, ...)                                                                  \
-	do {                                                                                       \
-		if (explain_enabled)                                                               \
-			explain_emit(__FILE__, __LINE__, man, (long)(result), errno, __VA_ARGS__); \
+#define EXPLAIN(result, man, ...)                                                                                      \
+	do {                                                                                                           \
+		if (explain_enabled)                                                                                   \
+			explain_emit(__FILE__, __LINE__, man, (long)(result), errno, __VA_ARGS__);                     \
 	} while (0)
 
 /* Decode a bit set as "A|B|0x40". Returns a pointer into a small thread-local ring of buffers, valid for
@@ -39,4 +42,4 @@ extern const struct explain_flag explain_mount_table[];
 extern const struct explain_flag explain_open_table[];
 #define explain_clone_flags(v) explain_flags((v), explain_clone_table)
 #define explain_mount_flags(v) explain_flags((v), explain_mount_table)
-#define explain_open_flags(v) explain_flags((v), explain_open_table)
+#define explain_open_flags(v)  explain_flags((v), explain_open_table)

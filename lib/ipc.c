@@ -84,12 +84,12 @@ int ipc_send(int fd, json_t *msg, const int *fds, size_t nfds, isola_error *err)
 	size_t len = strlen(s);
 	if (len > IPC_MAX_MSG)
 		return isola_err(err, EMSGSIZE, "ipc: message of %zu bytes (at most %d)", len, IPC_MAX_MSG);
-	struct iovec iov = { .iov_base = s, .iov_len = len };
+	struct iovec iov = {.iov_base = s, .iov_len = len};
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	if (nfds) {
 		memset(&u, 0, sizeof u);
 		mh.msg_control = u.buf;
@@ -117,12 +117,12 @@ int ipc_recv(int fd, json_t **msg, int *fds, size_t *nfds, isola_error *err)
 	_cleanup_free_ char *buf = malloc(IPC_MAX_MSG + 1);
 	if (!buf)
 		return isola_err(err, ENOMEM, "ipc: receive");
-	struct iovec iov = { .iov_base = buf, .iov_len = IPC_MAX_MSG };
+	struct iovec iov = {.iov_base = buf, .iov_len = IPC_MAX_MSG};
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
 	ssize_t r;
 	do
 		r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
@@ -193,8 +193,8 @@ int ipc_progress(int fd, json_t *p)
 	return ipc_send(fd, m, NULL, 0, NULL);
 }
 
-int ipc_call(const char *path, json_t *req, const int *fds, size_t nfds, json_t **reply, int *rfds,
-	     size_t *nrfds, ipc_progress_fn on_progress, void *ud, isola_error *err)
+int ipc_call(const char *path, json_t *req, const int *fds, size_t nfds, json_t **reply, int *rfds, size_t *nrfds,
+             ipc_progress_fn on_progress, void *ud, isola_error *err)
 {
 	if (reply)
 		*reply = NULL;

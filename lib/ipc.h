@@ -43,5 +43,5 @@ int ipc_progress(int fd, json_t *p);
  * fds in rfds/nrfds (may be NULL). An {"ok": false} reply becomes an error carrying the daemon's message
  * and errno. */
 typedef void (*ipc_progress_fn)(json_t *progress, void *ud);
-int ipc_call(const char *path, json_t *req, const int *fds, size_t nfds, json_t **reply, int *rfds,
-	     size_t *nrfds, ipc_progress_fn on_progress, void *ud, isola_error *err);
+int ipc_call(const char *path, json_t *req, const int *fds, size_t nfds, json_t **reply, int *rfds, size_t *nrfds,
+             ipc_progress_fn on_progress, void *ud, isola_error *err);

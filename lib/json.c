@@ -40,14 +40,31 @@ json_t *json_load_path(const char *path, isola_error *err)
 
 int json_store_path(const char *path, json_t *v, bool pretty, isola_error *err)
 {
+	return json_store_path_ex(path, v, pretty, true, err);
+}
+
+int json_store_path_ex(const char *path, json_t *v, bool pretty, bool durable, isola_error *err)
+{
 	_cleanup_free_ char *tmp = NULL;
 	if (asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0)
 		return isola_err(err, ENOMEM, "store %s", path);
+	/* one buffer, one write: json_dumpfd() issues a write(2) per token (hundreds per file) */
+	_cleanup_free_ char *text = json_dumps(v, pretty ? JSON_INDENT(2) : JSON_COMPACT);
+	if (!text)
+		return isola_err(err, ENOMEM, "encode %s", path);
+	size_t len = strlen(text);
 	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return isola_err(err, errno, "create %s", tmp);
-	if (json_dumpfd(v, fd, pretty ? JSON_INDENT(2) : JSON_COMPACT) < 0 || write(fd, "\n", 1) != 1 ||
-	    fsync(fd) < 0) {
+	bool ok = true;
+	for (size_t off = 0; ok && off < len;) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		ok = w > 0;
+		off += ok ? (size_t)w : 0;
+	}
+	if (!ok || write(fd, "\n", 1) != 1 || (durable && fsync(fd) < 0)) {
 		int e = errno ? errno : EIO;
 		unlink(tmp);
 		return isola_err(err, e, "write %s", tmp);
@@ -60,8 +77,7 @@ int json_store_path(const char *path, json_t *v, bool pretty, isola_error *err)
 	return 0;
 }
 
-static int get_any(json_t *obj, const char *jpath, const char *key, bool required, json_t **out,
-		   isola_error *err)
+static int get_any(json_t *obj, const char *jpath, const char *key, bool required, json_t **out, isola_error *err)
 {
 	*out = NULL;
 	if (obj && !json_is_object(obj))

@@ -14,6 +14,10 @@
 json_t *json_load_path(const char *path, isola_error *err);
 /* Write compact+newline (or indented) JSON atomically: tmp file in the same dir, fsync, rename. */
 int json_store_path(const char *path, json_t *v, bool pretty, isola_error *err);
+/* Same; durable == false skips the fsync: the rename keeps it atomic against the writer's death (old or
+ * new file, never a torn one) but not against power loss. For state describing kernel objects that do not
+ * survive a reboot either (a veth dies with its netns). */
+int json_store_path_ex(const char *path, json_t *v, bool pretty, bool durable, isola_error *err);
 
 /* Typed accessors. obj must be an object (or NULL: treated as empty). jpath is the path of obj itself,
  * used in messages ("" for the root). When the key is absent: required → error "jpath.key: missing";

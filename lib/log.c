@@ -9,13 +9,13 @@
 
 static struct {
 	const char *prog;
-	int fd;        /* log file, -1 when none */
+	int fd; /* log file, -1 when none */
 	bool json;
 	bool debug;
-	bool daemon;   /* no log file: info goes to stderr too */
-} L = { "isola", -1, false, false, true };
+	bool daemon; /* no log file: info goes to stderr too */
+} L = {"isola", -1, false, false, true};
 
-static const char *level_name[] = { "debug", "info", "warning", "error" };
+static const char *level_name[] = {"debug", "info", "warning", "error"};
 
 int log_init(const char *prog, const char *file, bool json, bool debug)
 {
@@ -34,7 +34,10 @@ int log_init(const char *prog, const char *file, bool json, bool debug)
 	return 0;
 }
 
-bool log_debug_enabled(void) { return L.debug; }
+bool log_debug_enabled(void)
+{
+	return L.debug;
+}
 
 static void write_file(enum log_level level, const char *msg)
 {
@@ -46,7 +49,7 @@ static void write_file(enum log_level level, const char *msg)
 	gmtime_r(&ts.tv_sec, &tm);
 	char when[64];
 	snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
 	char *line = NULL;
 	if (L.json) {
 		/* runc/crun's --log-format json shape: {"level","msg","time"} */
@@ -72,7 +75,8 @@ static void vlog(enum log_level level, bool to_stderr, const char *fmt, va_list 
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	write_file(level, msg);
 	if (to_stderr && (level >= LOG_LEVEL_WARN || L.daemon || L.debug))
-		fprintf(stderr, "%s: %s%s\n", L.prog, level >= LOG_LEVEL_WARN ? (level == LOG_LEVEL_ERROR ? "error: " : "warning: ") : "", msg);
+		fprintf(stderr, "%s: %s%s\n", L.prog,
+		        level >= LOG_LEVEL_WARN ? (level == LOG_LEVEL_ERROR ? "error: " : "warning: ") : "", msg);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

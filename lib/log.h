@@ -12,7 +12,11 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 void log_to_file_only(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool log_debug_enabled(void);
 
-#define log_debug(...) do { if (log_debug_enabled()) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
-#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_debug(...)                                                                                                 \
+	do {                                                                                                           \
+		if (log_debug_enabled())                                                                               \
+			log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__);                                                         \
+	} while (0)
+#define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)

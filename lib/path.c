@@ -164,16 +164,16 @@ int safe_openat(int rootfd, const char *path, int flags, mode_t mode, isola_erro
 {
 	if (use_openat2()) {
 		struct open_how how = {
-			.flags = (unsigned)(flags | O_CLOEXEC),
-			.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
-			.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		    .flags = (unsigned)(flags | O_CLOEXEC),
+		    .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 		};
 		const char *p = path;
 		while (*p == '/')
 			p++;
 		int fd = (int)syscall(SYS_openat2, rootfd, *p ? p : ".", &how, sizeof how);
 		EXPLAIN(fd, "openat2(2)", "openat2(%d, \"%s\", %s, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)", rootfd,
-			path, explain_open_flags((unsigned)flags));
+		        path, explain_open_flags((unsigned)flags));
 		if (fd >= 0)
 			return fd;
 		if (errno != ENOSYS)

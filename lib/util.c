@@ -45,7 +45,7 @@ int read_file_at(int dirfd, const char *path, char **out, size_t *len, isola_err
 int write_file_at(int dirfd, const char *path, const void *data, size_t len, bool append, isola_error *err)
 {
 	_cleanup_close_ int fd =
-		openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
+	    openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
 	if (fd < 0)
 		return isola_err(err, errno, "open %s", path);
 	const char *p = data;
@@ -76,7 +76,8 @@ int write_filef_at(int dirfd, const char *path, isola_error *err, const char *fm
 int parse_size(const char *s, uint64_t *out, isola_error *err)
 {
 	if (!s || !isdigit((unsigned char)*s))
-		return isola_err(err, EINVAL, "size \"%s\": expected a number with an optional k/M/G/T suffix", s ? s : "");
+		return isola_err(err, EINVAL, "size \"%s\": expected a number with an optional k/M/G/T suffix",
+		                 s ? s : "");
 	errno = 0;
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);
@@ -85,10 +86,22 @@ int parse_size(const char *s, uint64_t *out, isola_error *err)
 	unsigned shift = 0;
 	switch (tolower((unsigned char)*end)) {
 	case 0: break;
-	case 'k': shift = 10; end++; break;
-	case 'm': shift = 20; end++; break;
-	case 'g': shift = 30; end++; break;
-	case 't': shift = 40; end++; break;
+	case 'k':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+		shift = 40;
+		end++;
+		break;
 	default: return isola_err(err, EINVAL, "size \"%s\": unknown unit", s);
 	}
 	if (shift && tolower((unsigned char)*end) == 'i')
@@ -103,7 +116,10 @@ int parse_size(const char *s, uint64_t *out, isola_error *err)
 	return 0;
 }
 
-bool str_has_prefix(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+bool str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
 
 bool str_has_suffix(const char *s, const char *suffix)
 {

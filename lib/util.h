@@ -12,7 +12,7 @@ int read_file_at(int dirfd, const char *path, char **out, size_t *len, isola_err
 int write_file_at(int dirfd, const char *path, const void *data, size_t len, bool append, isola_error *err);
 /* Same, for a formatted string: write_filef(AT_FDCWD, "/proc/1/oom_score_adj", "%d", v, err) */
 int write_filef_at(int dirfd, const char *path, isola_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* "512", "64k", "128M", "2G", "1T" (binary units; case-insensitive; optional trailing "B"/"iB"). */
 int parse_size(const char *s, uint64_t *out, isola_error *err);

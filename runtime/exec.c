@@ -20,6 +20,7 @@
 #include "runtime/caps.h"
 #include "runtime/cgroup.h"
 #include "runtime/container.h"
+#include "runtime/filtercache.h"
 #include "runtime/init.h"
 #include "runtime/process.h"
 #include "runtime/runtime.h"
@@ -148,7 +149,7 @@ static int exec_setup(const struct exec_child *x, char **path, isola_error *err)
 
 __attribute__((noreturn)) static void exec_child_run(const struct exec_child *x)
 {
-	isola_error e = { 0 };
+	isola_error e = {0};
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_DUMPABLE, 0); /* until execve: /proc/<us>/exe is the runtime (CVE-2019-5736) */
 	const struct runtime_exec_opts *o = x->o;
@@ -156,7 +157,8 @@ __attribute__((noreturn)) static void exec_child_run(const struct exec_child *x)
 		if (o->stdio[i] >= 0 && o->stdio[i] != i)
 			dup2(o->stdio[i], i);
 	int r = setns(x->pidfd, x->ns_flags);
-	EXPLAIN(r, "setns(2)", "setns(%d <pidfd of init>, %s)", x->pidfd, explain_clone_flags((unsigned long)x->ns_flags));
+	EXPLAIN(r, "setns(2)", "setns(%d <pidfd of init>, %s)", x->pidfd,
+	        explain_clone_flags((unsigned long)x->ns_flags));
 	if (r < 0) {
 		isola_err(&e, errno, "join the namespaces of the container");
 		sync_send_error(x->sync_fd, &e);
@@ -177,9 +179,9 @@ __attribute__((noreturn)) static void exec_child_run(const struct exec_child *x)
 		sync_send_error(x->sync_fd, &e);
 		_exit(1);
 	}
+	prctl(PR_SET_PDEATHSIG, 0); /* before READY: the caller may exit right after it (exec -d) */
 	if (sync_send(x->sync_fd, SYNC_READY, 0, -1) < 0)
 		_exit(1);
-	prctl(PR_SET_PDEATHSIG, 0);
 	bool late = x->sc && x->cfg->no_new_privs && !x->sc->notify;
 	init_exec(path, x->cfg->args, x->cfg->env, o->preserve_fds, x->sc, late, &e);
 	char buf[ISOLA_ERR_MSG_MAX + 64];
@@ -187,8 +189,7 @@ __attribute__((noreturn)) static void exec_child_run(const struct exec_child *x)
 	_exit(127);
 }
 
-pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct runtime_exec_opts *o,
-		   isola_error *err)
+pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct runtime_exec_opts *o, isola_error *err)
 {
 	_cleanup_json_ json_t *st = NULL;
 	struct runtime_state s;
@@ -196,7 +197,7 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 		return -1;
 	if (s.status != RUNTIME_RUNNING && s.status != RUNTIME_CREATED)
 		return isola_err(err, EINVAL, "container %s is %s: exec needs it created or running", id,
-				 runtime_status_name(s.status));
+		                 runtime_status_name(s.status));
 	_cleanup_config_ struct rt_config *cfg = container_config(ctx, id, st, err);
 	if (!cfg || apply_overrides(cfg, o, err) < 0)
 		return -1;
@@ -209,7 +210,7 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 	if (caps_parse(cfg->capabilities, "process.capabilities", &caps, err) < 0)
 		return -1;
 	_cleanup_seccomp_ struct isola_seccomp *sc = NULL;
-	if (isola_seccomp_build(cfg->seccomp, "linux.seccomp", &sc, err) < 0)
+	if (filtercache_build(cfg->seccomp, "linux.seccomp", &sc, err) < 0)
 		return -1;
 	_cleanup_cgroup_ struct isola_cgroup *cg = NULL;
 	if (container_open_cgroup(st, &cg, err) < 0)
@@ -232,8 +233,8 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return isola_err(err, errno, "socketpair");
 	_cleanup_close_ int sfd = sv[0], cfd = sv[1];
-	struct exec_child x = { .cfg = cfg, .caps = &caps, .sc = sc, .pidfd = pidfd, .sync_fd = cfd,
-				.ns_flags = flags, .o = o };
+	struct exec_child x = {
+	    .cfg = cfg, .caps = &caps, .sc = sc, .pidfd = pidfd, .sync_fd = cfd, .ns_flags = flags, .o = o};
 	pid_t mid = process_clone3(0, cgfd, NULL, err);
 	if (mid < 0)
 		return -1;
@@ -242,24 +243,31 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 		exec_child_run(&x);
 	}
 	closep(&cfd);
-	int gpid = sync_expect(sfd, SYNC_PID, NULL, err);
-	runtime_wait(mid, NULL);
-	if (gpid < 0)
-		return isola_err_wrap(err, "exec in %s", id);
-	for (;;) {
-		struct sync_msg m;
+	/* the intermediate's SYNC_PID and the grandchild's messages race: take them in any order */
+	pid_t gpid = -1;
+	bool ready = false, mid_reaped = false;
+	while (!ready || gpid < 0) {
+		struct sync_msg m = {0};
 		_cleanup_close_ int fd = -1;
-		if (sync_recv(sfd, &m, &fd, err) < 0) {
-			runtime_wait(gpid, NULL);
+		int r = sync_recv(sfd, &m, &fd, err);
+		if (r == 0 && m.type == SYNC_PID) {
+			gpid = m.value;
+			runtime_wait(mid, NULL);
+			mid_reaped = true;
+			continue;
+		}
+		if (r < 0 || m.type == SYNC_ERROR) {
+			if (r == 0)
+				isola_err(err, m.errnum, "%s", m.msg);
+			if (!mid_reaped)
+				runtime_wait(mid, NULL);
+			if (gpid > 0)
+				runtime_wait(gpid, NULL);
 			return isola_err_wrap(err, "exec in %s", id);
 		}
-		if (m.type == SYNC_READY)
-			break;
-		if (m.type == SYNC_ERROR) {
-			runtime_wait(gpid, NULL);
-			return isola_err(err, m.errnum, "exec in %s: %s", id, m.msg);
-		}
-		if (m.type == SYNC_PTY && fd >= 0) {
+		if (m.type == SYNC_READY) {
+			ready = true;
+		} else if (m.type == SYNC_PTY && fd >= 0) {
 			if (console_fd >= 0) {
 				if (container_send_console(console_fd, fd, err) < 0)
 					return -1;

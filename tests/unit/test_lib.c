@@ -57,7 +57,7 @@ static int teardown_tree(void **state)
 /* Open path in the root and say which file it really is, as "dev:ino". */
 static void expect_same(const char *path, const char *hostpath)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	int fd = safe_openat(rootfd, path, O_PATH, 0, &err);
 	if (fd < 0)
 		fail_msg("safe_openat(%s): %s", path, err.msg);
@@ -73,11 +73,11 @@ static void expect_same(const char *path, const char *hostpath)
 
 static void resolve_traps(void)
 {
-	expect_same("abs/passwd", "etc/passwd");       /* absolute symlink re-rooted */
-	expect_same("up/etc/passwd", "etc/passwd");    /* .. clamps at the root */
+	expect_same("abs/passwd", "etc/passwd");    /* absolute symlink re-rooted */
+	expect_same("up/etc/passwd", "etc/passwd"); /* .. clamps at the root */
 	expect_same("/../../etc/passwd", "etc/passwd");
 	expect_same("dir/rel/passwd", "etc/passwd");
-	isola_error err = { 0 };
+	isola_error err = {0};
 	/* ../secret from the root clamps to root/secret, which does not exist: never the host file */
 	assert_true(safe_openat(rootfd, "escape", O_RDONLY, 0, &err) < 0);
 	assert_int_equal(err.errnum, ENOENT);
@@ -128,7 +128,7 @@ static void test_json_paths(void **state)
 {
 	json_t *o = json_loads("{\"process\":{\"args\":[\"sh\",3],\"cwd\":7}}", 0, NULL);
 	json_t *proc = NULL;
-	isola_error err = { 0 };
+	isola_error err = {0};
 	assert_int_equal(json_get_obj(o, "", "process", true, &proc, &err), 0);
 	char **argv = NULL;
 	assert_int_equal(json_get_strv(proc, "process", "args", true, &argv, &err), -1);
@@ -160,7 +160,7 @@ static void test_ipc_roundtrip(void **state)
 {
 	char path[128];
 	snprintf(path, sizeof path, "%s/t.sock", root);
-	isola_error err = { 0 };
+	isola_error err = {0};
 	int l = ipc_listen(path, (gid_t)-1, &err);
 	assert_true(l >= 0);
 	struct stat st;
@@ -176,7 +176,7 @@ static void test_ipc_roundtrip(void **state)
 			_exit(1);
 		ipc_progress(c, json_object_get(m, "op"));
 		if (strcmp(json_string_value(json_object_get(m, "op")), "fail") == 0) {
-			isola_error e = { 0 };
+			isola_error e = {0};
 			isola_err(&e, EEXIST, "network %s", "n1");
 			ipc_reply_err(c, &e);
 		} else {
@@ -190,8 +190,7 @@ static void test_ipc_roundtrip(void **state)
 	int rfds[IPC_MAX_FDS];
 	size_t nr = 0;
 	int progress = 0;
-	assert_int_equal(ipc_call(path, req, &devnull, 1, &reply, rfds, &nr,
-				  NULL, &progress, &err), 0);
+	assert_int_equal(ipc_call(path, req, &devnull, 1, &reply, rfds, &nr, NULL, &progress, &err), 0);
 	assert_int_equal(json_integer_value(json_object_get(reply, "x")), 42);
 	assert_int_equal(nr, 1);
 	struct stat a, b;
@@ -209,7 +208,7 @@ static void test_ipc_roundtrip(void **state)
 		json_t *m;
 		if (c < 0 || ipc_recv(c, &m, NULL, NULL, &err) < 0)
 			_exit(1);
-		isola_error e = { 0 };
+		isola_error e = {0};
 		isola_err(&e, EEXIST, "network %s", "n1");
 		ipc_reply_err(c, &e);
 		_exit(0);
@@ -227,8 +226,8 @@ static void test_ipc_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_openat2),     cmocka_unit_test(test_fallback), cmocka_unit_test(test_names),
-		cmocka_unit_test(test_json_paths),  cmocka_unit_test(test_sizes),    cmocka_unit_test(test_ipc_roundtrip),
+	    cmocka_unit_test(test_openat2),    cmocka_unit_test(test_fallback), cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_json_paths), cmocka_unit_test(test_sizes),    cmocka_unit_test(test_ipc_roundtrip),
 	};
 	return cmocka_run_group_tests_name("lib", tests, setup_tree, teardown_tree);
 }

@@ -1,0 +1,74 @@
+"""Helpers for isola-vmm VM-tier tests: the binary, a guest kernel, the busybox test initramfs, a helper
+that boots the VMM and collects its serial output, and a control-socket client (lib/ipc.h framing:
+one JSON message per SOCK_SEQPACKET packet)."""
+import glob
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+BUILD = pathlib.Path(os.environ.get("ISOLA_BUILD", REPO / "build"))
+BIN = BUILD / "bin"
+
+VMM = BIN / "isola-vmm"
+INITRAMFS = BUILD / "vmm" / "test-initramfs.cpio"
+# Nested KVM under QEMU TCG: a guest boot takes a minute or more, so timeouts are generous.
+BOOT_TIMEOUT = int(os.environ.get("ISOLA_VMM_BOOT_TIMEOUT", "600"))
+
+
+def guest_kernel():
+    ks = sorted(glob.glob("/boot/vmlinuz-*"))
+    return ks[-1] if ks else None
+
+
+def make_vmm_runner(needs):
+    needs(kvm=True)
+    if not VMM.exists() or not INITRAMFS.exists():
+        pytest.fail("build first: %s and %s are missing (make)" % (VMM, INITRAMFS))
+    kernel = guest_kernel()
+    if not kernel:
+        pytest.skip("no /boot/vmlinuz-* to boot (install linux-image-amd64)")
+
+    def run(*args, cmdline="", timeout=BOOT_TIMEOUT, initrd=True, wait=True, prefix=()):
+        argv = list(prefix) + [str(VMM), "--kernel", kernel, "--memory", "256", "--cmdline", "quiet " + cmdline]
+        if initrd:
+            argv += ["--initrd", str(INITRAMFS)]
+        argv += list(args)
+        if not wait:
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, errors="replace")
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                           timeout=timeout)
+        return p
+    return run
+
+
+def control(path, op, **kw):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.connect(str(path))
+        msg = dict(op=op, **kw)
+        s.send(json.dumps(msg).encode())
+        reply = json.loads(s.recv(192 * 1024).decode())
+    finally:
+        s.close()
+    return reply
+
+
+def wait_for_line(proc, marker, timeout):
+    """Read proc.stdout until a line containing marker; returns everything read."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError("no %r from the guest within %ss; output:\n%s" % (marker, timeout, "".join(seen)))

@@ -1,0 +1,34 @@
+# vmm/: isola-vmm, the KVM-ioctl VMM. Everything but main.c goes into libisola-vmm.a so the unit tests
+# and fuzz targets link the same code the binary runs.
+VMM_SRCS := $(sort $(wildcard vmm/*.c vmm/*/*.c))
+VMM_LIB_SRCS := $(filter-out vmm/main.c,$(VMM_SRCS))
+VMM_LIB := $(B)/lib/libisola-vmm.a
+VMM_BIN := $(B)/bin/isola-vmm
+LIBS += $(VMM_LIB)
+ifneq ($(wildcard vmm/main.c),)
+BINS += $(VMM_BIN)
+INSTALL_BINS += $(VMM_BIN)
+endif
+DEPS += libseccomp-dev libcap-dev linux-libc-dev linux-image-amd64 busybox-static cpio qemu-system-x86
+
+$(VMM_LIB): $(VMM_LIB_SRCS:%.c=$(B)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(VMM_BIN): $(B)/obj/vmm/main.o $(VMM_LIB) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,jansson libseccomp libcap) -lpthread
+
+UNIT_TESTS += $(B)/tests/unit/test_vmm_boot $(B)/tests/unit/test_vmm_virtq
+$(B)/tests/unit/test_vmm_%: $(B)/obj/tests/unit/test_vmm_%.o $(VMM_LIB) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,cmocka jansson libseccomp libcap) -lpthread
+
+# The busybox test initramfs the VM-tier tests and the benchmark boot (virtio modules of the installed
+# Debian kernel: the newest /lib/modules/* that has a matching /boot/vmlinuz-*).
+VMM_GUEST_KVER := $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V | tail -1)
+VMM_TEST_INITRAMFS := $(B)/vmm/test-initramfs.cpio
+all: $(VMM_TEST_INITRAMFS)
+$(VMM_TEST_INITRAMFS): vmm/guest/init vmm/guest/mkinitramfs.sh
+	@mkdir -p $(dir $@)
+	sh vmm/guest/mkinitramfs.sh $@ $(VMM_GUEST_KVER)

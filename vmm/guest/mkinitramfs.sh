@@ -1,0 +1,32 @@
+#!/bin/sh
+# Build the busybox test initramfs for isola-vmm: busybox-static, /init (vmm/guest/init) and the virtio
+# modules of the installed linux-image-amd64 (the stock kernel has virtio-pci/blk/net as modules).
+# usage: mkinitramfs.sh OUT.cpio KERNEL_RELEASE
+set -eu
+out=$1
+kver=$2
+here=$(dirname "$0")
+mods=/lib/modules/$kver
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/bin" "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/tmp" "$tmp/lib/modules"
+cp /bin/busybox "$tmp/bin/busybox"
+cp "$here/init" "$tmp/init"
+chmod 0755 "$tmp/init"
+# Dependency order from modules.dep (each module after what it needs).
+order=""
+add() {
+	local dep path d
+	dep=$(grep "^kernel/.*/$1.ko:" "$mods/modules.dep" || true)
+	[ -n "$dep" ] || return 0
+	path=${dep%%:*}
+	for d in ${dep#*:}; do add "$(basename "$d" .ko)"; done
+	case " $order " in *" $path "*) ;; *) order="$order $path" ;; esac
+}
+for m in virtio_pci virtio_blk virtio_net virtio_console virtio-rng button evdev; do add "$m"; done
+for p in $order; do
+	cp "$mods/$p" "$tmp/lib/modules/$(basename "$p")"
+	basename "$p" >> "$tmp/lib/modules/load.order"
+done
+(cd "$tmp" && find . | sort | cpio -o -H newc --quiet -R 0:0) > "$out.tmp"
+mv "$out.tmp" "$out"
