@@ -10,6 +10,17 @@ import tempfile
 import pytest
 
 
+@pytest.fixture(params=["openat2", "fallback"])
+def resolver(request, monkeypatch):
+    """Every symlink attack runs twice: with openat2(RESOLVE_IN_ROOT), and with the component-by-component
+    fallback that kernels without openat2 get (ISOLA_NO_OPENAT2=1, as crun's check-no-openat2)."""
+    if request.param == "fallback":
+        monkeypatch.setenv("ISOLA_NO_OPENAT2", "1")
+    else:
+        monkeypatch.delenv("ISOLA_NO_OPENAT2", raising=False)
+    return request.param
+
+
 @pytest.fixture
 def victim():
     """A host directory the attacks aim at, with a marker; afterwards it must hold only the marker and
@@ -40,7 +51,7 @@ def _symlink_dir(name, target):
 
 
 @pytest.mark.parametrize("name", ["dev", "proc", "sys"])
-def test_special_dir_symlink_to_host(rt, victim, name):
+def test_special_dir_symlink_to_host(rt, resolver, victim, name):
     """CVE-2026-41579/CVE-2026-47766 and the /proc-swap family (CVE-2019-16884, CVE-2023-27561): the image
     makes /dev, /proc or /sys an absolute symlink to a host directory. The runtime must resolve it inside
     the rootfs (or refuse); device nodes, procfs or sysfs must never land in the host directory."""
@@ -50,7 +61,7 @@ def test_special_dir_symlink_to_host(rt, victim, name):
         assert "ran" in r.stdout
 
 
-def test_mount_target_symlink_to_host(rt, victim):
+def test_mount_target_symlink_to_host(rt, resolver, victim):
     """CVE-2021-30465: a mount destination that is a symlink to a host path. The tmpfs must land inside
     the rootfs (at rootfs/<victim path>) — never on the host directory."""
     def edit(c):
@@ -61,7 +72,7 @@ def test_mount_target_symlink_to_host(rt, victim):
         assert "ok" in r.stdout
 
 
-def test_mount_target_relative_escape(rt, victim):
+def test_mount_target_relative_escape(rt, resolver, victim):
     """A destination that climbs with .. or a symlink to ../../.. stays inside the rootfs."""
     up = "../" * 16 + str(victim).lstrip("/")
 
@@ -73,7 +84,7 @@ def test_mount_target_relative_escape(rt, victim):
         assert "ok" in r.stdout
 
 
-def test_bind_source_inside_rootfs_symlink(rt, victim):
+def test_bind_source_inside_rootfs_symlink(rt, resolver, victim):
     """A bind mount whose destination path has a symlinked parent to the host: mkdir -p of the target
     must not create directories on the host (CVE-2024-45310)."""
     def edit(c):
@@ -96,7 +107,7 @@ def test_masked_paths_bind_host_dev_null(rt):
     assert lines[-1].strip() == "0", "/sys/firmware is not masked"
 
 
-def test_masked_file_from_image_symlink(rt):
+def test_masked_file_from_image_symlink(rt, resolver):
     """The image plants a symlink at a masked path pointing at a procfs file; masking must still cover
     the path with /dev/null and never bind (or write through) the symlink's target."""
     def edit(c):
