@@ -144,7 +144,9 @@ json_t *bundle_config(const struct bundle_params *p, isola_error *err)
 	const char *k;
 	json_t *v;
 	json_object_foreach(p->config, k, v) if (!strncmp(k, "environment.", 12))
-	    json_array_append_new(env, json_sprintf("%s=%s", k + 12, json_string_value(v)));
+	{
+		json_array_append_new(env, json_sprintf("%s=%s", k + 12, json_string_value(v)));
+	}
 
 	_cleanup_json_ json_t *resources = bundle_resources(p->config, p->host_mem, err);
 	if (!resources)

@@ -198,10 +198,10 @@ int tree_copy(const char *src, const char *dst, struct copy_stats *stats, isola_
 		return isola_err(err, errno, "stat %s", src);
 	if (!S_ISDIR(st.st_mode))
 		return isola_err(err, ENOTDIR, "copy %s: not a directory", src);
-	_cleanup_free_ char *dcopy = strdup(dst);
-	_cleanup_free_ char *scopy = strdup(src);
-	if (!dcopy || !scopy)
-		return isola_err(err, ENOMEM, "copy %s", src);
+	char dcopy[4096], scopy[4096];
+	if (snprintf(dcopy, sizeof dcopy, "%s", dst) >= (int)sizeof dcopy ||
+	    snprintf(scopy, sizeof scopy, "%s", src) >= (int)sizeof scopy)
+		return isola_err(err, ENAMETOOLONG, "copy %s", src);
 	char *slash = strrchr(dcopy, '/');
 	const char *dparent = ".", *dname = dcopy;
 	if (slash) {

@@ -259,7 +259,7 @@ int instance_create(struct manager *m, const struct create_opts *o, isola_error 
 	_cleanup_close_ int lock = instance_lock(o->name, err);
 	if (lock < 0)
 		return -1;
-	struct instance_rec rec_store = { 0 };
+	struct instance_rec rec_store = {0};
 	_cleanup_(instance_rec_clearp) struct instance_rec *rec = &rec_store;
 	struct instance_rec existing;
 	isola_error e2;
@@ -618,7 +618,11 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 	const char *k;
 	json_t *v;
 	void *tmp;
-	json_object_foreach_safe(dst.config, tmp, k, v) if (!strncmp(k, "volatile.", 9)) json_object_del(dst.config, k);
+	json_object_foreach_safe(dst.config, tmp, k, v)
+	{
+		if (!strncmp(k, "volatile.", 9))
+			json_object_del(dst.config, k);
+	}
 	json_object_set_new(dst.config, "volatile.apply_template", json_string("copy"));
 	_cleanup_json_ json_t *cfg = NULL;
 	if (instance_effective(m, &dst, &cfg, NULL, err) < 0)
