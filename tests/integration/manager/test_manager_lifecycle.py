@@ -132,7 +132,7 @@ def test_snapshot_restore_returns_contents(isola, name):
     isola.run("delete", "--force", name)
 
 
-def test_stop_start_restart_pause(isola, name, needs):
+def test_stop_start_restart(isola, name):
     isola.run("launch", "busybox", name)
     isola.run("stop", name)  # a clean stop: busybox init gets SIGUSR2 (the image's isola.stop_signal)
     assert isola.instance(name)["status"] == "Stopped"
