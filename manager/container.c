@@ -275,7 +275,7 @@ static void monitor_loop(struct monitor *mo, int lfd)
 		close(pidfd);
 	/* drain what init wrote last, then say how it ended (monitor.log: the first place to look) */
 	for (;;) {
-		struct pollfd p = { mo->ptm, POLLIN, 0 };
+		struct pollfd p = {mo->ptm, POLLIN, 0};
 		ssize_t n = poll(&p, 1, 0) > 0 ? read(mo->ptm, buf, sizeof buf) : 0;
 		if (n <= 0)
 			break;
@@ -286,8 +286,9 @@ static void monitor_loop(struct monitor *mo, int lfd)
 	pid_t w;
 	while ((w = waitpid(-1, &st, WNOHANG)) > 0)
 		if (w == mo->init)
-			log_info("%s: init (pid %d) %s %d", mo->name, w, WIFEXITED(st) ? "exited with status" : "was killed by signal",
-				 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			log_info("%s: init (pid %d) %s %d", mo->name, w,
+			         WIFEXITED(st) ? "exited with status" : "was killed by signal",
+			         WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
 /* After init exited: undo the start. Runs in the monitor (no instance lock: the stopping command, if

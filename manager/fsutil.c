@@ -13,8 +13,19 @@
 #include "cleanup.h"
 #include "explain.h"
 
+static copy_progress_fn progress_fn;
+static void *progress_ud;
+
+void fsutil_set_progress(copy_progress_fn fn, void *ud)
+{
+	progress_fn = fn;
+	progress_ud = ud;
+}
+
 int file_clone_fd(int src, int dst, bool *reflinked, isola_error *err)
 {
+	struct stat sst;
+	uint64_t total = fstat(src, &sst) == 0 ? (uint64_t)sst.st_size : 0, done = 0, last = 0;
 	if (reflinked)
 		*reflinked = false;
 	int r = ioctl(dst, FICLONE, src);
@@ -26,13 +37,19 @@ int file_clone_fd(int src, int dst, bool *reflinked, isola_error *err)
 	}
 	/* EXDEV/EOPNOTSUPP/EINVAL: no sharing here; copy_file_range still avoids user-space copies */
 	for (;;) {
-		ssize_t n = copy_file_range(src, NULL, dst, NULL, 1 << 30, 0);
-		if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL))
+		/* 64 MiB at a time so a long copy can report progress */
+		ssize_t n = copy_file_range(src, NULL, dst, NULL, 64 << 20, 0);
+		if (n < 0 && done == 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL))
 			break;
 		if (n < 0)
 			return isola_err(err, errno, "copy_file_range");
 		if (n == 0)
 			return 0;
+		done += (uint64_t)n;
+		if (progress_fn && done - last >= (64 << 20)) {
+			progress_fn(done, total, progress_ud);
+			last = done;
+		}
 	}
 	char buf[65536];
 	for (;;) {
