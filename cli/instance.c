@@ -380,11 +380,14 @@ int cmd_info(struct cli *c, int argc, char **argv, isola_error *err)
 			printf("      MTU: %lld\n", (long long)json_integer_value(json_object_get(n, "mtu")));
 			size_t i;
 			json_t *a;
-			json_array_foreach(json_object_get(n, "addresses"), i, a) printf(
-			    "      IP address: %s/%s (%s, %s)\n", json_string_value(json_object_get(a, "address")),
-			    json_string_value(json_object_get(a, "netmask")),
-			    json_string_value(json_object_get(a, "family")),
-			    json_string_value(json_object_get(a, "scope")));
+			json_array_foreach(json_object_get(n, "addresses"), i, a)
+			{
+				printf("      IP address: %s/%s (%s, %s)\n",
+				       json_string_value(json_object_get(a, "address")),
+				       json_string_value(json_object_get(a, "netmask")),
+				       json_string_value(json_object_get(a, "family")),
+				       json_string_value(json_object_get(a, "scope")));
+			}
 			json_t *cnt = json_object_get(n, "counters");
 			human_bytes(b, sizeof b, json_integer_value(json_object_get(cnt, "bytes_received")));
 			printf("      Bytes received: %s\n", b);
@@ -397,7 +400,10 @@ int cmd_info(struct cli *c, int argc, char **argv, isola_error *err)
 		printf("\nSnapshots:\n");
 		size_t i;
 		json_t *s;
-		json_array_foreach(snaps, i, s) printf("  %s\n", json_string_value(s));
+		json_array_foreach(snaps, i, s)
+		{
+			printf("  %s\n", json_string_value(s));
+		}
 	}
 	return 0;
 }

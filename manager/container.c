@@ -273,9 +273,22 @@ static void monitor_loop(struct monitor *mo, int lfd)
 		close(client);
 	if (pidfd >= 0)
 		close(pidfd);
+	/* drain what init wrote last, then say how it ended (monitor.log: the first place to look) */
+	for (;;) {
+		struct pollfd p = {mo->ptm, POLLIN, 0};
+		ssize_t n = poll(&p, 1, 0) > 0 ? read(mo->ptm, buf, sizeof buf) : 0;
+		if (n <= 0)
+			break;
+		if (logfd >= 0)
+			write_all(logfd, buf, (size_t)n);
+	}
 	int st;
-	while (waitpid(-1, &st, WNOHANG) > 0)
-		;
+	pid_t w;
+	while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+		if (w == mo->init)
+			log_info("%s: init (pid %d) %s %d", mo->name, w,
+			         WIFEXITED(st) ? "exited with status" : "was killed by signal",
+			         WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
 /* After init exited: undo the start. Runs in the monitor (no instance lock: the stopping command, if

@@ -252,6 +252,17 @@ static int pool_for(struct manager *m, json_t *devices, struct pool_rec *pool, i
 	                 "no root disk: the profiles give none (run `isola admin init`, or use --storage POOL)");
 }
 
+/* fsutil progress → the manager's ipc-style progress callback ({"stage", "bytes", "total"}) */
+static void copy_progress(uint64_t done, uint64_t total, void *ud)
+{
+	struct manager *m = ud;
+	if (!m->progress)
+		return;
+	json_t *p = json_pack("{ss sI sI}", "stage", "copy", "bytes", (json_int_t)done, "total", (json_int_t)total);
+	m->progress(p, m->progress_ud);
+	json_decref(p);
+}
+
 int instance_create(struct manager *m, const struct create_opts *o, isola_error *err)
 {
 	if (instance_name_check(o->name, err) < 0)
@@ -259,7 +270,7 @@ int instance_create(struct manager *m, const struct create_opts *o, isola_error 
 	_cleanup_close_ int lock = instance_lock(o->name, err);
 	if (lock < 0)
 		return -1;
-	struct instance_rec rec_store = { 0 };
+	struct instance_rec rec_store = {0};
 	_cleanup_(instance_rec_clearp) struct instance_rec *rec = &rec_store;
 	struct instance_rec existing;
 	isola_error e2;
@@ -349,8 +360,11 @@ int instance_create(struct manager *m, const struct create_opts *o, isola_error 
 		isola_err(err, EPROTO, "isola-imaged: layer.acquire reply lacks path");
 		goto fail;
 	}
-	/* 3. the volume */
-	if (storage_volume_create(&pool, rec->name, type, lpath, fp, err) < 0)
+	/* 3. the volume (a VM disk copy can be long: progress) */
+	fsutil_set_progress(copy_progress, m);
+	int vrc = storage_volume_create(&pool, rec->name, type, lpath, fp, err);
+	fsutil_set_progress(NULL, NULL);
+	if (vrc < 0)
 		goto fail;
 	u.volume = true;
 	/* 4. done */
@@ -618,7 +632,11 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 	const char *k;
 	json_t *v;
 	void *tmp;
-	json_object_foreach_safe(dst.config, tmp, k, v) if (!strncmp(k, "volatile.", 9)) json_object_del(dst.config, k);
+	json_object_foreach_safe(dst.config, tmp, k, v)
+	{
+		if (!strncmp(k, "volatile.", 9))
+			json_object_del(dst.config, k);
+	}
 	json_object_set_new(dst.config, "volatile.apply_template", json_string("copy"));
 	_cleanup_json_ json_t *cfg = NULL;
 	if (instance_effective(m, &dst, &cfg, NULL, err) < 0)
@@ -652,7 +670,10 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 		from_base = 0;
 	if (dst.type != INSTANCE_CONTAINER || config_bool(cfg, "security.privileged", false))
 		base = 0;
-	if (storage_volume_copy(&pool, from, to, dst.type, from_base, base, err) < 0)
+	fsutil_set_progress(copy_progress, m);
+	int crc = storage_volume_copy(&pool, from, to, dst.type, from_base, base, err);
+	fsutil_set_progress(NULL, NULL);
+	if (crc < 0)
 		goto fail;
 	u.volume = true;
 	if (db_instance_set_status(m->db, dst.id, STATUS_STOPPED, err) < 0)
