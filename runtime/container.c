@@ -318,7 +318,11 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 			return isola_err(err, errno, "mkdir %s", notify_dir);
 	}
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	int sr = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	EXPLAIN(sr, "socketpair(2)",
+	        "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, [%d, %d])  /* sync with init */",
+	        sr < 0 ? -1 : sv[0], sr < 0 ? -1 : sv[1]);
+	if (sr < 0)
 		return isola_err(err, errno, "socketpair");
 	_cleanup_close_ int sfd = sv[0], cfd = sv[1];
 	_cleanup_close_ int console_slave = -1, console_mnt = -1;
