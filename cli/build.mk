@@ -24,3 +24,9 @@ run-isola: $(ISOLA_BIN) $(B)/bin/isola-imaged $(B)/bin/isola-netd $(B)/bin/isola
 	@$(ISOLA_BIN) list first
 	@echo "first is running: \`$(ISOLA_BIN) exec first -- sh\` for a shell, \`$(ISOLA_BIN) console first\` for its console"
 	@echo "(ctrl+a q detaches), \`$(ISOLA_BIN) delete --force first\` to remove it."
+
+# make check-manager: the manager's unit tests and its integration suite (root).
+.PHONY: check-manager
+check-manager: $(ISOLA_BIN) $(B)/bin/isola-imaged $(B)/bin/isola-netd $(filter %/test_manager_config %/test_manager_db %/test_manager_bundle %/test_manager_storage,$(UNIT_TESTS))
+	@set -e; for t in $(filter %/test_manager_config %/test_manager_db %/test_manager_bundle %/test_manager_storage,$(UNIT_TESTS)); do $$t; done
+	SUITES=manager tests/integration/run

@@ -290,7 +290,9 @@ int cmd_list(struct cli *c, int argc, char **argv, isola_error *err)
 			if (!want)
 				continue;
 		}
-		json_t *o2 = instance_json(&c->m, &v[i], true, err);
+		json_t *o2 = instance_json(
+		    &c->m, &v[i],
+		    fmt == FMT_JSON || fmt == FMT_YAML ? INSTANCE_JSON_STATE : INSTANCE_JSON_STATE_NO_DISK, err);
 		if (!o2) {
 			rc = -1;
 			break;
@@ -332,7 +334,7 @@ int cmd_info(struct cli *c, int argc, char **argv, isola_error *err)
 	struct instance_rec r;
 	if (db_instance_get(c->m.db, argv[1], &r, err) < 0)
 		return -1;
-	_cleanup_json_ json_t *o = instance_json(&c->m, &r, true, err);
+	_cleanup_json_ json_t *o = instance_json(&c->m, &r, INSTANCE_JSON_STATE, err);
 	instance_rec_clear(&r);
 	if (!o)
 		return -1;

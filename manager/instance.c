@@ -158,7 +158,7 @@ static json_t *rfc3339(int64_t t)
 	return json_string(buf);
 }
 
-json_t *instance_json(struct manager *m, const struct instance_rec *r, bool with_state, isola_error *err)
+json_t *instance_json(struct manager *m, const struct instance_rec *r, enum instance_json_level level, isola_error *err)
 {
 	_cleanup_json_ json_t *cfg = NULL, *devs = NULL;
 	if (instance_effective(m, r, &cfg, &devs, err) < 0)
@@ -182,7 +182,7 @@ json_t *instance_json(struct manager *m, const struct instance_rec *r, bool with
 		snapshot_list_free(sv, sn);
 	}
 	json_object_set_new(o, "snapshots", snaps);
-	if (with_state) {
+	if (level != INSTANCE_JSON_PLAIN) {
 		json_t *state = json_pack("{ss si si s{s{sI}} s{sIsIsI} s{} s{sI}}", "status", instance_status_name(st),
 		                          "status_code", instance_status_code(st), "pid", 0, "disk", "root", "usage",
 		                          (json_int_t)0, "memory", "usage", (json_int_t)0, "usage_peak", (json_int_t)0,
@@ -190,7 +190,7 @@ json_t *instance_json(struct manager *m, const struct instance_rec *r, bool with
 		json_object_set_new(state, "processes", json_integer(0));
 		struct pool_rec pool;
 		isola_error e2;
-		if (db_pool_get(m->db, r->pool, &pool, &e2) == 0) {
+		if (level == INSTANCE_JSON_STATE && db_pool_get(m->db, r->pool, &pool, &e2) == 0) {
 			uint64_t used = 0;
 			if (storage_volume_usage(&pool, r->name, r->type, &used, &e2) == 0)
 				json_object_set_new(json_object_get(json_object_get(state, "disk"), "root"), "usage",

@@ -33,6 +33,10 @@ def test_launch_exec_list_info(isola, name):
     # unprivileged: root inside is a high uid outside
     uid_map = isola.run("exec", name, "--", "cat", "/proc/self/uid_map").stdout.split()
     assert uid_map[0] == "0" and int(uid_map[1]) >= 1000000 and uid_map[2] == "65536", uid_map
+    # /dev/console belongs to the container's root (systemd opens it; an unmapped owner is EACCES)
+    console = isola.run("exec", name, "--", "ls", "-ln", "/dev/console").stdout.split()
+    assert console[2] == "0", "/dev/console inside is owned by %s" % console[2]
+    assert isola.run("exec", name, "--", "sh", "-c", "echo probe > /dev/console").returncode == 0
     # the NoCloud seed is there
     meta = isola.run("exec", name, "--", "cat", "/var/lib/cloud/seed/nocloud/meta-data").stdout
     assert "local-hostname: %s" % name in meta
