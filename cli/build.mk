@@ -13,8 +13,8 @@ BENCHES += bench-lifecycle
 bench-lifecycle: $(ISOLA_BIN) $(B)/bin/isola-imaged $(B)/bin/isola-netd
 	/usr/bin/python3 tests/bench/lifecycle_bench.py
 
-# make run-isola: what `sudo make run` should end with once the lead points it here (it calls the
-# runtime's run-demo until then): defaults (btrfs pool if usable, else dir; bridge isolabr0; profile
+# make run-isola: what `sudo make run` ends with:
+# defaults (btrfs pool if usable, else dir; bridge isolabr0; profile
 # default), the busybox image, and a first networked system container.
 .PHONY: run-isola
 run-isola: $(ISOLA_BIN) $(B)/bin/isola-imaged $(B)/bin/isola-netd $(B)/bin/isola-runtime image-busybox
