@@ -6,6 +6,7 @@ import os
 import pathlib
 import stat
 import tempfile
+import time
 
 import pytest
 
@@ -159,3 +160,42 @@ def test_dev_has_only_safe_nodes(rt):
         assert bad not in names, "/dev/%s exists in the container" % bad
     for good in ("null", "zero", "full", "random", "urandom", "tty", "ptmx"):
         assert good in names, "/dev/%s missing" % good
+
+
+def test_symlink_exchange_race(rt, victim):
+    """CVE-2021-30465 / CVE-2024-45310 as a race: container A shares a volume with container B and keeps
+    swapping /vol/a (a directory) with /vol/b (a symlink to the host victim directory) while B is created
+    again and again with a mount whose destination is /vol/a/sub/dir. However the race falls, the
+    runtime's mkdir -p and mount must stay inside B's rootfs: nothing may appear in the host victim."""
+    vol = rt.base / "vol"
+    vol.mkdir()
+    (vol / "a").mkdir()
+    os.symlink(str(victim), vol / "b")
+
+    def share(c):
+        c["mounts"].append({"destination": "/vol", "type": "bind", "source": str(vol), "options": ["rbind"]})
+
+    out_path = rt.base / "swapper.out"
+    with open(out_path, "w") as out:
+        a_id, _ = rt.create(["/helpers/swapper", "/vol/a", "/vol/b", "6"], edit=share, stdout=out)
+    assert rt.cmd("start", a_id).returncode == 0
+    deadline = time.time() + 10
+    while "swapping" not in out_path.read_text() and time.time() < deadline:
+        time.sleep(0.05)
+
+    def victim_mount(c):
+        share(c)
+        c["mounts"].append({"destination": "/vol/a/sub/dir", "type": "tmpfs", "source": "tmpfs", "options": []})
+
+    outcomes = {"ran": 0, "refused": 0}
+    end = time.time() + 4
+    while time.time() < end:
+        r = rt.run(["/bin/true"], edit=victim_mount)
+        outcomes["ran" if r.returncode == 0 else "refused"] += 1
+    deadline = time.time() + 10
+    while "swaps=" not in out_path.read_text() and time.time() < deadline:
+        time.sleep(0.1)
+    assert "swaps=" in out_path.read_text(), "the swapper did not run: %r" % out_path.read_text()
+    assert sum(outcomes.values()) > 0
+    # the victim fixture checks the host directory; this says how the race went
+    print("race outcomes", outcomes, out_path.read_text().split()[-1])
