@@ -38,17 +38,19 @@ def ctl(path, op):
 
 
 def overhead_kib(pid):
-    total = guest = 0
-    cur_guest = False
+    """Rss of every mapping except guest RAM: the memfd mapping by name, or (anonymous RAM) the largest."""
+    maps = []
+    cur = None
     for line in open("/proc/%d/smaps" % pid):
         if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-            cur_guest = "isola-vmm guest RAM" in line
-        elif line.startswith("Rss:"):
-            kib = int(line.split()[1])
-            total += kib
-            if cur_guest:
-                guest += kib
-    return total - guest
+            cur = [line, 0]
+            maps.append(cur)
+        elif line.startswith("Rss:") and cur is not None:
+            cur[1] = int(line.split()[1])
+    guest = [m for m in maps if "isola-vmm guest RAM" in m[0]]
+    if not guest:
+        guest = [max(maps, key=lambda m: m[1])]
+    return sum(m[1] for m in maps) - sum(m[1] for m in guest)
 
 
 def one_isola(tmp, extra="", args=()):
