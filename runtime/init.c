@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -29,16 +30,53 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
-int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, bool bind_console, isola_error *err)
+/* Switch the filesystem ids to uid/gid (setfsuid(2), setfsgid(2)); old_uid and old_gid get the previous
+ * ones. Both calls return the old id and fail silently: a second call tells whether the first took. */
+static int set_fs_ids(uid_t uid, gid_t gid, uid_t *old_uid, gid_t *old_gid, isola_error *err)
 {
-	/* /dev/ptmx is the symlink to pts/ptmx of the container's own devpts instance (dev.c) */
+	*old_gid = (gid_t)setfsgid(gid);
+	if ((gid_t)setfsgid(gid) != gid)
+		return isola_err(err, EPERM, "setfsgid %u: not mapped in the container's user namespace", gid);
+	*old_uid = (uid_t)setfsuid(uid);
+	if ((uid_t)setfsuid(uid) != uid) {
+		setfsgid(*old_gid);
+		return isola_err(err, EPERM, "setfsuid %u: not mapped in the container's user namespace", uid);
+	}
+	return 0;
+}
+
+/* Open a new pty of the devpts instance behind /dev/ptmx (dev.c: the container's own), unlocked. */
+static int open_ptmx(isola_error *err)
+{
 	_cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	EXPLAIN(master, "pts(4)", "open(\"/dev/ptmx\", O_RDWR|O_NOCTTY|O_CLOEXEC)");
 	if (master < 0)
 		return isola_err(err, errno, "open /dev/ptmx");
 	int unlock = 0;
-	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+	int ur = ioctl(master, TIOCSPTLCK, &unlock);
+	EXPLAIN(ur, "ioctl_tty(2)", "ioctl(%d <ptmx>, TIOCSPTLCK, 0)  /* unlockpt */", (int)master);
+	if (ur < 0)
 		return isola_err(err, errno, "unlock pty");
+	return steal_fd(&master);
+}
+
+int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, gid_t gid, bool bind_console,
+                 isola_error *err)
+{
+	/* devpts gives a new slave the opener's fsuid, and the mount's gid= (tty, 5) or else the opener's
+	 * fsgid (pts(4), devpts mount options; what grantpt(3) would set). Opening as process.user makes it
+	 * that user's terminal without a chown, which after setns(2) into a user namespace fails anyway: the
+	 * slave would belong to the host's root, unmapped there (EPERM, capabilities(7) CAP_CHOWN). */
+	uid_t old_uid = 0;
+	gid_t old_gid = 0;
+	if (set_fs_ids(uid, gid, &old_uid, &old_gid, err) < 0)
+		return isola_err_wrap(err, "open the pty as process.user");
+	_cleanup_close_ int master = open_ptmx(err);
+	/* back to the ids before, for what init does next (exec: init_user sets every id right after) */
+	setfsuid(old_uid);
+	setfsgid(old_gid);
+	if (master < 0)
+		return -1;
 	/* TIOCGPTPEER opens the slave from the master, never by a path the container could swap
 	 * (CVE-2025-52565: /dev/console bound from a path that was a symlink) */
 	_cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -46,11 +84,9 @@ int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, bool bind
 	if (slave < 0)
 		return isola_err(err, errno, "open pty slave");
 	if (rows && cols) {
-		struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+		struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
 		ioctl(master, TIOCSWINSZ, &ws);
 	}
-	if (fchown(slave, uid, (gid_t)-1) < 0 && errno != EINVAL)
-		return isola_err(err, errno, "chown pty slave");
 	if (bind_console) {
 		_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (root < 0 || mount_bind_fd(root, slave, "/dev/console", err) < 0)
@@ -146,7 +182,7 @@ char *init_find_exec(char *const *args, char *const *env, isola_error *err)
 }
 
 int init_exec(const char *path, char *const *args, char *const *env, unsigned preserve_fds,
-	      const struct isola_seccomp *sc, bool seccomp_now, isola_error *err)
+              const struct isola_seccomp *sc, bool seccomp_now, isola_error *err)
 {
 	/* The runtime ignores SIGPIPE and blocks nothing else, but an ignored disposition survives execve:
 	 * hand the program a clean slate. */
@@ -218,8 +254,8 @@ static int set_time_offsets(const struct rt_config *cfg, isola_error *err)
 	if (cfg->has_time_offsets) {
 		char buf[128];
 		snprintf(buf, sizeof buf, "monotonic %lld %lld\nboottime %lld %lld\n",
-			 (long long)cfg->time_offset_monotonic[0], (long long)cfg->time_offset_monotonic[1],
-			 (long long)cfg->time_offset_boottime[0], (long long)cfg->time_offset_boottime[1]);
+		         (long long)cfg->time_offset_monotonic[0], (long long)cfg->time_offset_monotonic[1],
+		         (long long)cfg->time_offset_boottime[0], (long long)cfg->time_offset_boottime[1]);
 		r = write_file_at(AT_FDCWD, "/proc/self/timens_offsets", buf, strlen(buf), false, err);
 		EXPLAIN(r, "time_namespaces(7)", "write(\"/proc/self/timens_offsets\", \"%s\")", buf);
 		if (r < 0)
@@ -244,10 +280,38 @@ static int join_namespaces(const struct init_args *a, isola_error *err)
 				continue;
 			int r = setns(a->ns_fds[i], (int)f);
 			EXPLAIN(r, "setns(2)", "setns(%d <%s>, %s)", a->ns_fds[i], cfg->namespaces[i].path,
-				explain_clone_flags(f));
+			        explain_clone_flags(f));
 			if (r < 0)
-				return isola_err(err, errno, "join %s namespace %s", config_ns_name(f), cfg->namespaces[i].path);
+				return isola_err(err, errno, "join %s namespace %s", config_ns_name(f),
+				                 cfg->namespaces[i].path);
 		}
+	}
+	return 0;
+}
+
+/* A PID namespace joined by path applies only to children (setns(2)): fork once more with CLONE_PARENT,
+ * so the runtime stays the parent of the real init; this first child reports its pid and exits. */
+static int join_pid_namespace(const struct init_args *a, isola_error *err)
+{
+	const struct rt_config *cfg = a->cfg;
+	for (size_t i = 0; i < cfg->n_namespaces; i++) {
+		if (a->ns_fds[i] < 0 || cfg->namespaces[i].flag != CLONE_NEWPID)
+			continue;
+		int r = setns(a->ns_fds[i], CLONE_NEWPID);
+		EXPLAIN(r, "setns(2)", "setns(%d <%s>, CLONE_NEWPID)  /* for our children */", a->ns_fds[i],
+		        cfg->namespaces[i].path);
+		if (r < 0)
+			return isola_err(err, errno, "join pid namespace %s", cfg->namespaces[i].path);
+		pid_t pid = process_clone3(CLONE_PARENT, -1, NULL, err);
+		if (pid < 0)
+			return -1;
+		if (pid > 0) {
+			sync_send(a->sync_fd, SYNC_PID, pid, -1);
+			_exit(0);
+		}
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		prctl(PR_SET_DUMPABLE, 0);
+		return 0;
 	}
 	return 0;
 }
@@ -255,10 +319,10 @@ static int join_namespaces(const struct init_args *a, isola_error *err)
 static int set_limits(const struct rt_config *cfg, isola_error *err)
 {
 	for (size_t i = 0; i < cfg->n_rlimits; i++) {
-		struct rlimit rl = { .rlim_cur = cfg->rlimits[i].soft, .rlim_max = cfg->rlimits[i].hard };
+		struct rlimit rl = {.rlim_cur = cfg->rlimits[i].soft, .rlim_max = cfg->rlimits[i].hard};
 		int r = setrlimit(cfg->rlimits[i].resource, &rl);
 		EXPLAIN(r, "setrlimit(2)", "setrlimit(%d, {%llu, %llu})", cfg->rlimits[i].resource,
-			(unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+		        (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
 		if (r < 0)
 			return isola_err(err, errno, "process.rlimits[%zu]", i);
 	}
@@ -300,7 +364,7 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 	for (int i = 0; i < 3; i++)
 		if (a->stdio[i] >= 0 && a->stdio[i] != i && dup2(a->stdio[i], i) < 0)
 			return isola_err(err, errno, "stdio %d", i);
-	if (join_namespaces(a, err) < 0)
+	if (join_namespaces(a, err) < 0 || join_pid_namespace(a, err) < 0)
 		return -1;
 	/* the parent writes uid_map/gid_map now (only it may, from outside the namespace) */
 	if (sync_expect(sfd, SYNC_GO, NULL, err) < 0)
@@ -338,8 +402,8 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 	if (rootfd < 0)
 		return -1;
 	if (a->notify_host_dir) {
-		struct rt_mount m = { .destination = "/run/isola-notify", .source = (char *)a->notify_host_dir,
-				      .bind = true, .data = "" };
+		struct rt_mount m = {
+		    .destination = "/run/isola-notify", .source = (char *)a->notify_host_dir, .bind = true, .data = ""};
 		if (mount_entry(rootfd, &m, in_userns, err) < 0)
 			return isola_err_wrap(err, "NOTIFY_SOCKET");
 	}
@@ -361,7 +425,7 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 	if (set_sysctls(cfg, err) < 0)
 		return -1;
 	if (cfg->terminal) {
-		if (init_console(sfd, cfg->console_height, cfg->console_width, cfg->uid, true, err) < 0)
+		if (init_console(sfd, cfg->console_height, cfg->console_width, cfg->uid, cfg->gid, true, err) < 0)
 			return -1;
 	} else {
 		/* A new session: without a controlling terminal shared with the caller, TIOCSTI cannot push
@@ -410,7 +474,7 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 
 /* After start: startContainer hooks, then execve. Returns only on failure. */
 static int start_user_process(const struct init_args *a, const char *path, char **env, const char *state_json,
-			      isola_error *err)
+                              isola_error *err)
 {
 	if (a->fifo_fd >= 0) {
 		char c;
@@ -431,12 +495,14 @@ static int start_user_process(const struct init_args *a, const char *path, char 
 
 void container_init(const struct init_args *a)
 {
-	isola_error e = { 0 };
+	isola_error e = {0};
 	int sfd = a->sync_fd;
 	/* Until execve: die with the runtime, and stay non-dumpable so no process of the container can open
 	 * /proc/<us>/exe (the runtime binary, CVE-2019-5736) or our fds (CVE-2016-9962). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	prctl(PR_SET_DUMPABLE, 0);
+	int r = prctl(PR_SET_PDEATHSIG, SIGKILL);
+	EXPLAIN(r, "prctl(2)", "prctl(PR_SET_PDEATHSIG, SIGKILL)  /* die with the runtime while setting up */");
+	r = prctl(PR_SET_DUMPABLE, 0);
+	EXPLAIN(r, "prctl(2)", "prctl(PR_SET_DUMPABLE, 0)  /* /proc/<us>/exe and fds unreachable until execve */");
 	_cleanup_free_ char *path = NULL, *state_json = NULL;
 	_cleanup_free_ char **env = NULL;
 	if (setup(a, &path, &env, &state_json, &e) < 0) {
@@ -445,7 +511,8 @@ void container_init(const struct init_args *a)
 	}
 	/* from now on the container outlives the runtime that created it. Cleared BEFORE the parent hears
 	 * READY (it exits right after); a parent gone before that makes the send fail and us exit. */
-	prctl(PR_SET_PDEATHSIG, 0);
+	r = prctl(PR_SET_PDEATHSIG, 0);
+	EXPLAIN(r, "prctl(2)", "prctl(PR_SET_PDEATHSIG, 0)  /* the container now outlives create */");
 	if (sync_send(sfd, SYNC_READY, 0, -1) < 0)
 		_exit(1);
 	/* While "created", hold nothing of the host but the fifo: the state dir, the cgroup dir, the host
@@ -459,8 +526,9 @@ void container_init(const struct init_args *a)
 	} else if (a->fifo_fd < 0) {
 		close_range(first, ~0U, 0);
 	}
-	EXPLAIN(0, "close_range(2)", "close_range(%u, ~0U, 0) except %d <exec.fifo>  /* nothing of the host while created */",
-		first, a->fifo_fd);
+	EXPLAIN(0, "close_range(2)",
+	        "close_range(%u, ~0U, 0) except %d <exec.fifo>  /* nothing of the host while created */", first,
+	        a->fifo_fd);
 	start_user_process(a, path, env, state_json, &e);
 	char buf[ISOLA_ERR_MSG_MAX + 64];
 	dprintf(2, "isola-runtime: %s\n", isola_err_str(&e, buf, sizeof buf));

@@ -25,18 +25,19 @@ int rootfs_prepare(const struct rt_config *cfg, bool in_userns, const struct dev
 	unsigned f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
 	_cleanup_close_ int tree = open_tree(AT_FDCWD, cfg->root_path, f);
 	EXPLAIN(tree, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)",
-		cfg->root_path);
+	        cfg->root_path);
 	if (tree < 0)
 		return isola_err(err, errno, "root.path %s", cfg->root_path);
 	r = move_mount(tree, "", AT_FDCWD, cfg->root_path, MOVE_MOUNT_F_EMPTY_PATH);
 	EXPLAIN(r, "move_mount(2)", "move_mount(%d, \"\", AT_FDCWD, \"%s\", MOVE_MOUNT_F_EMPTY_PATH)", tree,
-		cfg->root_path);
+	        cfg->root_path);
 	if (r < 0)
 		return isola_err(err, errno, "bind root.path %s onto itself", cfg->root_path);
 	if (prop & MS_SHARED) {
-		struct mount_attr a = { .propagation = MS_SHARED };
+		struct mount_attr a = {.propagation = MS_SHARED};
 		r = mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a);
-		EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%d <rootfs>, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {propagation=MS_SHARED})", tree);
+		EXPLAIN(r, "mount_setattr(2)",
+		        "mount_setattr(%d <rootfs>, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {propagation=MS_SHARED})", tree);
 		if (r < 0)
 			return isola_err(err, errno, "make rootfs shared");
 	}
@@ -102,7 +103,7 @@ int rootfs_pivot(int rootfd, const struct rt_config *cfg, bool no_pivot, isola_e
 	if (r < 0)
 		return isola_err(err, errno, "chdir /");
 	if (cfg->root_readonly) {
-		struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+		struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
 		r = mount_setattr(AT_FDCWD, "/", 0, &a, sizeof a);
 		EXPLAIN(r, "mount_setattr(2)", "mount_setattr(AT_FDCWD, \"/\", 0, {attr_set=MOUNT_ATTR_RDONLY})");
 		if (r < 0)

@@ -226,11 +226,14 @@ def test_join_namespace_by_path(rt):
     net, ipc, uts = p.stdout.split()
     assert net == os.readlink(f"/proc/{apid}/ns/net") and ipc == os.readlink(f"/proc/{apid}/ns/ipc")
     assert uts != os.readlink(f"/proc/{apid}/ns/uts"), "uts was not joined, it must be a new one"
+    # joining the PID namespace too: the new process sees A's init as PID 1 and is not PID 1 itself
+    c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
     c["linux"]["namespaces"].append({"type": "pid", "path": f"/proc/{apid}/ns/pid"})
-    c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid" or "path" in n]
+    c["process"]["args"] = ["/bin/sh", "-c", "echo me=$$; cat /proc/1/cmdline | tr '\\0' ' '"]
     rt.write_config(c)
     p = rt.cmd("run", rt.new_id())
-    assert p.returncode == 1 and "pid namespace by path is not supported" in p.stderr, p.stderr
+    assert p.returncode == 0, p.stderr
+    assert "me=1" not in p.stdout and "sleep 300" in p.stdout, p.stdout
 
 
 def test_time_namespace_offsets(rt):
@@ -339,3 +342,47 @@ def test_kill_all(rt):
     left = [p for p in pids if os.path.exists(f"/proc/{p}") and
             pathlib.Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
     assert not left, f"kill --all left {left}"
+
+
+def test_system_container_mode(rt):
+    """Library system-container mode (issue 4 groundwork): the caller's pty is /dev/console and init's
+    stdio, container=isola and container_uuid are set, init is PID 1, and stop sends SIGRTMIN+3 first."""
+    driver = rt.binary.parent.parent / "tests" / "helpers" / "rt-syscontainer"
+    assert driver.exists(), f"{driver} missing: run make"
+    rt.set_args("/bin/sh", "-c",
+                "trap 'echo got-stop; exit 0' 37; echo container=$container uuid=$container_uuid pid=$$; tty; "
+                "readlink /proc/self/fd/1; echo SYSTEM-READY; while :; do sleep 0.1; done")
+    cid = rt.new_id()
+    p = subprocess.run([str(driver), str(rt.root), str(rt.bundle), cid], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr + p.stdout
+    out = p.stdout
+    assert "container=isola uuid=0f1e2d3c-0000-4000-8000-00000000abcd pid=1" in out, out
+    assert "/dev/console" in out, "init's stdio must be /dev/console: " + out
+    assert "stop_signal=37" in out, out
+    assert "got-stop" in out and "exit=0" in out, "SIGRTMIN+3 did not reach init's handler: " + out
+    assert not (rt.root / cid).exists()
+
+
+def test_notify_socket_container_exits_without_ready(rt, tmp_path):
+    """With NOTIFY_SOCKET set, a container that dies without READY=1 must not hang start."""
+    host = tmp_path / "n.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind(str(host))
+    rt.set_args("/bin/true")
+    p = rt.cmd("run", "-d", rt.new_id(), env={**os.environ, "NOTIFY_SOCKET": str(host)}, timeout=20)
+    srv.close()
+    assert p.returncode == 1 and "exited before sending READY=1" in p.stderr, p.stderr
+
+
+def test_events_stats_and_state_transitions_on_pause(rt):
+    rt.set_args("/bin/sleep", "300")
+    cid = rt.new_id()
+    rt.cmd("run", "-d", cid, check=True)
+    p = rt.cmd("events", "--stats", cid)
+    st = json.loads((rt.root / cid / "state.json").read_text())
+    if not st.get("cgroup"):
+        assert p.returncode == 1 and "no cgroup" in p.stderr
+        return
+    assert p.returncode == 0, p.stderr
+    ev = json.loads(p.stdout)
+    assert ev["type"] == "stats" and ev["id"] == cid and isinstance(ev["data"], dict), ev
