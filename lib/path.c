@@ -56,6 +56,7 @@ static int walk(int rootfd, const char *path, int flags, mode_t mode, isola_erro
 		return isola_err(err, ENOMEM, "resolve %s", path);
 	_cleanup_close_ int cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cur < 0)
+		// cppcheck-suppress memleak ; queue is freed by its _cleanup_ attribute, which cppcheck ignores
 		return isola_err(err, errno, "open root for %s", path);
 	int links = 0, ret = -1;
 	char *rest = queue;
@@ -189,6 +190,7 @@ int safe_mkdir_p(int rootfd, const char *path, mode_t mode, isola_error *err)
 		return isola_err(err, ENOMEM, "mkdir %s", path);
 	_cleanup_close_ int cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cur < 0)
+		// cppcheck-suppress memleak ; copy is freed by its _cleanup_ attribute, which cppcheck ignores
 		return isola_err(err, errno, "mkdir %s", path);
 	/* Each component is created in the previous one's resolved fd, and the next fd is resolved again from
 	 * rootfd through the lexical prefix: a component that is (or becomes) a symlink resolves inside
@@ -228,12 +230,16 @@ int safe_create_target(int rootfd, const char *path, bool is_dir, mode_t mode, i
 		dfd = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (dfd < 0)
+		// cppcheck-suppress memleak ; dir is freed by its _cleanup_ attribute, which cppcheck ignores
 		return isola_err_wrap(err, "create %s", path);
 	int fd = safe_openat(dfd, base, O_PATH, 0, NULL);
 	if (fd >= 0)
+		// cppcheck-suppress memleak ; dir is freed by its _cleanup_ attribute, which cppcheck ignores
 		return fd;
 	_cleanup_close_ int wfd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (wfd < 0 && errno != EEXIST)
+		// cppcheck-suppress memleak ; dir is freed by its _cleanup_ attribute, which cppcheck ignores
 		return isola_err(err, errno, "create %s", path);
+	// cppcheck-suppress memleak ; dir is freed by its _cleanup_ attribute, which cppcheck ignores
 	return safe_openat(dfd, base, O_PATH, 0, err);
 }

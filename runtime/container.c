@@ -127,6 +127,46 @@ static void create_guard_release(struct create_guard *g)
 		cgroup_free(g->cg);
 }
 
+/* In the state directory, what `delete --force` must clean up when `create` died before state.json:
+ * {"cgroup": PATH, "made": false} before the cgroup is created, "made": true once it is (before any
+ * process is put in it). state.json supersedes it. */
+#define CLEANUP_FILE "cleanup.json"
+
+static int record_cleanup(const char *dir, const char *cgpath, bool made, isola_error *err)
+{
+	char p[PATH_MAX + 16];
+	snprintf(p, sizeof p, "%s/" CLEANUP_FILE, dir);
+	_cleanup_json_ json_t *j = json_pack("{s:s, s:b}", "cgroup", cgpath, "made", made);
+	if (!j)
+		return isola_err(err, ENOMEM, "cleanup record");
+	return json_store_path_ex(p, j, false, false, err); /* what it names does not survive a reboot */
+}
+
+/* The cgroup cgroup_create will use, resolved as cgroup.h says: cgroupsPath absolute from the mount root,
+ * relative beside the runtime's own cgroup, else /isola/<id>. NULL when it cannot be known (cgroup_create
+ * then refuses the path before making anything, or the "made" record names it). */
+static char *intended_cgroup(const struct rt_config *cfg, const char *id)
+{
+	char *out = NULL;
+	const char *p = cfg->cgroups_path;
+	if (!p || !*p)
+		return asprintf(&out, "/isola/%s", id) < 0 ? NULL : out;
+	if (p[0] == '/' || strchr(p, ':'))
+		return p[0] == '/' ? strdup(p) : NULL;
+	_cleanup_free_ char *self = NULL;
+	if (read_file_at(AT_FDCWD, "/proc/self/cgroup", &self, NULL, NULL) < 0)
+		return NULL;
+	char *own = str_has_prefix(self, "0::") ? self + 3 : strstr(self, "\n0::");
+	if (!own)
+		return NULL;
+	own += own[0] == '\n' ? 4 : 0;
+	own[strcspn(own, "\n")] = 0;
+	char *slash = strrchr(own, '/');
+	if (slash)
+		*slash = 0;
+	return asprintf(&out, "%s/%s", own, p) < 0 ? NULL : out;
+}
+
 json_t *container_oci_state(json_t *st, const char *status)
 {
 	json_t *o =
@@ -265,6 +305,12 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 		return -1;
 	}
 
+	/* what a `delete --force` must remove if we die before state.json: recorded before it exists */
+	_cleanup_free_ char *cgpath = cg_manager(ctx) == CGROUP_MANAGER_DISABLED ? NULL : intended_cgroup(cfg, id);
+	if (cgpath && record_cleanup(dir, cgpath, false, err) < 0) {
+		cgroup_resources_clear(&res);
+		return -1;
+	}
 	struct cgroup_options co = {.manager = cg_manager(ctx),
 	                            .id = id,
 	                            .cgroups_path = cfg->cgroups_path,
@@ -274,6 +320,8 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 	cgroup_resources_clear(&res);
 	if (r < 0)
 		return isola_err_wrap(err, "cgroup");
+	if (g.cg->available && record_cleanup(dir, g.cg->path, true, err) < 0)
+		return -1;
 	_cleanup_close_ int cgfd = cgroup_enter_fd(g.cg, err);
 	if (cgfd < 0 && g.cg->available)
 		return -1;
@@ -554,22 +602,28 @@ static bool wait_gone(json_t *st, int ms)
 	return !state_init_alive(st);
 }
 
-/* The cgroup a killed `create` may have made before state.json recorded it: only the default place
- * ("/isola/<id>", cgroup.h) can be known without the state; a custom cgroupsPath is left (and reported by
- * nothing: the next create with the same path reuses an empty one). */
+/* The cgroup a killed `create` may have made before state.json recorded it, from CLEANUP_FILE (written
+ * before the cgroup existed, default path or custom cgroupsPath alike). */
 static void remove_orphan_cgroup(const struct runtime_ctx *ctx, const char *id)
 {
 	char p[PATH_MAX];
-	snprintf(p, sizeof p, "%s/%s/config.json", state_root(ctx), id);
-	_cleanup_config_ struct rt_config *cfg = config_load(NULL, p, NULL);
-	if (!cfg || cfg->cgroups_path || cg_manager(ctx) == CGROUP_MANAGER_DISABLED)
-		return;
-	snprintf(p, sizeof p, "/isola/%s", id);
+	snprintf(p, sizeof p, "%s/%s/" CLEANUP_FILE, state_root(ctx), id);
+	_cleanup_json_ json_t *rec = json_load_path(p, NULL);
+	const char *path = json_string_value(json_object_get(rec, "cgroup"));
 	_cleanup_cgroup_ struct isola_cgroup *cg = NULL;
-	if (cgroup_open(NULL, p, NULL, &cg, NULL) == 0 && cg->available) {
+	if (!path || cgroup_open(NULL, path, NULL, &cg, NULL) < 0 || !cg->available)
+		return; /* killed before the record, or the cgroup was never made */
+	if (json_is_true(json_object_get(rec, "made"))) {
 		cgroup_kill(cg, NULL);
 		cgroup_destroy(cg, NULL);
+		return;
 	}
+	/* killed before mkdir's outcome was recorded: none of our processes is in it yet (init is cloned
+	 * after "made"), so kill nothing, it may be someone else's; an empty leaf is ours to remove, and
+	 * rmdir(2) refuses (EBUSY) one with processes or children */
+	snprintf(p, sizeof p, "%s%s", cg->mount, cg->path);
+	int r = rmdir(p);
+	EXPLAIN(r, "rmdir(2)", "rmdir(\"%s\")  /* cgroup of a killed create */", p);
 }
 
 int runtime_delete(const struct runtime_ctx *ctx, const char *id, bool force, isola_error *err)

@@ -62,10 +62,12 @@ static int make_node(int rootfd, const char *path, mode_t type, unsigned maj, un
 	*slash = 0;
 	_cleanup_close_ int dfd = safe_mkdir_p(rootfd, *dir ? dir : "/", 0755, err);
 	if (dfd < 0)
+		// cppcheck-suppress memleak ; dir is freed by its _cleanup_ attribute, which cppcheck ignores
 		return isola_err_wrap(err, "device %s", path);
 	const char *base = slash + 1;
 	/* An image may already hold something at that name: replace a file, refuse a directory. */
 	if (unlinkat(dfd, base, 0) < 0 && errno != ENOENT)
+		// cppcheck-suppress memleak ; dir is freed by its _cleanup_ attribute, which cppcheck ignores
 		return isola_err(err, errno, "device %s: remove what is there", path);
 	int r = mknodat(dfd, base, type | perm, makedev(maj, min));
 	EXPLAIN(r, "mknod(2)", "mknodat(%d <%s>, \"%s\", %s|%04o, makedev(%u, %u))", dfd, dir, base,

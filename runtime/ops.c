@@ -55,6 +55,7 @@ static int ps_by_pidns(pid_t init, pid_t **pids, size_t *n, isola_error *err)
 		return isola_err(err, ENOMEM, "ps");
 	if (!own_ns) {
 		v[(*n)++] = init;
+		// cppcheck-suppress memleak ; steal_ptr hands v over, cppcheck cannot follow it
 		*pids = steal_ptr(&v);
 		return 0;
 	}
