@@ -68,7 +68,7 @@ check-asan:
 lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -I lib \
-	    --suppress=missingIncludeSystem $$(git ls-files '*.c')
+	    --library=lint/cppcheck-jansson.cfg --suppress=missingIncludeSystem $$(git ls-files '*.c')
 
 bench: all $(BENCHES)
 
