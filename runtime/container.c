@@ -23,6 +23,7 @@
 #include "runtime/config.h"
 #include "runtime/container.h"
 #include "runtime/dev.h"
+#include "runtime/filtercache.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/mount.h"
@@ -241,7 +242,7 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 	if (caps_parse(cfg->capabilities, "process.capabilities", &caps, err) < 0)
 		return isola_err_wrap(err, "config.json");
 	_cleanup_seccomp_ struct isola_seccomp *sc = NULL;
-	if (isola_seccomp_build(cfg->seccomp, "linux.seccomp", &sc, err) < 0)
+	if (filtercache_build(cfg->seccomp, "linux.seccomp", &sc, err) < 0)
 		return isola_err_wrap(err, "config.json");
 	struct cgroup_resources res = { 0 };
 	int r = cgroup_resources_parse(cfg->resources, "linux.resources", &res, err);

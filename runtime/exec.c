@@ -20,6 +20,7 @@
 #include "runtime/caps.h"
 #include "runtime/cgroup.h"
 #include "runtime/container.h"
+#include "runtime/filtercache.h"
 #include "runtime/init.h"
 #include "runtime/process.h"
 #include "runtime/runtime.h"
@@ -177,9 +178,9 @@ __attribute__((noreturn)) static void exec_child_run(const struct exec_child *x)
 		sync_send_error(x->sync_fd, &e);
 		_exit(1);
 	}
+	prctl(PR_SET_PDEATHSIG, 0); /* before READY: the caller may exit right after it (exec -d) */
 	if (sync_send(x->sync_fd, SYNC_READY, 0, -1) < 0)
 		_exit(1);
-	prctl(PR_SET_PDEATHSIG, 0);
 	bool late = x->sc && x->cfg->no_new_privs && !x->sc->notify;
 	init_exec(path, x->cfg->args, x->cfg->env, o->preserve_fds, x->sc, late, &e);
 	char buf[ISOLA_ERR_MSG_MAX + 64];
@@ -209,7 +210,7 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 	if (caps_parse(cfg->capabilities, "process.capabilities", &caps, err) < 0)
 		return -1;
 	_cleanup_seccomp_ struct isola_seccomp *sc = NULL;
-	if (isola_seccomp_build(cfg->seccomp, "linux.seccomp", &sc, err) < 0)
+	if (filtercache_build(cfg->seccomp, "linux.seccomp", &sc, err) < 0)
 		return -1;
 	_cleanup_cgroup_ struct isola_cgroup *cg = NULL;
 	if (container_open_cgroup(st, &cg, err) < 0)

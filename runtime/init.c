@@ -169,9 +169,7 @@ int init_exec(const char *path, char *const *args, char *const *env, unsigned pr
 		return isola_err(err, errno, "close_range");
 	if (seccomp_now && sc) {
 		/* last: from here on only execve must still be allowed by the profile */
-		r = isola_seccomp_install(sc, err);
-		EXPLAIN(r, "seccomp(2)", "seccomp(SECCOMP_SET_MODE_FILTER, %#x, {%zu instructions})", sc->flags,
-			sc->bpf_len);
+		r = isola_seccomp_install(sc, err); /* seccomp.c explains the seccomp(2) call */
 		if (r < 0)
 			return -1;
 	}
@@ -384,8 +382,6 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 		/* Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter: before caps drop. With a
 		 * listener the fd must reach the parent before READY. */
 		int lfd = isola_seccomp_install(a->seccomp, err);
-		EXPLAIN(lfd, "seccomp(2)", "seccomp(SECCOMP_SET_MODE_FILTER, %#x, {%zu instructions})", a->seccomp->flags,
-			a->seccomp->bpf_len);
 		if (lfd < 0)
 			return -1;
 		if (notify) {
@@ -447,10 +443,11 @@ void container_init(const struct init_args *a)
 		sync_send_error(sfd, &e);
 		_exit(1);
 	}
+	/* from now on the container outlives the runtime that created it. Cleared BEFORE the parent hears
+	 * READY (it exits right after); a parent gone before that makes the send fail and us exit. */
+	prctl(PR_SET_PDEATHSIG, 0);
 	if (sync_send(sfd, SYNC_READY, 0, -1) < 0)
 		_exit(1);
-	/* from now on the container outlives the runtime that created it */
-	prctl(PR_SET_PDEATHSIG, 0);
 	start_user_process(a, path, env, state_json, &e);
 	char buf[ISOLA_ERR_MSG_MAX + 64];
 	dprintf(2, "isola-runtime: %s\n", isola_err_str(&e, buf, sizeof buf));

@@ -64,7 +64,7 @@ json_t *cli_default_spec(bool rootless)
 	}
 	return json_pack("{s:s, s:{s:b, s:{s:i, s:i}, s:[s], s:[ss], s:s, s:o, s:[{s:s, s:i, s:i}], s:b},"
 			 " s:{s:s, s:b}, s:s, s:o, s:o}",
-			 "ociVersion", "1.2.0", "process", "terminal", 1, "user", "uid", 0, "gid", 0, "args", "sh", "env",
+			 "ociVersion", "1.0.2", "process", "terminal", 1, "user", "uid", 0, "gid", 0, "args", "sh", "env",
 			 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", "cwd", "/",
 			 "capabilities", caps_default_spec_json(), "rlimits", "type", "RLIMIT_NOFILE", "hard", 1024, "soft",
 			 1024, "noNewPrivileges", 1, "root", "path", "rootfs", "readonly", 1, "hostname", "isola",

@@ -98,6 +98,8 @@ int cli_supervise(pid_t pid, int master, isola_error *err)
 			int status;
 			pid_t w = waitpid(pid, &status, WNOHANG);
 			if (w == pid) {
+				EXPLAIN(w, "wait(2)", "waitpid(%d, {%s %d}, WNOHANG)", pid, WIFEXITED(status) ? "exited" : "killed by",
+					WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 				/* drain what the container wrote last */
 				while (out_open && poll(&p[2], 1, 0) > 0 && (p[2].revents & POLLIN) && pump(master, STDOUT_FILENO))
 					;

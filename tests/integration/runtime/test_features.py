@@ -227,3 +227,20 @@ def test_spec_and_features(rt, tmp_path):
     assert {"type": "user"} in c["linux"]["namespaces"]
     f = json.loads(rt.cmd("features", check=True).stdout)
     assert "time" in f["linux"]["namespaces"] and "poststop" in f["hooks"]
+
+
+def test_seccomp_filter_cache_never_serves_another_profile(rt):
+    """The compiled-filter cache (runtime/filtercache.c) must follow the profile: same profile twice gives
+    the same behaviour, a changed profile is rebuilt, not served from the cache."""
+    c = rt.config()
+    c["process"]["args"] = ["/bin/sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"]
+    c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]})
+    rt.write_config(c)
+    for _ in range(2):
+        p = rt.cmd("run", rt.new_id())
+        assert "rc=0" in p.stdout, p.stdout + p.stderr
+    c["linux"]["seccomp"]["syscalls"].insert(0, {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                                                 "errnoRet": 1})
+    rt.write_config(c)
+    p = rt.cmd("run", rt.new_id())
+    assert "rc=0" not in p.stdout, "a changed seccomp profile was served from the filter cache: " + p.stdout

@@ -190,3 +190,14 @@ def test_pause_resume_needs_cgroup_or_works(rt):
     assert rt.state(cid)["status"] == "paused"
     rt.cmd("resume", cid, check=True)
     assert rt.state(cid)["status"] == "running"
+
+
+def test_created_container_survives_create_exit(rt):
+    """create exits as soon as init reports ready; init must not die with it (PDEATHSIG race)."""
+    rt.set_args("/bin/true")
+    for _ in range(10):
+        cid = rt.new_id()
+        rt.cmd("create", cid, check=True)
+        p = rt.cmd("start", cid)
+        assert p.returncode == 0, f"start right after create failed: {p.stderr}"
+        rt.cmd("delete", "--force", cid, check=True)
