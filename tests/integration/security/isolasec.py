@@ -99,10 +99,13 @@ class Runtime:
     def create(self, args, edit=None, rootfs=None, stdout=None):
         b = self.bundle(args, edit, rootfs)
         cid = self.new_id()
-        r = subprocess.run([str(RUNTIME), "--root", str(self.root), "create", "--bundle", str(b), cid],
-                           stdin=subprocess.DEVNULL, stdout=stdout or subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True, timeout=60)
-        assert r.returncode == 0, "create failed: %s" % r.stderr
+        # the container inherits stdio: a pipe would stay open as long as it runs, so use files
+        errf = b / "create.stderr"
+        with open(errf, "w") as err:
+            r = subprocess.run([str(RUNTIME), "--root", str(self.root), "create", "--bundle", str(b), cid],
+                               stdin=subprocess.DEVNULL, stdout=stdout or subprocess.DEVNULL, stderr=err,
+                               timeout=60)
+        assert r.returncode == 0, "create failed: %s" % errf.read_text()
         return cid, b
 
     def state(self, cid):

@@ -2,10 +2,14 @@
 `isola-runtime spec` and checks that the kernel surface the default seccomp profile and capability set
 close is really closed (docs/security.md, "seccomp" and "capabilities")."""
 import fcntl
+import json
 import os
 import pty
+import socket
+import struct
 import subprocess
 import termios
+import threading
 
 import pytest
 
@@ -147,6 +151,60 @@ def test_bad_capability_name_rejected(rt):
     r = rt.run(["/bin/true"], edit=edit)
     assert r.returncode != 0
     assert 'process.capabilities.bounding[3]: unknown capability "CAP_FOO"' in r.stderr, r.stderr
+
+
+# seccomp(2) user notification ioctls: _IOWR('!', 0, struct seccomp_notif[80]), _IOWR('!', 1, ..._resp[24])
+SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100
+SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101
+
+
+def test_seccomp_notify_listener(rt):
+    """linux.seccomp.listenerPath: the runtime sends the listener fd with the OCI seccomp state to an agent,
+    which then answers the container's notified syscall itself (getppid() → 4242)."""
+    sock_path = str(rt.base / "agent.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    srv.settimeout(30)
+    got = {}
+
+    def agent():
+        conn, _ = srv.accept()
+        msg, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+        got["state"] = json.loads(msg)
+        got["nfds"] = len(fds)
+        lfd = fds[0]
+        while True:
+            req = bytearray(80)
+            try:
+                fcntl.ioctl(lfd, SECCOMP_IOCTL_NOTIF_RECV, req, True)
+            except OSError:
+                break  # the container is gone
+            nid = struct.unpack_from("Q", req, 0)[0]
+            resp = bytearray(struct.pack("QqiI", nid, 4242, 0, 0))
+            try:
+                fcntl.ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, resp, True)
+            except OSError:
+                pass
+        os.close(lfd)
+        conn.close()
+
+    t = threading.Thread(target=agent, daemon=True)
+    t.start()
+
+    def edit(c):
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock_path,
+                                 "listenerMetadata": "isola-test",
+                                 "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}]}
+    r = rt.run(["/helpers/trysys", "getppid_val"], edit=edit)
+    t.join(timeout=10)
+    srv.close()
+    assert r.returncode == 0, r.stderr
+    assert parse_kv(r.stdout).get("getppid_val") == "4242", "getppid was not answered by the agent: %r" % r.stdout
+    st = got["state"]
+    assert st["fds"] == ["seccompFd"] and got["nfds"] == 1, st
+    assert st["metadata"] == "isola-test", st
+    assert st["pid"] > 0 and st["state"]["id"] == rt.ids[-1], st
 
 
 def test_rlimits_applied(rt):
