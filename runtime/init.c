@@ -334,7 +334,7 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 	if (relative && a->bundle && chdir(a->bundle) < 0)
 		return isola_err(err, errno, "chdir %s", a->bundle);
 	bool in_userns = cfg->clone_flags & CLONE_NEWUSER;
-	_cleanup_close_ int rootfd = rootfs_prepare(cfg, in_userns, a->devs, err);
+	_cleanup_close_ int rootfd = rootfs_prepare_mnt(cfg, in_userns, a->devs, a->rootfs_mnt, err);
 	if (rootfd < 0)
 		return -1;
 	if (a->notify_host_dir) {

@@ -13,6 +13,12 @@
 
 int rootfs_prepare(const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *devs, isola_error *err)
 {
+	return rootfs_prepare_mnt(cfg, in_userns, devs, -1, err);
+}
+
+int rootfs_prepare_mnt(const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *devs, int root_mnt,
+		       isola_error *err)
+{
 	unsigned long prop = cfg->rootfs_propagation ? cfg->rootfs_propagation : (MS_PRIVATE | MS_REC);
 	/* Shared propagation would leak our mounts to the host (mount_namespaces(7) "Shared subtrees"). The root
 	 * must not stay shared for pivot_root either; a "shared" rootfsPropagation is applied to the new root. */
@@ -23,9 +29,14 @@ int rootfs_prepare(const struct rt_config *cfg, bool in_userns, const struct dev
 		return isola_err(err, errno, "make / %s", explain_mount_flags(first));
 
 	unsigned f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
-	_cleanup_close_ int tree = open_tree(AT_FDCWD, cfg->root_path, f);
-	EXPLAIN(tree, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)",
-		cfg->root_path);
+	_cleanup_close_ int tree = -1;
+	if (root_mnt >= 0) { /* syscont: an idmapped image or an overlay the parent built (syscont.c) */
+		tree = fcntl(root_mnt, F_DUPFD_CLOEXEC, 3);
+	} else {
+		tree = open_tree(AT_FDCWD, cfg->root_path, f);
+		EXPLAIN(tree, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)",
+			cfg->root_path);
+	}
 	if (tree < 0)
 		return isola_err(err, errno, "root.path %s", cfg->root_path);
 	r = move_mount(tree, "", AT_FDCWD, cfg->root_path, MOVE_MOUNT_F_EMPTY_PATH);
