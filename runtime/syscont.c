@@ -551,7 +551,7 @@ static int mkdir_p(const char *path, mode_t mode, isola_error *err)
 		if (*s != '/')
 			continue;
 		*s = 0;
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		if (mkdir(tmp, 0711) < 0 && errno != EEXIST) /* searchable: the bind source is opened as the container's root */
 			return isola_err(err, errno, "mkdir %s", tmp);
 		*s = '/';
 	}

@@ -35,9 +35,10 @@
 #define HALT_USAGE "halt [--timeout SECS] [--idmap-dir DIR] [--keep-ids] ID"
 #define MAX_BINDS 32
 
-/* The console holder: a child that keeps the pty master read until the container's init is gone. It holds
- * a slave fd itself until it knows init's pid (read from `pidpipe`), so the master never reads EIO before
- * the container has opened its console; no pid (boot failed) → it exits. */
+/* The console holder: a child that keeps the pty master read until the container's init is gone. It keeps
+ * a slave fd of its own open all along: with no slave open, the master reads EIO, and an init that closes
+ * and reopens /dev/console (systemd does, around getty) must never find the pty gone. It learns init's pid
+ * from `pidpipe` and exits when that process does (pidfd_open(2)); no pid (boot failed) → it exits. */
 static void console_holder(int master, int pidpipe, int logfd)
 {
 	setsid();
@@ -49,6 +50,7 @@ static void console_holder(int master, int pidpipe, int logfd)
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
 	int keep = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	(void)keep;
 	int pfd = -1;
 	char buf[8192];
 	for (;;) {
@@ -56,10 +58,8 @@ static void console_holder(int master, int pidpipe, int logfd)
 				       { .fd = pfd, .events = POLLIN } };
 		if (poll(p, 3, -1) < 0)
 			continue;
-		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (p[0].revents & POLLIN) {
 			ssize_t n = read(master, buf, sizeof buf);
-			if (n <= 0 && pfd >= 0 && keep < 0)
-				_exit(0); /* EIO: every slave is closed, the container is gone */
 			if (n > 0 && logfd >= 0 && write(logfd, buf, (size_t)n) < 0)
 				closep(&logfd);
 		}
@@ -69,7 +69,6 @@ static void console_holder(int master, int pidpipe, int logfd)
 			if (n != sizeof pid || pid <= 0 || (pfd = pidfd_open(pid, 0)) < 0)
 				_exit(0);
 			closep(&pidpipe);
-			closep(&keep);
 		}
 		if (pfd >= 0 && (p[2].revents & POLLIN)) {
 			/* init is gone: drain what is left, then go */
