@@ -28,33 +28,35 @@ int rootfs_prepare_mnt(const struct rt_config *cfg, bool in_userns, const struct
 	if (r < 0)
 		return isola_err(err, errno, "make / %s", explain_mount_flags(first));
 
-	unsigned f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
-	_cleanup_close_ int tree = -1;
-	if (root_mnt >= 0) { /* syscont: an idmapped image or an overlay the parent built (syscont.c) */
-		tree = fcntl(root_mnt, F_DUPFD_CLOEXEC, 3);
+	_cleanup_close_ int rootfd = -1;
+	if (root_mnt >= 0) { /* syscont: the root was attached already (syscont_attach_root) */
+		rootfd = fcntl(root_mnt, F_DUPFD_CLOEXEC, 3);
+		if (rootfd < 0)
+			return isola_err(err, errno, "dup the root fd");
 	} else {
-		tree = open_tree(AT_FDCWD, cfg->root_path, f);
+		unsigned f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
+		_cleanup_close_ int tree = open_tree(AT_FDCWD, cfg->root_path, f);
 		EXPLAIN(tree, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)",
 			cfg->root_path);
-	}
-	if (tree < 0)
-		return isola_err(err, errno, "root.path %s", cfg->root_path);
-	r = move_mount(tree, "", AT_FDCWD, cfg->root_path, MOVE_MOUNT_F_EMPTY_PATH);
-	EXPLAIN(r, "move_mount(2)", "move_mount(%d, \"\", AT_FDCWD, \"%s\", MOVE_MOUNT_F_EMPTY_PATH)", tree,
-		cfg->root_path);
-	if (r < 0)
-		return isola_err(err, errno, "bind root.path %s onto itself", cfg->root_path);
-	if (prop & MS_SHARED) {
-		struct mount_attr a = { .propagation = MS_SHARED };
-		r = mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a);
-		EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%d <rootfs>, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {propagation=MS_SHARED})", tree);
+		if (tree < 0)
+			return isola_err(err, errno, "root.path %s", cfg->root_path);
+		r = move_mount(tree, "", AT_FDCWD, cfg->root_path, MOVE_MOUNT_F_EMPTY_PATH);
+		EXPLAIN(r, "move_mount(2)", "move_mount(%d, \"\", AT_FDCWD, \"%s\", MOVE_MOUNT_F_EMPTY_PATH)", tree,
+			cfg->root_path);
 		if (r < 0)
-			return isola_err(err, errno, "make rootfs shared");
+			return isola_err(err, errno, "bind root.path %s onto itself", cfg->root_path);
+		if (prop & MS_SHARED) {
+			struct mount_attr a = { .propagation = MS_SHARED };
+			r = mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a);
+			EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%d <rootfs>, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {propagation=MS_SHARED})", tree);
+			if (r < 0)
+				return isola_err(err, errno, "make rootfs shared");
+		}
+		rootfd = open(cfg->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		EXPLAIN(rootfd, "open(2)", "open(\"%s\", O_PATH|O_DIRECTORY|O_CLOEXEC)", cfg->root_path);
+		if (rootfd < 0)
+			return isola_err(err, errno, "open root.path %s", cfg->root_path);
 	}
-	_cleanup_close_ int rootfd = open(cfg->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	EXPLAIN(rootfd, "open(2)", "open(\"%s\", O_PATH|O_DIRECTORY|O_CLOEXEC)", cfg->root_path);
-	if (rootfd < 0)
-		return isola_err(err, errno, "open root.path %s", cfg->root_path);
 
 	bool dev_mounted = false;
 	for (size_t i = 0; i < cfg->n_mounts; i++) {

@@ -64,6 +64,14 @@ struct runtime_system_opts {
 				   * cgroup_owner_uid/gid, cgroup namespace rooted there (cgroup.h "Delegation") */
 	uid_t cgroup_owner_uid;
 	gid_t cgroup_owner_gid;
+	/* detached mounts (open_tree(OPEN_TREE_CLONE) fds the caller made and keeps) attached after the config's
+	 * mounts, by fd: host sources the namespace's root could not even look up by path */
+	const struct runtime_system_mount *mounts;
+	size_t n_mounts;
+};
+struct runtime_system_mount {
+	int fd;
+	const char *destination; /* absolute, inside the container */
 };
 
 struct runtime_create_opts {

@@ -240,11 +240,11 @@ static int fsconfig_fd(int fs, const char *key, int fd, isola_error *err)
 	return r < 0 ? isola_err(err, errno, "overlay %s (layers by fd need Linux 6.13+)", key) : 0;
 }
 
-/* ephemeral: overlayfs with the id-mapped image as its only lower layer and a private tmpfs (id-mapped the
- * same way, so the upper layer stores the image's own ids) as upper and work dir. Layers are given by fd
+/* ephemeral: overlayfs with the id-mapped image as its only lower layer and a private tmpfs as upper and
+ * work dir. Layers are given by fd
  * (overlayfs "lowerdir+", "upperdir", "workdir" with FSCONFIG_SET_FD), so nothing is ever mounted on a
  * host path. Returns the detached overlay mount. */
-static int ephemeral_overlay(int lower, int usernsfd, isola_error *err)
+static int ephemeral_overlay(int lower, uint64_t base, isola_error *err)
 {
 	_cleanup_close_ int tfs = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	EXPLAIN(tfs, "fsopen(2)", "fsopen(\"tmpfs\", FSOPEN_CLOEXEC)  /* the ephemeral upper layer */");
@@ -262,10 +262,23 @@ static int ephemeral_overlay(int lower, int usernsfd, isola_error *err)
 		return isola_err(err, errno, "fsmount tmpfs");
 	if (mkdirat(tmnt, "upper", 0755) < 0 || mkdirat(tmnt, "work", 0755) < 0)
 		return isola_err(err, errno, "mkdir upper/work on the ephemeral tmpfs");
-	/* privileged (usernsfd < 0): the layers need no mapping */
-	_cleanup_close_ int itmnt = usernsfd >= 0 ? idmapped_clone(tmnt, "", usernsfd, 0, err) : steal_fd(&tmnt);
-	if (itmnt < 0)
-		return -1;
+	/* The merged root takes the upper root's owner and mode: make them the image root's, as the container
+	 * sees it (fstat through the id-mapped lower gives host ids already). This is our private tmpfs, not
+	 * the image. */
+	struct stat lst;
+	if (fstat(lower, &lst) < 0)
+		return isola_err(err, errno, "stat the image root");
+	(void)base;
+	int r0 = fchownat(tmnt, "upper", lst.st_uid, lst.st_gid, AT_SYMLINK_NOFOLLOW);
+	EXPLAIN(r0, "chown(2)", "fchownat(<ephemeral tmpfs>, \"upper\", %u, %u)  /* the image root's owner, host ids */",
+		(unsigned)lst.st_uid, (unsigned)lst.st_gid);
+	if (r0 < 0 || fchmodat(tmnt, "upper", lst.st_mode & 07777, 0) < 0)
+		return isola_err(err, errno, "chown/chmod the upper layer's root");
+	/* The upper layer is NOT id-mapped: overlayfs creates work/work and does copy-up with the mounter's
+	 * credentials (the host's root, uid 0), which an id-mapped upper could not represent (EOVERFLOW, and
+	 * the overlay silently falls back to read-only). Files the container creates are stored under their
+	 * host ids (base + k) in the private tmpfs, which nobody else sees. */
+	int itmnt = tmnt;
 	_cleanup_close_ int upper = openat(itmnt, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_close_ int work = openat(itmnt, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (upper < 0 || work < 0)
@@ -310,7 +323,7 @@ static int build_root(const struct runtime_boot_opts *o, uint64_t base, isola_er
 		return -1;
 	if (!o->ephemeral)
 		return steal_fd(&img);
-	return ephemeral_overlay(img, usernsfd, err);
+	return ephemeral_overlay(img, base, err);
 }
 
 /* ---- the bundle ---- */
@@ -357,8 +370,83 @@ static bool privileged_drop(int c)
 	return false;
 }
 
-static json_t *build_config(const char *id, const struct runtime_boot_opts *o, uint64_t base, bool notify,
-			    const char *notify_dir)
+/* Host paths the container needs (the notify socket's directory, --bind sources) are cloned here, by the
+ * host's root, into detached mounts (open_tree(2) OPEN_TREE_CLONE) and attached by fd in the child
+ * (syscont_attach_mounts): the child runs as the user namespace's root, an unprivileged uid on the host
+ * that may not even search the directories above them (/run/isola is 0700), and a path would be
+ * resolved late (a race). */
+struct host_mounts {
+	struct runtime_system_mount m[65];
+	size_t n;
+};
+
+static void host_mounts_close(struct host_mounts *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		closep(&h->m[i].fd);
+}
+
+static int host_mount_add(struct host_mounts *h, const char *src, const char *dest, bool ro, isola_error *err)
+{
+	if (h->n == ARRAY_SIZE(h->m))
+		return isola_err(err, E2BIG, "too many mounts");
+	unsigned f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+	int fd = open_tree(AT_FDCWD, src, f);
+	EXPLAIN(fd, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC)  /* for %s */", src, dest);
+	if (fd < 0)
+		return isola_err(err, errno, "bind source %s", src);
+	h->m[h->n].fd = fd;
+	h->m[h->n++].destination = dest;
+	struct mount_attr a = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (ro ? MOUNT_ATTR_RDONLY : 0) };
+	int r = mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof a);
+	EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%d <%s>, \"\", AT_EMPTY_PATH, {attr_set=MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV%s})",
+		fd, src, ro ? "|MOUNT_ATTR_RDONLY" : "");
+	if (r < 0)
+		return isola_err(err, errno, "set attributes of bind %s", src);
+	return 0;
+}
+
+int syscont_attach_root(const char *root_path, unsigned long propagation, int mnt, isola_error *err)
+{
+	unsigned long prop = propagation ? propagation : (MS_PRIVATE | MS_REC);
+	unsigned long first = (prop & MS_SHARED) ? (MS_SLAVE | MS_REC) : prop;
+	int r = mount(NULL, "/", NULL, first, NULL);
+	EXPLAIN(r, "mount_namespaces(7)", "mount(NULL, \"/\", NULL, %s)  /* before attaching the root */",
+		explain_mount_flags(first));
+	if (r < 0)
+		return isola_err(err, errno, "make / %s", explain_mount_flags(first));
+	r = move_mount(mnt, "", AT_FDCWD, root_path, MOVE_MOUNT_F_EMPTY_PATH);
+	EXPLAIN(r, "move_mount(2)", "move_mount(%d <id-mapped root>, \"\", AT_FDCWD, \"%s\", MOVE_MOUNT_F_EMPTY_PATH)", mnt,
+		root_path);
+	if (r < 0)
+		return isola_err(err, errno, "attach the root on %s", root_path);
+	int fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	EXPLAIN(fd, "open(2)", "open(\"%s\", O_PATH|O_DIRECTORY|O_CLOEXEC)", root_path);
+	if (fd < 0)
+		return isola_err(err, errno, "open root %s", root_path);
+	return fd;
+}
+
+int syscont_attach_mounts(int rootfd, const struct runtime_system_mount *m, size_t n, isola_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		if (fstat(m[i].fd, &st) < 0)
+			return isola_err(err, errno, "stat the mount for %s", m[i].destination);
+		_cleanup_close_ int target = safe_create_target(rootfd, m[i].destination, S_ISDIR(st.st_mode),
+								S_ISDIR(st.st_mode) ? 0755 : 0644, err);
+		if (target < 0)
+			return isola_err_wrap(err, "mount target %s", m[i].destination);
+		int r = move_mount(m[i].fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+		EXPLAIN(r, "move_mount(2)", "move_mount(%d, \"\", %d <%s>, \"\", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH)",
+			m[i].fd, (int)target, m[i].destination);
+		if (r < 0)
+			return isola_err(err, errno, "mount on %s", m[i].destination);
+	}
+	return 0;
+}
+
+static json_t *build_config(const char *id, const struct runtime_boot_opts *o, uint64_t base, bool notify)
 {
 	json_t *caps = all_caps();
 	if (o->privileged) {
@@ -397,11 +485,6 @@ static json_t *build_config(const char *id, const struct runtime_boot_opts *o, u
 	/* CONTAINER_INTERFACE.md: /run and /run/lock are tmpfs the container owns */
 	json_array_append_new(mounts, mnt("/run", "tmpfs", "tmpfs", "nosuid,nodev,mode=755,size=20%"));
 	json_array_append_new(mounts, mnt("/run/lock", "tmpfs", "tmpfs", "nosuid,nodev,noexec,mode=1777,size=5m"));
-	if (notify)
-		json_array_append_new(mounts, mnt(NOTIFY_DIR_INSIDE, "bind", notify_dir, "bind,nosuid,nodev,noexec"));
-	for (size_t i = 0; i < o->n_binds; i++)
-		json_array_append_new(mounts, mnt(o->binds[i].destination, "bind", o->binds[i].source,
-						  o->binds[i].readonly ? "bind,nosuid,nodev,ro" : "bind,nosuid,nodev"));
 	json_object_set_new(cfg, "mounts", mounts);
 
 	json_t *lx = json_object();
@@ -640,7 +723,13 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 		if ((nfd = notify_socket_open(notify_dir, err)) < 0)
 			return isola_err_wrap(err, "boot %s", id);
 	}
-	_cleanup_json_ json_t *cfg = build_config(id, o, base, notify, notify_dir);
+	_cleanup_(host_mounts_close) struct host_mounts hm = { .n = 0 };
+	if (notify && host_mount_add(&hm, notify_dir, NOTIFY_DIR_INSIDE, false, err) < 0)
+		return isola_err_wrap(err, "boot %s", id);
+	for (size_t i = 0; i < o->n_binds; i++)
+		if (host_mount_add(&hm, o->binds[i].source, o->binds[i].destination, o->binds[i].readonly, err) < 0)
+			return isola_err_wrap(err, "boot %s: --bind", id);
+	_cleanup_json_ json_t *cfg = build_config(id, o, base, notify);
 	if (!cfg)
 		return isola_err(err, ENOMEM, "boot %s: config", id);
 	snprintf(cfgpath, sizeof cfgpath, "%s/config.json", dir);
@@ -674,7 +763,8 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 		.stdio = RUNTIME_STDIO_INHERIT,
 		.system = { .enabled = true, .uuid = o->uuid ? o->uuid : uuid, .console_master = o->console_master,
 			    .stop_signal = meta.stop_signal, .rootfs_mnt_set = true, .rootfs_mnt = root,
-			    .cgroup_inner = "init", .cgroup_owner_uid = (uid_t)base, .cgroup_owner_gid = (gid_t)base },
+			    .cgroup_inner = "init", .cgroup_owner_uid = (uid_t)base, .cgroup_owner_gid = (gid_t)base,
+			    .mounts = hm.m, .n_mounts = hm.n },
 	};
 	_cleanup_close_ int devnull = -1;
 	if (o->console_master < 0) {

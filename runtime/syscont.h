@@ -84,6 +84,15 @@ struct runtime_boot_result {
 	int stop_signal;
 };
 
+/* Child side (init.c calls these between clone3 and execve; not for other callers):
+ * attach the detached root mount onto root_path — before init becomes the user namespace's root, while its
+ * fsuid is still the host's root and may search the path — after making "/" private (propagation: the
+ * config's rootfsPropagation, 0 = rprivate). Returns an O_PATH fd of the new root. */
+int syscont_attach_root(const char *root_path, unsigned long propagation, int mnt, isola_error *err);
+/* attach each detached mount at its destination under rootfd (a directory or a file target is created to
+ * match, with RESOLVE_IN_ROOT). */
+int syscont_attach_mounts(int rootfd, const struct runtime_system_mount *m, size_t n, isola_error *err);
+
 /* Boot: allocate ids, write the bundle, create, start, wait until ready. On failure nothing is left
  * (container deleted, ids released when this call allocated them). */
 int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct runtime_boot_opts *o,
