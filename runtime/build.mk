@@ -49,3 +49,17 @@ bench-runtime: $(RUNTIME_BIN)
 check-runtime: $(RUNTIME_BIN) $(RUNTIME_UNIT)
 	$(RUNTIME_UNIT)
 	$(PYTEST) -q tests/integration/runtime
+
+# static helpers the runtime integration tests bind into busybox containers
+RUNTIME_HELPERS := $(patsubst tests/integration/runtime/helpers/%.c,$(B)/tests/helpers/rt-%,$(wildcard tests/integration/runtime/helpers/*.c))
+all: $(RUNTIME_HELPERS)
+$(B)/tests/helpers/rt-%: tests/integration/runtime/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
+
+# the library's system-container mode, driven from C (runtime.h has no CLI for it yet)
+RUNTIME_SYSDRIVER := $(B)/tests/helpers/rt-syscontainer
+all: $(RUNTIME_SYSDRIVER)
+$(RUNTIME_SYSDRIVER): $(B)/obj/tests/integration/runtime/syscontainer_driver.o $(LIB_RUNTIME) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,$(RUNTIME_LIBS))

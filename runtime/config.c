@@ -17,9 +17,8 @@ static const struct {
 	const char *name;
 	unsigned long flag;
 } ns_names[] = {
-	{ "mount", CLONE_NEWNS }, { "pid", CLONE_NEWPID },	 { "network", CLONE_NEWNET },
-	{ "ipc", CLONE_NEWIPC },  { "uts", CLONE_NEWUTS },	 { "user", CLONE_NEWUSER },
-	{ "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
+    {"mount", CLONE_NEWNS}, {"pid", CLONE_NEWPID},   {"network", CLONE_NEWNET},   {"ipc", CLONE_NEWIPC},
+    {"uts", CLONE_NEWUTS},  {"user", CLONE_NEWUSER}, {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
 };
 
 unsigned long config_ns_flag(const char *type)
@@ -38,10 +37,13 @@ const char *config_ns_name(unsigned long flag)
 	return "?";
 }
 
-static const char *hook_names[RT_HOOK_KINDS] = { "prestart",	    "createRuntime", "createContainer",
-						 "startContainer", "poststart",	     "poststop" };
+static const char *hook_names[RT_HOOK_KINDS] = {"prestart",       "createRuntime", "createContainer",
+                                                "startContainer", "poststart",     "poststop"};
 
-const char *config_hook_name(enum rt_hook_kind k) { return k < RT_HOOK_KINDS ? hook_names[k] : "?"; }
+const char *config_hook_name(enum rt_hook_kind k)
+{
+	return k < RT_HOOK_KINDS ? hook_names[k] : "?";
+}
 
 static void strv_free(char **v)
 {
@@ -123,7 +125,7 @@ static int get_u32(json_t *obj, const char *jpath, const char *key, bool require
 		return -1;
 	if (v > UINT32_MAX)
 		return isola_err(err, 0, "%s: %llu is out of range (max %u)", json_path_key(jpath, key),
-				 (unsigned long long)v, UINT32_MAX);
+		                 (unsigned long long)v, UINT32_MAX);
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -159,12 +161,12 @@ int config_parse_idmaps(json_t *arr, const char *jpath, struct rt_idmap **out, s
 			return isola_err(err, 0, "%s: range wraps past 4294967294", p);
 		for (size_t j = 0; j < i; j++) {
 			bool c_overlap = v[i].container_id < v[j].container_id + v[j].size &&
-					 v[j].container_id < v[i].container_id + v[i].size;
-			bool h_overlap = v[i].host_id < v[j].host_id + v[j].size &&
-					 v[j].host_id < v[i].host_id + v[i].size;
+			                 v[j].container_id < v[i].container_id + v[i].size;
+			bool h_overlap =
+			    v[i].host_id < v[j].host_id + v[j].size && v[j].host_id < v[i].host_id + v[i].size;
 			if (c_overlap || h_overlap)
-				return isola_err(err, 0, "%s: %s range overlaps %s", p, c_overlap ? "containerID" : "hostID",
-						 json_path_idx(jpath, j));
+				return isola_err(err, 0, "%s: %s range overlaps %s", p,
+				                 c_overlap ? "containerID" : "hostID", json_path_idx(jpath, j));
 		}
 	}
 	*out = steal_ptr(&v);
@@ -177,28 +179,40 @@ static const struct mount_opt {
 	bool clear;
 	unsigned long flag;
 } mount_opts[] = {
-	{ "ro", false, MS_RDONLY },	     { "rw", true, MS_RDONLY },
-	{ "nosuid", false, MS_NOSUID },	     { "suid", true, MS_NOSUID },
-	{ "nodev", false, MS_NODEV },	     { "dev", true, MS_NODEV },
-	{ "noexec", false, MS_NOEXEC },	     { "exec", true, MS_NOEXEC },
-	{ "sync", false, MS_SYNCHRONOUS },   { "async", true, MS_SYNCHRONOUS },
-	{ "dirsync", false, MS_DIRSYNC },    { "remount", false, MS_REMOUNT },
-	{ "mand", false, MS_MANDLOCK },	     { "nomand", true, MS_MANDLOCK },
-	{ "noatime", false, MS_NOATIME },    { "atime", true, MS_NOATIME },
-	{ "nodiratime", false, MS_NODIRATIME }, { "diratime", true, MS_NODIRATIME },
-	{ "relatime", false, MS_RELATIME },  { "norelatime", true, MS_RELATIME },
-	{ "strictatime", false, MS_STRICTATIME }, { "nostrictatime", true, MS_STRICTATIME },
-	{ "nosymfollow", false, MS_NOSYMFOLLOW }, { "lazytime", false, MS_LAZYTIME },
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"nosuid", false, MS_NOSUID},
+    {"suid", true, MS_NOSUID},
+    {"nodev", false, MS_NODEV},
+    {"dev", true, MS_NODEV},
+    {"noexec", false, MS_NOEXEC},
+    {"exec", true, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS},
+    {"async", true, MS_SYNCHRONOUS},
+    {"dirsync", false, MS_DIRSYNC},
+    {"remount", false, MS_REMOUNT},
+    {"mand", false, MS_MANDLOCK},
+    {"nomand", true, MS_MANDLOCK},
+    {"noatime", false, MS_NOATIME},
+    {"atime", true, MS_NOATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"diratime", true, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"nosymfollow", false, MS_NOSYMFOLLOW},
+    {"lazytime", false, MS_LAZYTIME},
 };
 
 static const struct {
 	const char *name;
 	unsigned long flag;
 } prop_opts[] = {
-	{ "private", MS_PRIVATE },	       { "rprivate", MS_PRIVATE | MS_REC },
-	{ "shared", MS_SHARED },	       { "rshared", MS_SHARED | MS_REC },
-	{ "slave", MS_SLAVE },		       { "rslave", MS_SLAVE | MS_REC },
-	{ "unbindable", MS_UNBINDABLE },       { "runbindable", MS_UNBINDABLE | MS_REC },
+    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
 static unsigned long prop_flag(const char *s)
@@ -247,11 +261,13 @@ int config_parse_mount_options(json_t *arr, const char *jpath, struct rt_mount *
 			m->propagation = prop_flag(o);
 		} else if (strcmp(o, "tmpcopyup") == 0 || strncmp(o, "idmap", 5) == 0 || strcmp(o, "rro") == 0) {
 			/* Not supported yet: refuse rather than silently drop a security-relevant request. */
-			return isola_err(err, 0, "%s: mount option \"%s\" is not supported", json_path_idx(jpath, i), o);
+			return isola_err(err, 0, "%s: mount option \"%s\" is not supported", json_path_idx(jpath, i),
+			                 o);
 		} else {
 			/* filesystem data ("size=64k", "mode=755", "lowerdir=..."): passed to fsconfig(2) */
 			if (strchr(o, ','))
-				return isola_err(err, 0, "%s: option \"%s\" contains a comma", json_path_idx(jpath, i), o);
+				return isola_err(err, 0, "%s: option \"%s\" contains a comma", json_path_idx(jpath, i),
+				                 o);
 			len += (size_t)snprintf(data + len, cap - len, "%s%s", len ? "," : "", o);
 		}
 	}
@@ -343,12 +359,12 @@ static const struct {
 	const char *name;
 	int res;
 } rlimit_names[] = {
-	{ "RLIMIT_AS", RLIMIT_AS },	     { "RLIMIT_CORE", RLIMIT_CORE },	     { "RLIMIT_CPU", RLIMIT_CPU },
-	{ "RLIMIT_DATA", RLIMIT_DATA },	     { "RLIMIT_FSIZE", RLIMIT_FSIZE },	     { "RLIMIT_LOCKS", RLIMIT_LOCKS },
-	{ "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE },
-	{ "RLIMIT_NOFILE", RLIMIT_NOFILE },   { "RLIMIT_NPROC", RLIMIT_NPROC },	     { "RLIMIT_RSS", RLIMIT_RSS },
-	{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO },   { "RLIMIT_RTTIME", RLIMIT_RTTIME },     { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
-	{ "RLIMIT_STACK", RLIMIT_STACK },
+    {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_FSIZE", RLIMIT_FSIZE},       {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},   {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 int config_parse_process(json_t *proc, const char *jp, struct rt_config *c, isola_error *err)
@@ -377,7 +393,7 @@ int config_parse_process(json_t *proc, const char *jp, struct rt_config *c, isol
 	if (json_object_get(proc, "oomScoreAdj")) {
 		if (oom < -1000 || oom > 1000)
 			return isola_err(err, 0, "%s: %lld is outside -1000..1000", json_path_key(jp, "oomScoreAdj"),
-					 (long long)oom);
+			                 (long long)oom);
 		c->has_oom_score_adj = true;
 		c->oom_score_adj = (int)oom;
 	}
@@ -409,7 +425,8 @@ int config_parse_process(json_t *proc, const char *jp, struct rt_config *c, isol
 				return isola_err(err, ENOMEM, "%s", up);
 			for (size_t i = 0; i < n; i++) {
 				json_t *g = json_array_get(gids, i);
-				if (!json_is_integer(g) || json_integer_value(g) < 0 || json_integer_value(g) > UINT32_MAX)
+				if (!json_is_integer(g) || json_integer_value(g) < 0 ||
+				    json_integer_value(g) > UINT32_MAX)
 					return isola_err(err, 0, "%s.additionalGids[%zu]: expected a gid", up, i);
 				c->additional_gids[c->n_additional_gids++] = (gid_t)json_integer_value(g);
 			}
@@ -448,8 +465,8 @@ int config_parse_process(json_t *proc, const char *jp, struct rt_config *c, isol
 			if (r->resource < 0)
 				return isola_err(err, 0, "%s.type: unknown rlimit \"%s\"", p, type);
 			if (r->soft > r->hard)
-				return isola_err(err, 0, "%s: soft %llu exceeds hard %llu", p, (unsigned long long)r->soft,
-						 (unsigned long long)r->hard);
+				return isola_err(err, 0, "%s: soft %llu exceeds hard %llu", p,
+				                 (unsigned long long)r->soft, (unsigned long long)r->hard);
 		}
 	}
 	return 0;
@@ -475,8 +492,10 @@ static int parse_devices(json_t *lnx, struct rt_config *c, isola_error *err)
 		uint32_t mode = 0666, uid = 0, gid = 0;
 		if (!json_is_object(e))
 			return isola_err(err, 0, "%s: expected an object", p);
-		if (dup_str(e, p, "path", true, &d->path, err) < 0 || json_get_str(e, p, "type", true, &type, err) < 0 ||
-		    get_u32(e, p, "major", false, &d->major, err) < 0 || get_u32(e, p, "minor", false, &d->minor, err) < 0 ||
+		if (dup_str(e, p, "path", true, &d->path, err) < 0 ||
+		    json_get_str(e, p, "type", true, &type, err) < 0 ||
+		    get_u32(e, p, "major", false, &d->major, err) < 0 ||
+		    get_u32(e, p, "minor", false, &d->minor, err) < 0 ||
 		    get_u32(e, p, "fileMode", false, &mode, err) < 0 || get_u32(e, p, "uid", false, &uid, err) < 0 ||
 		    get_u32(e, p, "gid", false, &gid, err) < 0)
 			return -1;
@@ -512,9 +531,9 @@ static int parse_linux(json_t *root, struct rt_config *c, isola_error *err)
 	    json_get_obj(lnx, "linux", "seccomp", false, &c->seccomp, err) < 0 ||
 	    json_get_obj(lnx, "linux", "timeOffsets", false, &timeoffs, err) < 0 ||
 	    config_parse_idmaps(json_object_get(lnx, "uidMappings"), "linux.uidMappings", &c->uid_map, &c->n_uid_map,
-				err) < 0 ||
+	                        err) < 0 ||
 	    config_parse_idmaps(json_object_get(lnx, "gidMappings"), "linux.gidMappings", &c->gid_map, &c->n_gid_map,
-				err) < 0 ||
+	                        err) < 0 ||
 	    parse_devices(lnx, c, err) < 0)
 		return -1;
 	if (prop && !(c->rootfs_propagation = prop_flag(prop)))
@@ -547,10 +566,11 @@ static int parse_linux(json_t *root, struct rt_config *c, isola_error *err)
 	for (size_t j = 0; j < c->n_namespaces; j++)
 		userns |= c->namespaces[j].flag == CLONE_NEWUSER;
 	if ((c->n_uid_map || c->n_gid_map) && !(c->clone_flags & CLONE_NEWUSER))
-		return isola_err(err, 0, "linux.uidMappings: mappings need a new \"user\" namespace in linux.namespaces");
+		return isola_err(err, 0,
+		                 "linux.uidMappings: mappings need a new \"user\" namespace in linux.namespaces");
 	if ((c->clone_flags & CLONE_NEWUSER) && (!c->n_uid_map || !c->n_gid_map))
 		return isola_err(err, 0, "linux.%s: a new user namespace needs uid and gid mappings",
-				 c->n_uid_map ? "gidMappings" : "uidMappings");
+		                 c->n_uid_map ? "gidMappings" : "uidMappings");
 	(void)userns;
 	if (sysctl) {
 		size_t n = json_object_size(sysctl), i = 0;
@@ -559,7 +579,8 @@ static int parse_linux(json_t *root, struct rt_config *c, isola_error *err)
 		c->sysctl = calloc(n ? n : 1, sizeof *c->sysctl);
 		if (!c->sysctl)
 			return isola_err(err, ENOMEM, "linux.sysctl");
-		json_object_foreach(sysctl, k, v) {
+		json_object_foreach(sysctl, k, v)
+		{
 			if (!json_is_string(v))
 				return isola_err(err, 0, "linux.sysctl.%s: expected a string", k);
 			/* a key names a file under /proc/sys: no way up and out of it */
@@ -573,8 +594,8 @@ static int parse_linux(json_t *root, struct rt_config *c, isola_error *err)
 		}
 	}
 	if (timeoffs) {
-		static const char *names[2] = { "monotonic", "boottime" };
-		int64_t *dst[2] = { c->time_offset_monotonic, c->time_offset_boottime };
+		static const char *names[2] = {"monotonic", "boottime"};
+		int64_t *dst[2] = {c->time_offset_monotonic, c->time_offset_boottime};
 		for (int t = 0; t < 2; t++) {
 			json_t *o = NULL;
 			char p[64];
@@ -591,7 +612,8 @@ static int parse_linux(json_t *root, struct rt_config *c, isola_error *err)
 		}
 		c->has_time_offsets = true;
 		if (!(c->clone_flags & CLONE_NEWTIME))
-			return isola_err(err, 0, "linux.timeOffsets: needs a new \"time\" namespace in linux.namespaces");
+			return isola_err(err, 0,
+			                 "linux.timeOffsets: needs a new \"time\" namespace in linux.namespaces");
 	}
 	return 0;
 }
@@ -640,7 +662,7 @@ struct rt_config *config_parse(json_t *doc, const char *bundle, isola_error *err
 	}
 	if ((c->hostname || c->domainname) && !(c->clone_flags & CLONE_NEWUTS)) {
 		isola_err(err, 0, "%s: needs a new \"uts\" namespace in linux.namespaces",
-			  c->hostname ? "hostname" : "domainname");
+		          c->hostname ? "hostname" : "domainname");
 		return NULL;
 	}
 	return steal_ptr(&c);

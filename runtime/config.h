@@ -15,8 +15,8 @@
 #define RT_NS_COUNT 8
 
 struct rt_namespace {
-	unsigned long flag;  /* CLONE_NEWNS, CLONE_NEWPID, ... */
-	char *path;          /* join this namespace (setns) instead of creating one; NULL: create */
+	unsigned long flag; /* CLONE_NEWNS, CLONE_NEWPID, ... */
+	char *path;         /* join this namespace (setns) instead of creating one; NULL: create */
 };
 
 struct rt_idmap {
@@ -24,10 +24,10 @@ struct rt_idmap {
 };
 
 struct rt_mount {
-	char *destination;   /* absolute, inside the container */
-	char *type;          /* "bind" or a filesystem type; NULL with bind options */
+	char *destination; /* absolute, inside the container */
+	char *type;        /* "bind" or a filesystem type; NULL with bind options */
 	char *source;
-	char *data;          /* options that are not flags, comma-joined ("size=64k,mode=755"); may be "" */
+	char *data;                /* options that are not flags, comma-joined ("size=64k,mode=755"); may be "" */
 	unsigned long flags;       /* MS_* from options */
 	unsigned long clear;       /* MS_* explicitly cleared ("rw", "suid", ...) */
 	unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (| MS_REC) or 0 */
@@ -41,21 +41,26 @@ struct rt_rlimit {
 
 struct rt_hook {
 	char *path;
-	char **args;         /* may be NULL: then argv = { path } */
+	char **args; /* may be NULL: then argv = { path } */
 	char **env;
-	int timeout;         /* seconds, 0: none */
+	int timeout; /* seconds, 0: none */
 };
 
 enum rt_hook_kind {
-	RT_HOOK_PRESTART, RT_HOOK_CREATE_RUNTIME, RT_HOOK_CREATE_CONTAINER, RT_HOOK_START_CONTAINER,
-	RT_HOOK_POSTSTART, RT_HOOK_POSTSTOP, RT_HOOK_KINDS
+	RT_HOOK_PRESTART,
+	RT_HOOK_CREATE_RUNTIME,
+	RT_HOOK_CREATE_CONTAINER,
+	RT_HOOK_START_CONTAINER,
+	RT_HOOK_POSTSTART,
+	RT_HOOK_POSTSTOP,
+	RT_HOOK_KINDS
 };
 
 struct rt_device {
 	char *path;
-	char type;           /* 'c', 'b', 'u' (= 'c'), 'p' */
+	char type; /* 'c', 'b', 'u' (= 'c'), 'p' */
 	uint32_t major, minor;
-	mode_t mode;         /* permission bits; 0666 when absent */
+	mode_t mode; /* permission bits; 0666 when absent */
 	uid_t uid;
 	gid_t gid;
 };
@@ -65,10 +70,10 @@ struct rt_sysctl {
 };
 
 struct rt_config {
-	json_t *json;               /* the whole document (owned) */
+	json_t *json; /* the whole document (owned) */
 	char *oci_version;
 
-	char *root_path;            /* absolute (made so against the bundle) */
+	char *root_path; /* absolute (made so against the bundle) */
 	bool root_readonly;
 	char *hostname, *domainname;
 
@@ -88,21 +93,21 @@ struct rt_config {
 	int oom_score_adj;
 	struct rt_rlimit *rlimits;
 	size_t n_rlimits;
-	json_t *capabilities;       /* process.capabilities, borrowed; NULL when absent */
+	json_t *capabilities; /* process.capabilities, borrowed; NULL when absent */
 
 	/* linux */
 	struct rt_namespace namespaces[RT_NS_COUNT];
 	size_t n_namespaces;
-	unsigned long clone_flags;  /* the namespaces to create (no path) */
+	unsigned long clone_flags; /* the namespaces to create (no path) */
 	struct rt_idmap *uid_map, *gid_map;
 	size_t n_uid_map, n_gid_map;
 	struct rt_sysctl *sysctl;
 	size_t n_sysctl;
 	char **masked_paths, **readonly_paths;
 	unsigned long rootfs_propagation; /* MS_* | MS_REC, 0: default (rprivate) */
-	char *cgroups_path;         /* NULL: default */
-	json_t *resources;          /* linux.resources, borrowed */
-	json_t *seccomp;            /* linux.seccomp, borrowed */
+	char *cgroups_path;               /* NULL: default */
+	json_t *resources;                /* linux.resources, borrowed */
+	json_t *seccomp;                  /* linux.seccomp, borrowed */
 	struct rt_device *devices;
 	size_t n_devices;
 	int64_t time_offset_monotonic[2], time_offset_boottime[2]; /* secs, nanosecs */
@@ -112,7 +117,7 @@ struct rt_config {
 	size_t n_mounts;
 	struct rt_hook *hooks[RT_HOOK_KINDS];
 	size_t n_hooks[RT_HOOK_KINDS];
-	json_t *annotations;        /* borrowed; NULL when absent */
+	json_t *annotations; /* borrowed; NULL when absent */
 };
 
 /* Parse a document (consumed: the config takes the reference). bundle makes a relative root.path

@@ -42,12 +42,9 @@
 static enum cgroup_manager cg_manager(const struct runtime_ctx *ctx)
 {
 	switch (ctx ? ctx->cgroup_manager : RUNTIME_CGROUP_CGROUPFS) {
-	case RUNTIME_CGROUP_DISABLED:
-		return CGROUP_MANAGER_DISABLED;
-	case RUNTIME_CGROUP_SYSTEMD:
-		return CGROUP_MANAGER_SYSTEMD;
-	default:
-		return CGROUP_MANAGER_CGROUPFS;
+	case RUNTIME_CGROUP_DISABLED: return CGROUP_MANAGER_DISABLED;
+	case RUNTIME_CGROUP_SYSTEMD: return CGROUP_MANAGER_SYSTEMD;
+	default: return CGROUP_MANAGER_CGROUPFS;
 	}
 }
 
@@ -55,12 +52,12 @@ static enum cgroup_manager cg_manager(const struct runtime_ctx *ctx)
 int container_send_console(int sock, int master, isola_error *err)
 {
 	char name[] = "/dev/ptmx";
-	struct iovec iov = { name, sizeof name - 1 };
+	struct iovec iov = {name, sizeof name - 1};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -75,7 +72,7 @@ int container_send_console(int sock, int master, isola_error *err)
 
 int container_connect_console(const char *path, isola_error *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sa.sun_path)
 		return isola_err(err, ENAMETOOLONG, "console socket %s", path);
 	strcpy(sa.sun_path, path);
@@ -132,9 +129,9 @@ static void create_guard_release(struct create_guard *g)
 
 json_t *container_oci_state(json_t *st, const char *status)
 {
-	json_t *o = json_pack("{s:s, s:O, s:s, s:O, s:O}", "ociVersion", OCI_VERSION, "id", json_object_get(st, "id"),
-			      "status", status, "bundle", json_object_get(st, "bundle"), "created",
-			      json_object_get(st, "created"));
+	json_t *o =
+	    json_pack("{s:s, s:O, s:s, s:O, s:O}", "ociVersion", OCI_VERSION, "id", json_object_get(st, "id"), "status",
+	              status, "bundle", json_object_get(st, "bundle"), "created", json_object_get(st, "created"));
 	if (!o)
 		return NULL;
 	if (strcmp(status, "stopped") != 0 && strcmp(status, "creating") != 0)
@@ -170,10 +167,10 @@ static int write_pid_file(const char *path, pid_t pid, isola_error *err)
 
 /* The parent's side of the sync protocol, from GO to READY. */
 static int parent_sync(int sfd, const struct rt_config *cfg, const struct runtime_create_opts *o, json_t *st,
-		       const struct isola_seccomp *sc, pid_t pid, int console_sock, isola_error *err)
+                       const struct isola_seccomp *sc, pid_t pid, int console_sock, isola_error *err)
 {
 	for (;;) {
-		struct sync_msg m;
+		struct sync_msg m = {0};
 		_cleanup_close_ int fd = -1;
 		if (sync_recv(sfd, &m, &fd, err) < 0)
 			return -1;
@@ -182,7 +179,8 @@ static int parent_sync(int sfd, const struct rt_config *cfg, const struct runtim
 			_cleanup_free_ char *s = oci_state_string(st, "creating");
 			if (!s)
 				return isola_err(err, ENOMEM, "state");
-			if (hooks_run(cfg, RT_HOOK_PRESTART, s, err) < 0 || hooks_run(cfg, RT_HOOK_CREATE_RUNTIME, s, err) < 0)
+			if (hooks_run(cfg, RT_HOOK_PRESTART, s, err) < 0 ||
+			    hooks_run(cfg, RT_HOOK_CREATE_RUNTIME, s, err) < 0)
 				return -1;
 			if (sync_send(sfd, SYNC_STATE, 0, -1) < 0 || sync_send_blob(sfd, s, strlen(s)) < 0)
 				return isola_err(err, errno, "sync with container init");
@@ -204,18 +202,15 @@ static int parent_sync(int sfd, const struct rt_config *cfg, const struct runtim
 				return fd < 0 || !sc ? isola_err(err, EPROTO, "seccomp listener") : -1;
 			break;
 		}
-		case SYNC_READY:
-			return 0;
-		case SYNC_ERROR:
-			return isola_err(err, m.errnum, "%s", m.msg);
-		default:
-			return isola_err(err, EPROTO, "unexpected message %d from container init", m.type);
+		case SYNC_READY: return 0;
+		case SYNC_ERROR: return isola_err(err, m.errnum, "%s", m.msg);
+		default: return isola_err(err, EPROTO, "unexpected message %d from container init", m.type);
 		}
 	}
 }
 
 pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct runtime_create_opts *o,
-		     isola_error *err)
+                     isola_error *err)
 {
 	if (!runtime_id_valid(id)) {
 		char d[64];
@@ -234,17 +229,16 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 		return isola_err(err, EINVAL, "process.terminal is true: give --console-socket (or use run -t)");
 	if (!cfg->terminal && (o->console_socket || o->console_socket_fd >= 0))
 		return isola_err(err, EINVAL, "--console-socket given but process.terminal is false");
+	bool join_pid = false;
 	for (size_t i = 0; i < cfg->n_namespaces; i++)
-		if (cfg->namespaces[i].path && cfg->namespaces[i].flag == CLONE_NEWPID)
-			return isola_err(err, ENOTSUP, "linux.namespaces[%zu]: joining a pid namespace by path is not "
-						       "supported yet", i);
+		join_pid |= cfg->namespaces[i].path && cfg->namespaces[i].flag == CLONE_NEWPID;
 	struct isola_caps caps;
 	if (caps_parse(cfg->capabilities, "process.capabilities", &caps, err) < 0)
 		return isola_err_wrap(err, "config.json");
 	_cleanup_seccomp_ struct isola_seccomp *sc = NULL;
 	if (filtercache_build(cfg->seccomp, "linux.seccomp", &sc, err) < 0)
 		return isola_err_wrap(err, "config.json");
-	struct cgroup_resources res = { 0 };
+	struct cgroup_resources res = {0};
 	int r = cgroup_resources_parse(cfg->resources, "linux.resources", &res, err);
 	if (r < 0) {
 		cgroup_resources_clear(&res);
@@ -255,7 +249,7 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 		cgroup_resources_clear(&res);
 		return -1;
 	}
-	_cleanup_(create_guard_release) struct create_guard g = { .ctx = ctx, .id = id, .dir_made = true };
+	_cleanup_(create_guard_release) struct create_guard g = {.ctx = ctx, .id = id, .dir_made = true};
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s/%s", state_root(ctx), id);
 	_cleanup_close_ int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -271,8 +265,11 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 		return -1;
 	}
 
-	struct cgroup_options co = { .manager = cg_manager(ctx), .id = id, .cgroups_path = cfg->cgroups_path,
-				     .inner_uid = (uid_t)-1, .inner_gid = (gid_t)-1 };
+	struct cgroup_options co = {.manager = cg_manager(ctx),
+	                            .id = id,
+	                            .cgroups_path = cfg->cgroups_path,
+	                            .inner_uid = (uid_t)-1,
+	                            .inner_gid = (gid_t)-1};
 	if (o->system.enabled && o->system.cgroup_inner) { /* syscont: delegation shape */
 		co.inner = o->system.cgroup_inner;
 		co.inner_uid = o->system.cgroup_owner_uid;
@@ -295,7 +292,7 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 	_cleanup_close_ int fifo = openat(dirfd, "exec.fifo", O_RDWR | O_CLOEXEC);
 	if (fifo < 0)
 		return isola_err(err, errno, "open exec.fifo");
-	_cleanup_(devnull_close) struct devnull_src devnull = { .fd = -1 };
+	_cleanup_(devnull_close) struct devnull_src devnull = {.fd = -1};
 	if (mount_devnull_src(&devnull, err) < 0)
 		return -1;
 	bool userns = cfg->clone_flags & CLONE_NEWUSER;
@@ -311,7 +308,7 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 			continue;
 		nsf.fd[i] = open(cfg->namespaces[i].path, O_RDONLY | O_CLOEXEC);
 		EXPLAIN(nsf.fd[i], "open(2)", "open(\"%s\", O_RDONLY|O_CLOEXEC)  /* namespace to join */",
-			cfg->namespaces[i].path);
+		        cfg->namespaces[i].path);
 		if (nsf.fd[i] < 0)
 			return isola_err(err, errno, "linux.namespaces[%zu].path %s", i, cfg->namespaces[i].path);
 	}
@@ -339,11 +336,21 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 			return -1;
 	}
 	struct init_args a = {
-		.cfg = cfg, .bundle = bundle, .sync_fd = cfd, .fifo_fd = fifo, .devnull = &devnull, .devs = &devs,
-		.preserve_fds = o->preserve_fds, .no_pivot = o->no_pivot, .caps = &caps, .seccomp = sc,
-		.notify_host_dir = *notify_dir ? notify_dir : NULL, .system = &o->system,
-		.console_slave_fd = console_slave, .console_slave_mnt = console_mnt,
-		.rootfs_mnt = o->system.enabled && o->system.rootfs_mnt_set ? o->system.rootfs_mnt : -1,
+	    .cfg = cfg,
+	    .bundle = bundle,
+	    .sync_fd = cfd,
+	    .fifo_fd = fifo,
+	    .devnull = &devnull,
+	    .devs = &devs,
+	    .preserve_fds = o->preserve_fds,
+	    .no_pivot = o->no_pivot,
+	    .caps = &caps,
+	    .seccomp = sc,
+	    .notify_host_dir = *notify_dir ? notify_dir : NULL,
+	    .system = &o->system,
+	    .console_slave_fd = console_slave,
+	    .console_slave_mnt = console_mnt,
+	    .rootfs_mnt = o->system.enabled && o->system.rootfs_mnt_set ? o->system.rootfs_mnt : -1,
 	};
 	memcpy(a.ns_fds, nsf.fd, sizeof nsf.fd);
 	memcpy(a.stdio, o->stdio, sizeof a.stdio);
@@ -358,19 +365,29 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 		return -1;
 	g.pid = pid;
 	closep(&cfd);
+	if (join_pid) {
+		/* init.c forked once more inside the joined PID namespace (CLONE_PARENT: still our child);
+		 * that grandchild is the container's init, the first child exits */
+		int gpid = sync_expect(sfd, SYNC_PID, NULL, err);
+		waitpid(pid, NULL, 0);
+		g.pid = 0;
+		if (gpid <= 0)
+			return isola_err_wrap(err, "create %s: join the pid namespace", id);
+		pid = g.pid = gpid;
+	}
 
 	if (userns && process_write_idmaps(pid, cfg->uid_map, cfg->n_uid_map, cfg->gid_map, cfg->n_gid_map, err) < 0)
 		return -1;
 	char created[40];
 	state_now_rfc3339(created, sizeof created);
-	_cleanup_json_ json_t *st = json_pack(
-		"{s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:O, s:s, s:b, s:i, s:s}", "ociVersion", OCI_VERSION, "id", id,
-		"status", "creating", "pid", (int)pid, "start_time", (json_int_t)proc_start_time(pid), "bundle", bundle,
-		"rootfs", cfg->root_path, "created", created, "annotations",
-		cfg->annotations ? cfg->annotations : json_object(), "cgroup",
-		g.cg->available && g.cg->path ? g.cg->path : "", "system", o->system.enabled, "stop_signal",
-		o->system.enabled ? (o->system.stop_signal ? o->system.stop_signal : SIGRTMIN + 3) : 0, "notify_socket",
-		o->notify_socket ? o->notify_socket : "");
+	_cleanup_json_ json_t *st =
+	    json_pack("{s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:O, s:s, s:b, s:i, s:s}", "ociVersion", OCI_VERSION,
+	              "id", id, "status", "creating", "pid", (int)pid, "start_time", (json_int_t)proc_start_time(pid),
+	              "bundle", bundle, "rootfs", cfg->root_path, "created", created, "annotations",
+	              cfg->annotations ? cfg->annotations : json_object(), "cgroup",
+	              g.cg->available && g.cg->path ? g.cg->path : "", "system", o->system.enabled, "stop_signal",
+	              o->system.enabled ? (o->system.stop_signal ? o->system.stop_signal : SIGRTMIN + 3) : 0,
+	              "notify_socket", o->notify_socket ? o->notify_socket : "");
 	if (!st)
 		return isola_err(err, ENOMEM, "state");
 	if (g.cg->available && g.cg->mount)
@@ -393,7 +410,7 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 }
 
 int container_load(const struct runtime_ctx *ctx, const char *id, json_t **st, struct runtime_state *s,
-		   isola_error *err)
+                   isola_error *err)
 {
 	json_t *j = state_load(ctx, id, err);
 	if (!j)
@@ -445,8 +462,8 @@ int runtime_start(const struct runtime_ctx *ctx, const char *id, isola_error *er
 	_cleanup_close_ int fifo = openat(dirfd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	EXPLAIN(fifo, "fifo(7)", "open(\"%s/exec.fifo\", O_WRONLY|O_NONBLOCK)", dir);
 	if (fifo < 0)
-		return isola_err(err, errno, errno == ENXIO ? "container %s: init is gone" : "container %s: open exec.fifo",
-				 id);
+		return isola_err(err, errno,
+		                 errno == ENXIO ? "container %s: init is gone" : "container %s: open exec.fifo", id);
 	ssize_t w = write(fifo, "1", 1);
 	EXPLAIN(w, "fifo(7)", "write(%d <exec.fifo>, \"1\")  /* init leaves its wait and calls execve */", (int)fifo);
 	if (w != 1)
@@ -457,7 +474,7 @@ int runtime_start(const struct runtime_ctx *ctx, const char *id, isola_error *er
 		return -1;
 	if (cfg->n_hooks[RT_HOOK_POSTSTART]) {
 		_cleanup_free_ char *s2 = oci_state_string(st, "running");
-		isola_error he = { 0 };
+		isola_error he = {0};
 		if (s2 && hooks_run(cfg, RT_HOOK_POSTSTART, s2, &he) < 0)
 			log_warn("%s: %s", id, he.msg); /* runtime.md: a poststart failure is only a warning */
 	}
@@ -483,7 +500,8 @@ json_t *runtime_state_json(const struct runtime_ctx *ctx, const char *id, isola_
 		/* the freezer is the truth for paused (someone else may have thawed it) */
 		_cleanup_cgroup_ struct isola_cgroup *cg = NULL;
 		bool frozen = false;
-		if (container_open_cgroup(st, &cg, NULL) == 0 && cg->available && cgroup_is_frozen(cg, &frozen, NULL) == 0)
+		if (container_open_cgroup(st, &cg, NULL) == 0 && cg->available &&
+		    cgroup_is_frozen(cg, &frozen, NULL) == 0)
 			status = frozen ? RUNTIME_PAUSED : RUNTIME_RUNNING;
 	}
 	return container_oci_state(st, runtime_status_name(status));
@@ -535,10 +553,28 @@ static bool wait_gone(json_t *st, int ms)
 	_cleanup_close_ int pfd = pidfd_open(pid, 0);
 	if (pfd < 0 || !state_init_alive(st))
 		return true;
-	struct pollfd p = { .fd = pfd, .events = POLLIN };
+	struct pollfd p = {.fd = pfd, .events = POLLIN};
 	if (poll(&p, 1, ms) > 0)
 		return true;
 	return !state_init_alive(st);
+}
+
+/* The cgroup a killed `create` may have made before state.json recorded it: only the default place
+ * ("/isola/<id>", cgroup.h) can be known without the state; a custom cgroupsPath is left (and reported by
+ * nothing: the next create with the same path reuses an empty one). */
+static void remove_orphan_cgroup(const struct runtime_ctx *ctx, const char *id)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "%s/%s/config.json", state_root(ctx), id);
+	_cleanup_config_ struct rt_config *cfg = config_load(NULL, p, NULL);
+	if (!cfg || cfg->cgroups_path || cg_manager(ctx) == CGROUP_MANAGER_DISABLED)
+		return;
+	snprintf(p, sizeof p, "/isola/%s", id);
+	_cleanup_cgroup_ struct isola_cgroup *cg = NULL;
+	if (cgroup_open(NULL, p, NULL, &cg, NULL) == 0 && cg->available) {
+		cgroup_kill(cg, NULL);
+		cgroup_destroy(cg, NULL);
+	}
 }
 
 int runtime_delete(const struct runtime_ctx *ctx, const char *id, bool force, isola_error *err)
@@ -553,13 +589,14 @@ int runtime_delete(const struct runtime_ctx *ctx, const char *id, bool force, is
 		struct stat sb;
 		if (err->errnum == ENOENT && force && stat(dir, &sb) == 0) {
 			isola_err_clear(err);
+			remove_orphan_cgroup(ctx, id);
 			return state_dir_remove(ctx, id, err);
 		}
 		return -1;
 	}
 	if (s.status != RUNTIME_STOPPED && !force)
 		return isola_err(err, EBUSY, "container %s is %s: stop it first or use --force", id,
-				 runtime_status_name(s.status));
+		                 runtime_status_name(s.status));
 	_cleanup_cgroup_ struct isola_cgroup *cg = NULL;
 	if (container_open_cgroup(st, &cg, NULL) < 0)
 		cg = NULL;
@@ -573,7 +610,7 @@ int runtime_delete(const struct runtime_ctx *ctx, const char *id, bool force, is
 	_cleanup_config_ struct rt_config *cfg = container_config(ctx, id, st, NULL);
 	if (cfg && cfg->n_hooks[RT_HOOK_POSTSTOP]) {
 		_cleanup_free_ char *s2 = oci_state_string(st, "stopped");
-		isola_error he = { 0 };
+		isola_error he = {0};
 		if (s2 && hooks_run(cfg, RT_HOOK_POSTSTOP, s2, &he) < 0)
 			log_warn("%s: %s", id, he.msg); /* runtime.md: a poststop failure is only a warning */
 	}

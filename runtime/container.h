@@ -9,7 +9,7 @@
 
 /* state.json of id (*st, caller decrefs) and its decoded form. */
 int container_load(const struct runtime_ctx *ctx, const char *id, json_t **st, struct runtime_state *s,
-		   isola_error *err);
+                   isola_error *err);
 /* The config copy kept in the state directory at create time. */
 struct rt_config *container_config(const struct runtime_ctx *ctx, const char *id, json_t *st, isola_error *err);
 /* Re-open the container's cgroup as recorded in state.json (available == false when it has none). */

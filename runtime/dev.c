@@ -14,7 +14,7 @@ static const struct {
 	const char *name;
 	unsigned major, minor;
 } default_devs[6] = {
-	{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
 int dev_open_host(struct dev_host_fds *h, bool as_mounts, isola_error *err)
@@ -33,7 +33,7 @@ int dev_open_host(struct dev_host_fds *h, bool as_mounts, isola_error *err)
 		if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != default_devs[i].major ||
 		    minor(st.st_rdev) != default_devs[i].minor)
 			return isola_err(err, EINVAL, "host %s is not the %u:%u character device", p,
-					 default_devs[i].major, default_devs[i].minor);
+			                 default_devs[i].major, default_devs[i].minor);
 		if ((h->fd[i] = mount_clone_detached(fd, p, err)) < 0)
 			return -1;
 	}
@@ -48,7 +48,7 @@ void dev_close_host(struct dev_host_fds *h)
 
 /* One node at path (absolute inside the container). */
 static int make_node(int rootfd, const char *path, mode_t type, unsigned maj, unsigned min, mode_t perm, uid_t uid,
-		     gid_t gid, bool in_userns, int hostfd, isola_error *err)
+                     gid_t gid, bool in_userns, int hostfd, isola_error *err)
 {
 	if (in_userns) {
 		if (hostfd < 0)
@@ -69,7 +69,10 @@ static int make_node(int rootfd, const char *path, mode_t type, unsigned maj, un
 		return isola_err(err, errno, "device %s: remove what is there", path);
 	int r = mknodat(dfd, base, type | perm, makedev(maj, min));
 	EXPLAIN(r, "mknod(2)", "mknodat(%d <%s>, \"%s\", %s|%04o, makedev(%u, %u))", dfd, dir, base,
-		type == S_IFCHR ? "S_IFCHR" : type == S_IFBLK ? "S_IFBLK" : "S_IFIFO", perm, maj, min);
+	        type == S_IFCHR   ? "S_IFCHR"
+	        : type == S_IFBLK ? "S_IFBLK"
+	                          : "S_IFIFO",
+	        perm, maj, min);
 	if (r < 0)
 		return isola_err(err, errno, "mknod %s", path);
 	/* mknod's mode is filtered by the umask: set the exact permissions and owner */
@@ -78,8 +81,7 @@ static int make_node(int rootfd, const char *path, mode_t type, unsigned maj, un
 	return 0;
 }
 
-int dev_setup(int rootfd, const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *h,
-	      isola_error *err)
+int dev_setup(int rootfd, const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *h, isola_error *err)
 {
 	_cleanup_close_ int devfd = safe_mkdir_p(rootfd, "/dev", 0755, err);
 	if (devfd < 0)
@@ -88,7 +90,7 @@ int dev_setup(int rootfd, const struct rt_config *cfg, bool in_userns, const str
 		char p[32];
 		snprintf(p, sizeof p, "/dev/%s", default_devs[i].name);
 		if (make_node(rootfd, p, S_IFCHR, default_devs[i].major, default_devs[i].minor, 0666, 0, 0, in_userns,
-			      h->fd[i], err) < 0)
+		              h->fd[i], err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < cfg->n_devices; i++) {
@@ -98,8 +100,8 @@ int dev_setup(int rootfd, const struct rt_config *cfg, bool in_userns, const str
 			return isola_err_wrap(err, "linux.devices[%zu]", i);
 	}
 	static const char *links[][2] = {
-		{ "fd", "/proc/self/fd" },	   { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
-		{ "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },
+	    {"fd", "/proc/self/fd"},       {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+	    {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
 		int r = symlinkat(links[i][1], devfd, links[i][0]);

@@ -19,5 +19,4 @@ struct dev_host_fds {
 int dev_open_host(struct dev_host_fds *h, bool as_mounts, isola_error *err);
 void dev_close_host(struct dev_host_fds *h);
 
-int dev_setup(int rootfd, const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *h,
-	      isola_error *err);
+int dev_setup(int rootfd, const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *h, isola_error *err);

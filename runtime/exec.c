@@ -149,7 +149,7 @@ static int exec_setup(const struct exec_child *x, char **path, isola_error *err)
 
 __attribute__((noreturn)) static void exec_child_run(const struct exec_child *x)
 {
-	isola_error e = { 0 };
+	isola_error e = {0};
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_DUMPABLE, 0); /* until execve: /proc/<us>/exe is the runtime (CVE-2019-5736) */
 	const struct runtime_exec_opts *o = x->o;
@@ -157,7 +157,8 @@ __attribute__((noreturn)) static void exec_child_run(const struct exec_child *x)
 		if (o->stdio[i] >= 0 && o->stdio[i] != i)
 			dup2(o->stdio[i], i);
 	int r = setns(x->pidfd, x->ns_flags);
-	EXPLAIN(r, "setns(2)", "setns(%d <pidfd of init>, %s)", x->pidfd, explain_clone_flags((unsigned long)x->ns_flags));
+	EXPLAIN(r, "setns(2)", "setns(%d <pidfd of init>, %s)", x->pidfd,
+	        explain_clone_flags((unsigned long)x->ns_flags));
 	if (r < 0) {
 		isola_err(&e, errno, "join the namespaces of the container");
 		sync_send_error(x->sync_fd, &e);
@@ -188,8 +189,7 @@ __attribute__((noreturn)) static void exec_child_run(const struct exec_child *x)
 	_exit(127);
 }
 
-pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct runtime_exec_opts *o,
-		   isola_error *err)
+pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct runtime_exec_opts *o, isola_error *err)
 {
 	_cleanup_json_ json_t *st = NULL;
 	struct runtime_state s;
@@ -197,7 +197,7 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 		return -1;
 	if (s.status != RUNTIME_RUNNING && s.status != RUNTIME_CREATED)
 		return isola_err(err, EINVAL, "container %s is %s: exec needs it created or running", id,
-				 runtime_status_name(s.status));
+		                 runtime_status_name(s.status));
 	_cleanup_config_ struct rt_config *cfg = container_config(ctx, id, st, err);
 	if (!cfg || apply_overrides(cfg, o, err) < 0)
 		return -1;
@@ -233,8 +233,8 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return isola_err(err, errno, "socketpair");
 	_cleanup_close_ int sfd = sv[0], cfd = sv[1];
-	struct exec_child x = { .cfg = cfg, .caps = &caps, .sc = sc, .pidfd = pidfd, .sync_fd = cfd,
-				.ns_flags = flags, .o = o };
+	struct exec_child x = {
+	    .cfg = cfg, .caps = &caps, .sc = sc, .pidfd = pidfd, .sync_fd = cfd, .ns_flags = flags, .o = o};
 	pid_t mid = process_clone3(0, cgfd, NULL, err);
 	if (mid < 0)
 		return -1;
@@ -247,7 +247,7 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 	pid_t gpid = -1;
 	bool ready = false, mid_reaped = false;
 	while (!ready || gpid < 0) {
-		struct sync_msg m;
+		struct sync_msg m = {0};
 		_cleanup_close_ int fd = -1;
 		int r = sync_recv(sfd, &m, &fd, err);
 		if (r == 0 && m.type == SYNC_PID) {

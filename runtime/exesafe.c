@@ -42,7 +42,8 @@ int exesafe_ensure(int argc, char **argv, isola_error *err)
 	if (fstat(exe, &st) < 0)
 		return isola_err(err, errno, "stat /proc/self/exe");
 	_cleanup_close_ int mfd = memfd_create("isola-runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	EXPLAIN(mfd, "memfd_create(2)", "memfd_create(\"isola-runtime\", MFD_CLOEXEC|MFD_ALLOW_SEALING)  /* CVE-2019-5736 */");
+	EXPLAIN(mfd, "memfd_create(2)",
+	        "memfd_create(\"isola-runtime\", MFD_CLOEXEC|MFD_ALLOW_SEALING)  /* CVE-2019-5736 */");
 	if (mfd < 0)
 		return isola_err(err, errno, "memfd_create");
 	off_t off = 0;
@@ -52,7 +53,8 @@ int exesafe_ensure(int argc, char **argv, isola_error *err)
 			return isola_err(err, n < 0 ? errno : EIO, "copy the runtime binary into a memfd");
 	}
 	int r = fcntl(mfd, F_ADD_SEALS, SEALS);
-	EXPLAIN(r, "memfd_create(2)", "fcntl(%d, F_ADD_SEALS, F_SEAL_SEAL|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE)", (int)mfd);
+	EXPLAIN(r, "memfd_create(2)", "fcntl(%d, F_ADD_SEALS, F_SEAL_SEAL|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE)",
+	        (int)mfd);
 	if (r < 0)
 		return isola_err(err, errno, "seal the memfd");
 	EXPLAIN(0, "fexecve(3)", "fexecve(%d <sealed copy of isola-runtime>, argv, envp)", (int)mfd);

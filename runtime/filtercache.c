@@ -74,16 +74,15 @@ static void store(const char *path, const char *key, const struct isola_seccomp 
 	if ((mkdir("/run/isola/cache", 0700) < 0 && errno != EEXIST) ||
 	    (mkdir(FILTERCACHE_DIR, 0700) < 0 && errno != EEXIST))
 		return;
-	struct header h = { .flags = sc->flags, .bpf_len = (uint32_t)sc->bpf_len, .key_len = (uint32_t)strlen(key) };
+	struct header h = {.flags = sc->flags, .bpf_len = (uint32_t)sc->bpf_len, .key_len = (uint32_t)strlen(key)};
 	memcpy(h.magic, MAGIC, sizeof MAGIC);
 	char tmp[512];
 	snprintf(tmp, sizeof tmp, "%s.%d", path, getpid());
 	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	bool ok = write(fd, &h, sizeof h) == (ssize_t)sizeof h &&
-		  write(fd, key, h.key_len) == (ssize_t)h.key_len &&
-		  write(fd, sc->bpf, sc->bpf_len * 8) == (ssize_t)(sc->bpf_len * 8);
+	bool ok = write(fd, &h, sizeof h) == (ssize_t)sizeof h && write(fd, key, h.key_len) == (ssize_t)h.key_len &&
+	          write(fd, sc->bpf, sc->bpf_len * 8) == (ssize_t)(sc->bpf_len * 8);
 	if (!ok || rename(tmp, path) < 0)
 		unlink(tmp);
 }
@@ -99,8 +98,8 @@ int filtercache_build(json_t *obj, const char *jpath, struct isola_seccomp **out
 	if (key) {
 		key_file(key, path, sizeof path);
 		if ((*out = load(path, key))) {
-			EXPLAIN(0, "seccomp(2)", "seccomp filter for %s from the cache %s (%zu instructions)", jpath, path,
-				(*out)->bpf_len);
+			EXPLAIN(0, "seccomp(2)", "seccomp filter for %s from the cache %s (%zu instructions)", jpath,
+			        path, (*out)->bpf_len);
 			return 0;
 		}
 	}

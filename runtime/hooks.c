@@ -23,8 +23,8 @@ static int run_one(const struct rt_hook *h, const char *name, const char *state_
 		return isola_err_wrap(err, "%s", name);
 	if (pid == 0) {
 		dup2(rd, 0);
-		char *const argv0[] = { h->path, NULL };
-		char *const envp0[] = { NULL };
+		char *const argv0[] = {h->path, NULL};
+		char *const envp0[] = {NULL};
 		execve(h->path, h->args ? h->args : argv0, h->env ? h->env : envp0);
 		_exit(127);
 	}
@@ -37,7 +37,7 @@ static int run_one(const struct rt_hook *h, const char *name, const char *state_
 	ssize_t w = write(wr, state_json, len);
 	(void)w;
 	closep(&wr);
-	struct pollfd p = { .fd = pfd, .events = POLLIN };
+	struct pollfd p = {.fd = pfd, .events = POLLIN};
 	int r;
 	do
 		r = poll(&p, 1, h->timeout > 0 ? h->timeout * 1000 : -1);
@@ -54,7 +54,7 @@ static int run_one(const struct rt_hook *h, const char *name, const char *state_
 		return 0;
 	if (WIFEXITED(status))
 		return isola_err(err, 0, "%s %s: exited with status %d%s", name, h->path, WEXITSTATUS(status),
-				 WEXITSTATUS(status) == 127 ? " (could not be executed)" : "");
+		                 WEXITSTATUS(status) == 127 ? " (could not be executed)" : "");
 	return isola_err(err, 0, "%s %s: killed by signal %d", name, h->path, WTERMSIG(status));
 }
 

@@ -47,7 +47,7 @@ int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, bool bind
 	if (slave < 0)
 		return isola_err(err, errno, "open pty slave");
 	if (rows && cols) {
-		struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+		struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
 		ioctl(master, TIOCSWINSZ, &ws);
 	}
 	if (fchown(slave, uid, (gid_t)-1) < 0 && errno != EINVAL)
@@ -147,7 +147,7 @@ char *init_find_exec(char *const *args, char *const *env, isola_error *err)
 }
 
 int init_exec(const char *path, char *const *args, char *const *env, unsigned preserve_fds,
-	      const struct isola_seccomp *sc, bool seccomp_now, isola_error *err)
+              const struct isola_seccomp *sc, bool seccomp_now, isola_error *err)
 {
 	/* The runtime ignores SIGPIPE and blocks nothing else, but an ignored disposition survives execve:
 	 * hand the program a clean slate. */
@@ -219,8 +219,8 @@ static int set_time_offsets(const struct rt_config *cfg, isola_error *err)
 	if (cfg->has_time_offsets) {
 		char buf[128];
 		snprintf(buf, sizeof buf, "monotonic %lld %lld\nboottime %lld %lld\n",
-			 (long long)cfg->time_offset_monotonic[0], (long long)cfg->time_offset_monotonic[1],
-			 (long long)cfg->time_offset_boottime[0], (long long)cfg->time_offset_boottime[1]);
+		         (long long)cfg->time_offset_monotonic[0], (long long)cfg->time_offset_monotonic[1],
+		         (long long)cfg->time_offset_boottime[0], (long long)cfg->time_offset_boottime[1]);
 		r = write_file_at(AT_FDCWD, "/proc/self/timens_offsets", buf, strlen(buf), false, err);
 		EXPLAIN(r, "time_namespaces(7)", "write(\"/proc/self/timens_offsets\", \"%s\")", buf);
 		if (r < 0)
@@ -245,10 +245,38 @@ static int join_namespaces(const struct init_args *a, isola_error *err)
 				continue;
 			int r = setns(a->ns_fds[i], (int)f);
 			EXPLAIN(r, "setns(2)", "setns(%d <%s>, %s)", a->ns_fds[i], cfg->namespaces[i].path,
-				explain_clone_flags(f));
+			        explain_clone_flags(f));
 			if (r < 0)
-				return isola_err(err, errno, "join %s namespace %s", config_ns_name(f), cfg->namespaces[i].path);
+				return isola_err(err, errno, "join %s namespace %s", config_ns_name(f),
+				                 cfg->namespaces[i].path);
 		}
+	}
+	return 0;
+}
+
+/* A PID namespace joined by path applies only to children (setns(2)): fork once more with CLONE_PARENT,
+ * so the runtime stays the parent of the real init; this first child reports its pid and exits. */
+static int join_pid_namespace(const struct init_args *a, isola_error *err)
+{
+	const struct rt_config *cfg = a->cfg;
+	for (size_t i = 0; i < cfg->n_namespaces; i++) {
+		if (a->ns_fds[i] < 0 || cfg->namespaces[i].flag != CLONE_NEWPID)
+			continue;
+		int r = setns(a->ns_fds[i], CLONE_NEWPID);
+		EXPLAIN(r, "setns(2)", "setns(%d <%s>, CLONE_NEWPID)  /* for our children */", a->ns_fds[i],
+		        cfg->namespaces[i].path);
+		if (r < 0)
+			return isola_err(err, errno, "join pid namespace %s", cfg->namespaces[i].path);
+		pid_t pid = process_clone3(CLONE_PARENT, -1, NULL, err);
+		if (pid < 0)
+			return -1;
+		if (pid > 0) {
+			sync_send(a->sync_fd, SYNC_PID, pid, -1);
+			_exit(0);
+		}
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		prctl(PR_SET_DUMPABLE, 0);
+		return 0;
 	}
 	return 0;
 }
@@ -256,10 +284,10 @@ static int join_namespaces(const struct init_args *a, isola_error *err)
 static int set_limits(const struct rt_config *cfg, isola_error *err)
 {
 	for (size_t i = 0; i < cfg->n_rlimits; i++) {
-		struct rlimit rl = { .rlim_cur = cfg->rlimits[i].soft, .rlim_max = cfg->rlimits[i].hard };
+		struct rlimit rl = {.rlim_cur = cfg->rlimits[i].soft, .rlim_max = cfg->rlimits[i].hard};
 		int r = setrlimit(cfg->rlimits[i].resource, &rl);
 		EXPLAIN(r, "setrlimit(2)", "setrlimit(%d, {%llu, %llu})", cfg->rlimits[i].resource,
-			(unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+		        (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
 		if (r < 0)
 			return isola_err(err, errno, "process.rlimits[%zu]", i);
 	}
@@ -301,7 +329,7 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 	for (int i = 0; i < 3; i++)
 		if (a->stdio[i] >= 0 && a->stdio[i] != i && dup2(a->stdio[i], i) < 0)
 			return isola_err(err, errno, "stdio %d", i);
-	if (join_namespaces(a, err) < 0)
+	if (join_namespaces(a, err) < 0 || join_pid_namespace(a, err) < 0)
 		return -1;
 	/* the parent writes uid_map/gid_map now (only it may, from outside the namespace) */
 	if (sync_expect(sfd, SYNC_GO, NULL, err) < 0)
@@ -345,8 +373,8 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 	if (rootfd < 0)
 		return -1;
 	if (a->notify_host_dir) {
-		struct rt_mount m = { .destination = "/run/isola-notify", .source = (char *)a->notify_host_dir,
-				      .bind = true, .data = "" };
+		struct rt_mount m = {
+		    .destination = "/run/isola-notify", .source = (char *)a->notify_host_dir, .bind = true, .data = ""};
 		if (mount_entry(rootfd, &m, in_userns, err) < 0)
 			return isola_err_wrap(err, "NOTIFY_SOCKET");
 	}
@@ -419,7 +447,7 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 
 /* After start: startContainer hooks, then execve. Returns only on failure. */
 static int start_user_process(const struct init_args *a, const char *path, char **env, const char *state_json,
-			      isola_error *err)
+                              isola_error *err)
 {
 	if (a->fifo_fd >= 0) {
 		char c;
@@ -440,7 +468,7 @@ static int start_user_process(const struct init_args *a, const char *path, char 
 
 void container_init(const struct init_args *a)
 {
-	isola_error e = { 0 };
+	isola_error e = {0};
 	int sfd = a->sync_fd;
 	/* Until execve: die with the runtime, and stay non-dumpable so no process of the container can open
 	 * /proc/<us>/exe (the runtime binary, CVE-2019-5736) or our fds (CVE-2016-9962). */
@@ -457,6 +485,20 @@ void container_init(const struct init_args *a)
 	prctl(PR_SET_PDEATHSIG, 0);
 	if (sync_send(sfd, SYNC_READY, 0, -1) < 0)
 		_exit(1);
+	/* While "created", hold nothing of the host but the fifo: the state dir, the cgroup dir, the host
+	 * /dev/null clone and the sync socket would otherwise sit in /proc/<init>/fd until start
+	 * (CVE-2024-21626 pattern; the security suite scans a created container for them). */
+	unsigned first = 3 + a->preserve_fds;
+	if (a->fifo_fd >= (int)first) {
+		if (a->fifo_fd > (int)first)
+			close_range(first, (unsigned)a->fifo_fd - 1, 0);
+		close_range((unsigned)a->fifo_fd + 1, ~0U, 0);
+	} else if (a->fifo_fd < 0) {
+		close_range(first, ~0U, 0);
+	}
+	EXPLAIN(0, "close_range(2)",
+	        "close_range(%u, ~0U, 0) except %d <exec.fifo>  /* nothing of the host while created */", first,
+	        a->fifo_fd);
 	start_user_process(a, path, env, state_json, &e);
 	char buf[ISOLA_ERR_MSG_MAX + 64];
 	dprintf(2, "isola-runtime: %s\n", isola_err_str(&e, buf, sizeof buf));

@@ -23,7 +23,7 @@ struct init_args {
 	int fifo_fd;                 /* exec.fifo opened O_RDWR; -1: exec at once (no start step) */
 	struct devnull_src *devnull; /* host /dev/null, a detached mount */
 	const struct dev_host_fds *devs;
-	int ns_fds[RT_NS_COUNT];     /* fds of namespaces to join, parallel to cfg->namespaces; -1 otherwise */
+	int ns_fds[RT_NS_COUNT]; /* fds of namespaces to join, parallel to cfg->namespaces; -1 otherwise */
 	int stdio[3];
 	unsigned preserve_fds;
 	bool no_pivot;
@@ -31,8 +31,8 @@ struct init_args {
 	const struct isola_seccomp *seccomp;
 	const char *notify_host_dir; /* host dir bound at /run/isola-notify in the container, or NULL */
 	const struct runtime_system_opts *system;
-	int console_slave_mnt;       /* system container: detached mount of the host pty slave, -1 otherwise */
-	int console_slave_fd;        /* ... and the slave itself (stdio), -1 otherwise */
+	int console_slave_mnt; /* system container: detached mount of the host pty slave, -1 otherwise */
+	int console_slave_fd;  /* ... and the slave itself (stdio), -1 otherwise */
 	bool dumpable_off;
 	int rootfs_mnt;              /* syscont: detached mount to attach as the root instead of root.path, or -1 */
 };
@@ -51,4 +51,4 @@ int init_cwd(const char *cwd, isola_error *err);
 char *init_find_exec(char *const *args, char *const *env, isola_error *err);
 /* close_range(3 + preserve, ~0) then reset signals, then execve. Returns only on failure. */
 int init_exec(const char *path, char *const *args, char *const *env, unsigned preserve_fds,
-	      const struct isola_seccomp *sc, bool seccomp_now, isola_error *err);
+              const struct isola_seccomp *sc, bool seccomp_now, isola_error *err);

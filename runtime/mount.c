@@ -13,13 +13,16 @@
 #include "path.h"
 
 static const struct explain_flag attr_table[] = {
-	EXPLAIN_FLAG(MOUNT_ATTR_RDONLY),     EXPLAIN_FLAG(MOUNT_ATTR_NOSUID),	  EXPLAIN_FLAG(MOUNT_ATTR_NODEV),
-	EXPLAIN_FLAG(MOUNT_ATTR_NOEXEC),     EXPLAIN_FLAG(MOUNT_ATTR_NOATIME),	  EXPLAIN_FLAG(MOUNT_ATTR_STRICTATIME),
-	EXPLAIN_FLAG(MOUNT_ATTR_NODIRATIME), EXPLAIN_FLAG(MOUNT_ATTR_NOSYMFOLLOW), { 0, NULL },
+    EXPLAIN_FLAG(MOUNT_ATTR_RDONLY),     EXPLAIN_FLAG(MOUNT_ATTR_NOSUID),      EXPLAIN_FLAG(MOUNT_ATTR_NODEV),
+    EXPLAIN_FLAG(MOUNT_ATTR_NOEXEC),     EXPLAIN_FLAG(MOUNT_ATTR_NOATIME),     EXPLAIN_FLAG(MOUNT_ATTR_STRICTATIME),
+    EXPLAIN_FLAG(MOUNT_ATTR_NODIRATIME), EXPLAIN_FLAG(MOUNT_ATTR_NOSYMFOLLOW), {0, NULL},
 };
 static const struct explain_flag tree_table[] = {
-	EXPLAIN_FLAG(OPEN_TREE_CLONE), EXPLAIN_FLAG(OPEN_TREE_CLOEXEC), EXPLAIN_FLAG(AT_RECURSIVE),
-	EXPLAIN_FLAG(AT_EMPTY_PATH), { 0, NULL },
+    EXPLAIN_FLAG(OPEN_TREE_CLONE),
+    EXPLAIN_FLAG(OPEN_TREE_CLOEXEC),
+    EXPLAIN_FLAG(AT_RECURSIVE),
+    EXPLAIN_FLAG(AT_EMPTY_PATH),
+    {0, NULL},
 };
 
 unsigned long mount_ms_to_attr(unsigned long ms)
@@ -48,8 +51,9 @@ unsigned long mount_ms_to_attr(unsigned long ms)
 static int attach(int mntfd, int targetfd, const char *what, const char *dest, isola_error *err)
 {
 	int r = move_mount(mntfd, "", targetfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
-	EXPLAIN(r, "move_mount(2)", "move_mount(%d, \"\", %d <%s>, \"\", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH)",
-		mntfd, targetfd, dest);
+	EXPLAIN(r, "move_mount(2)",
+	        "move_mount(%d, \"\", %d <%s>, \"\", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH)", mntfd, targetfd,
+	        dest);
 	if (r < 0)
 		return isola_err(err, errno, "mount %s on %s", what, dest);
 	return 0;
@@ -59,11 +63,11 @@ static int set_propagation(int mntfd, unsigned long prop, const char *dest, isol
 {
 	if (!prop)
 		return 0;
-	struct mount_attr a = { .propagation = prop & ~MS_REC };
+	struct mount_attr a = {.propagation = prop & ~MS_REC};
 	unsigned flags = AT_EMPTY_PATH | ((prop & MS_REC) ? AT_RECURSIVE : 0);
 	int r = mount_setattr(mntfd, "", flags, &a, sizeof a);
 	EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%d <%s>, \"\", %s, {propagation=%s})", mntfd, dest,
-		explain_flags(flags, tree_table), explain_mount_flags(prop & ~MS_REC));
+	        explain_flags(flags, tree_table), explain_mount_flags(prop & ~MS_REC));
 	if (r < 0)
 		return isola_err(err, errno, "set propagation of %s", dest);
 	return 0;
@@ -79,19 +83,19 @@ static int bind_entry(int rootfd, const struct rt_mount *m, isola_error *err)
 	struct stat st;
 	if (fstat(src, &st) < 0)
 		return isola_err(err, errno, "stat %s", m->source);
-	_cleanup_close_ int target = safe_create_target(rootfd, m->destination, S_ISDIR(st.st_mode),
-							S_ISDIR(st.st_mode) ? 0755 : 0644, err);
+	_cleanup_close_ int target =
+	    safe_create_target(rootfd, m->destination, S_ISDIR(st.st_mode), S_ISDIR(st.st_mode) ? 0755 : 0644, err);
 	if (target < 0)
 		return isola_err_wrap(err, "mount target %s", m->destination);
-	struct mount_attr a = { .attr_set = mount_ms_to_attr(m->flags), .attr_clr = mount_ms_to_attr(m->clear) };
+	struct mount_attr a = {.attr_set = mount_ms_to_attr(m->flags), .attr_clr = mount_ms_to_attr(m->clear)};
 	if (a.attr_set & (MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME))
 		a.attr_clr |= MOUNT_ATTR__ATIME;
 	if (a.attr_set || a.attr_clr) {
 		unsigned af = AT_EMPTY_PATH | (m->recursive ? AT_RECURSIVE : 0);
 		int r = mount_setattr(src, "", af, &a, sizeof a);
 		EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%d <%s>, \"\", %s, {attr_set=%s, attr_clr=%s})", src,
-			m->source, explain_flags(af, tree_table), explain_flags(a.attr_set, attr_table),
-			explain_flags(a.attr_clr, attr_table));
+		        m->source, explain_flags(af, tree_table), explain_flags(a.attr_set, attr_table),
+		        explain_flags(a.attr_clr, attr_table));
 		if (r < 0)
 			return isola_err(err, errno, "set attributes of bind %s", m->source);
 	}
@@ -115,7 +119,8 @@ static int fs_options(int fs, const char *type, const char *data, isola_error *e
 		if (eq) {
 			*eq = 0;
 			r = fsconfig(fs, FSCONFIG_SET_STRING, o, eq + 1, 0);
-			EXPLAIN(r, "fsconfig(2)", "fsconfig(%d <%s>, FSCONFIG_SET_STRING, \"%s\", \"%s\")", fs, type, o, eq + 1);
+			EXPLAIN(r, "fsconfig(2)", "fsconfig(%d <%s>, FSCONFIG_SET_STRING, \"%s\", \"%s\")", fs, type, o,
+			        eq + 1);
 		} else {
 			r = fsconfig(fs, FSCONFIG_SET_FLAG, o, NULL, 0);
 			EXPLAIN(r, "fsconfig(2)", "fsconfig(%d <%s>, FSCONFIG_SET_FLAG, \"%s\")", fs, type, o);
@@ -135,7 +140,8 @@ static int new_fs(const char *type, const char *source, const char *data, unsign
 		return isola_err(err, errno, "fsopen %s", type);
 	if (source && *source) {
 		int r = fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0);
-		EXPLAIN(r, "fsconfig(2)", "fsconfig(%d <%s>, FSCONFIG_SET_STRING, \"source\", \"%s\")", fs, type, source);
+		EXPLAIN(r, "fsconfig(2)", "fsconfig(%d <%s>, FSCONFIG_SET_STRING, \"source\", \"%s\")", fs, type,
+		        source);
 		if (r < 0)
 			return isola_err(err, errno, "%s source %s", type, source);
 	}
@@ -169,10 +175,11 @@ int mount_entry(int rootfd, const struct rt_mount *m, bool in_userns, isola_erro
 		EXPLAIN(mnt, "open_tree(2)", "open_tree(AT_FDCWD, \"/sys\", %s)", explain_flags(f, tree_table));
 		if (mnt < 0)
 			return isola_err(err, errno, "bind /sys for %s", m->destination);
-		struct mount_attr a = { .attr_set = attrs | MOUNT_ATTR_RDONLY };
+		struct mount_attr a = {.attr_set = attrs | MOUNT_ATTR_RDONLY};
 		int r = mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a);
-		EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%d </sys>, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {attr_set=%s})",
-			mnt, explain_flags(a.attr_set, attr_table));
+		EXPLAIN(r, "mount_setattr(2)",
+		        "mount_setattr(%d </sys>, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {attr_set=%s})", mnt,
+		        explain_flags(a.attr_set, attr_table));
 		if (r < 0)
 			return isola_err(err, errno, "make /sys read-only");
 	}
@@ -232,8 +239,9 @@ int mount_mask_path(int rootfd, const char *path, struct devnull_src *devnull, i
 	if (fstat(target, &st) < 0)
 		return isola_err(err, errno, "stat masked path %s", path);
 	if (S_ISDIR(st.st_mode)) {
-		_cleanup_close_ int mnt = new_fs("tmpfs", "tmpfs", "mode=0555", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-						 MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+		_cleanup_close_ int mnt =
+		    new_fs("tmpfs", "tmpfs", "mode=0555",
+		           MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
 		if (mnt < 0)
 			return isola_err_wrap(err, "mask %s", path);
 		return attach(mnt, target, "empty read-only tmpfs", path, err);
@@ -266,10 +274,11 @@ int mount_readonly_path(int rootfd, const char *path, isola_error *err)
 	EXPLAIN(mnt, "open_tree(2)", "open_tree(%d <%s>, \"\", %s)", target, path, explain_flags(f, tree_table));
 	if (mnt < 0)
 		return isola_err(err, errno, "clone %s", path);
-	struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+	struct mount_attr a = {.attr_set =
+	                           MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
 	int r = mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a);
 	EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%d <%s>, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {attr_set=%s})", mnt,
-		path, explain_flags(a.attr_set, attr_table));
+	        path, explain_flags(a.attr_set, attr_table));
 	if (r < 0)
 		return isola_err(err, errno, "make %s read-only", path);
 	return attach(mnt, target, path, path, err);

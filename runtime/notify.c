@@ -1,7 +1,9 @@
 /* NOTIFY_SOCKET proxy; see notify.h. */
 #include "runtime/notify.h"
 #include <stddef.h>
+#include <poll.h>
 #include <stdio.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -48,7 +50,19 @@ int notify_proxy_open(struct notify_proxy *np, const char *state_dir, const char
 int notify_proxy_forward(struct notify_proxy *np, pid_t pid, isola_error *err)
 {
 	char buf[4096];
+	/* a container that exits (or never speaks sd_notify and dies) must not leave us waiting forever */
+	_cleanup_close_ int pfd = pidfd_open(pid, 0);
 	for (;;) {
+		struct pollfd p[2] = {{np->fd, POLLIN, 0}, {pfd, POLLIN, 0}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return isola_err(err, errno, "poll notify socket");
+		}
+		if (!(p[0].revents & POLLIN) && (p[1].revents & POLLIN))
+			return isola_err(err, ECHILD, "container init %d exited before sending READY=1", pid);
+		if (!(p[0].revents & POLLIN))
+			continue;
 		ssize_t n = recv(np->fd, buf, sizeof buf - 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -11,10 +11,15 @@ struct notify_proxy {
 	int fd;
 	char host[108];
 };
-#define NOTIFY_PROXY_INIT { .fd = -1 }
+#define NOTIFY_PROXY_INIT                                                                                              \
+	{                                                                                                              \
+		.fd = -1                                                                                               \
+	}
 
 /* Bind <state_dir>/notify/notify.sock. host_socket: the caller's NOTIFY_SOCKET ("@abstract" allowed). */
 int notify_proxy_open(struct notify_proxy *np, const char *state_dir, const char *host_socket, isola_error *err);
-/* Wait for READY=1 from inside, forward it with MAINPID=pid. */
+/* Wait for READY=1 from inside, forward it with MAINPID=pid. Fails (ECHILD) if pid exits first. Like runc,
+ * start and run block here until the container is ready: under systemd Type=notify the runtime is the
+ * unit's main process, the only one allowed to notify by default (NotifyAccess=main). */
 int notify_proxy_forward(struct notify_proxy *np, pid_t pid, isola_error *err);
 void notify_proxy_close(struct notify_proxy *np);

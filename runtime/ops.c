@@ -30,7 +30,7 @@ json_t *runtime_list(const struct runtime_ctx *ctx, isola_error *err)
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || !runtime_id_valid(de->d_name))
 			continue;
-		isola_error e2 = { 0 };
+		isola_error e2 = {0};
 		json_t *o = runtime_state_json(ctx, de->d_name, &e2);
 		if (o)
 			json_array_append_new(arr, o);
@@ -98,15 +98,17 @@ int runtime_ps(const struct runtime_ctx *ctx, const char *id, pid_t **pids, size
 }
 
 static int with_cgroup(const struct runtime_ctx *ctx, const char *id, json_t **st, struct isola_cgroup **cg,
-		       struct runtime_state *s, const char *what, isola_error *err)
+                       struct runtime_state *s, const char *what, isola_error *err)
 {
 	if (container_load(ctx, id, st, s, err) < 0)
 		return -1;
 	if (container_open_cgroup(*st, cg, err) < 0)
 		return isola_err_wrap(err, "%s %s", what, id);
 	if (!(*cg)->available)
-		return isola_err(err, ENOTSUP, "%s %s: the container has no cgroup (cgroup manager disabled or "
-					       "cgroup v2 unavailable)", what, id);
+		return isola_err(err, ENOTSUP,
+		                 "%s %s: the container has no cgroup (cgroup manager disabled or "
+		                 "cgroup v2 unavailable)",
+		                 what, id);
 	return 0;
 }
 
@@ -119,7 +121,7 @@ static int set_paused(const struct runtime_ctx *ctx, const char *id, bool pause,
 		return -1;
 	if (pause && s.status != RUNTIME_RUNNING && s.status != RUNTIME_CREATED)
 		return isola_err(err, EINVAL, "container %s is %s: only a running container can be paused", id,
-				 runtime_status_name(s.status));
+		                 runtime_status_name(s.status));
 	if (!pause && s.status != RUNTIME_PAUSED)
 		return isola_err(err, EINVAL, "container %s is %s, not paused", id, runtime_status_name(s.status));
 	if (cgroup_freeze(cg, pause, err) < 0)
@@ -147,7 +149,7 @@ int runtime_update(const struct runtime_ctx *ctx, const char *id, json_t *resour
 		return -1;
 	if (s.status == RUNTIME_STOPPED)
 		return isola_err(err, EINVAL, "container %s is stopped", id);
-	struct cgroup_resources res = { 0 };
+	struct cgroup_resources res = {0};
 	int r = cgroup_resources_parse(resources, "resources", &res, err);
 	if (r == 0)
 		r = cgroup_apply(cg, &res, err);

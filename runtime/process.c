@@ -16,13 +16,13 @@
 
 int sync_send(int fd, enum sync_type type, int value, int passfd)
 {
-	struct sync_msg m = { .type = type, .value = value };
-	struct iovec iov = { &m, sizeof m };
+	struct sync_msg m = {.type = type, .value = value};
+	struct iovec iov = {&m, sizeof m};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	if (passfd >= 0) {
 		mh.msg_control = u.buf;
 		mh.msg_controllen = sizeof u.buf;
@@ -41,7 +41,7 @@ int sync_send(int fd, enum sync_type type, int value, int passfd)
 
 void sync_send_error(int fd, const isola_error *e)
 {
-	struct sync_msg m = { .type = SYNC_ERROR, .errnum = e->errnum };
+	struct sync_msg m = {.type = SYNC_ERROR, .errnum = e->errnum};
 	snprintf(m.msg, sizeof m.msg, "%s", e->msg);
 	ssize_t r = send(fd, &m, sizeof m, MSG_NOSIGNAL);
 	(void)r;
@@ -53,8 +53,8 @@ int sync_recv(int fd, struct sync_msg *m, int *fd_out, isola_error *err)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { m, sizeof *m };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	struct iovec iov = {m, sizeof *m};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
 	if (fd_out)
 		*fd_out = -1;
 	ssize_t r;
@@ -83,7 +83,7 @@ int sync_recv(int fd, struct sync_msg *m, int *fd_out, isola_error *err)
 
 int sync_expect(int fd, enum sync_type type, int *fd_out, isola_error *err)
 {
-	struct sync_msg m;
+	struct sync_msg m = {0};
 	if (sync_recv(fd, &m, fd_out, err) < 0)
 		return -1;
 	if (m.type == SYNC_ERROR)
@@ -97,17 +97,17 @@ pid_t process_clone3(unsigned long flags, int cgroup_fd, int *pidfd, isola_error
 {
 	int pfd = -1;
 	struct clone_args a = {
-		.flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0) | (pidfd ? CLONE_PIDFD : 0),
-		/* CLONE_PARENT takes the caller's own exit signal; clone3 refuses one given with it */
-		.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD,
-		.pidfd = (uint64_t)(uintptr_t)&pfd,
-		.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
+	    .flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0) | (pidfd ? CLONE_PIDFD : 0),
+	    /* CLONE_PARENT takes the caller's own exit signal; clone3 refuses one given with it */
+	    .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD,
+	    .pidfd = (uint64_t)(uintptr_t)&pfd,
+	    .cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
 	};
 	long r = syscall(SYS_clone3, &a, sizeof a);
 	if (r == 0)
 		return 0;
-	EXPLAIN(r, "clone(2), namespaces(7)", "clone3({flags=%s, exit_signal=SIGCHLD%s})",
-		explain_clone_flags(a.flags), cgroup_fd >= 0 ? ", cgroup=<container cgroup fd>" : "");
+	EXPLAIN(r, "clone(2), namespaces(7)", "clone3({flags=%s, exit_signal=SIGCHLD%s})", explain_clone_flags(a.flags),
+	        cgroup_fd >= 0 ? ", cgroup=<container cgroup fd>" : "");
 	if (r < 0)
 		return isola_err(err, errno, "clone3(%s)", explain_clone_flags(a.flags));
 	if (pidfd)
@@ -141,8 +141,8 @@ static int write_map(pid_t pid, const char *file, const struct rt_idmap *m, size
 	return r < 0 ? isola_err_wrap(err, "write %s", path) : 0;
 }
 
-int process_write_idmaps(pid_t pid, const struct rt_idmap *uid, size_t nuid, const struct rt_idmap *gid,
-			 size_t ngid, isola_error *err)
+int process_write_idmaps(pid_t pid, const struct rt_idmap *uid, size_t nuid, const struct rt_idmap *gid, size_t ngid,
+                         isola_error *err)
 {
 	if (write_map(pid, "uid_map", uid, nuid, err) < 0 || write_map(pid, "gid_map", gid, ngid, err) < 0)
 		return -1;

@@ -11,14 +11,14 @@
 #include "error.h"
 
 enum sync_type {
-	SYNC_GO = 1,        /* parent → child: continue (id maps written, hooks run) */
-	SYNC_HOOKS,         /* child → parent: mounts done, run prestart + createRuntime now */
-	SYNC_PTY,           /* child → parent: the pty master (SCM_RIGHTS) */
-	SYNC_PID,           /* child → parent: the real init pid (after a double fork into a joined PID ns) */
-	SYNC_READY,         /* child → parent: set up, waiting for start */
-	SYNC_SECCOMP,       /* child → parent: the seccomp listener fd (SCM_RIGHTS), for listenerPath */
-	SYNC_STATE,         /* parent → child: a blob with the OCI state JSON follows (createContainer hooks) */
-	SYNC_ERROR,         /* child → parent: failed; errnum + msg */
+	SYNC_GO = 1,  /* parent → child: continue (id maps written, hooks run) */
+	SYNC_HOOKS,   /* child → parent: mounts done, run prestart + createRuntime now */
+	SYNC_PTY,     /* child → parent: the pty master (SCM_RIGHTS) */
+	SYNC_PID,     /* child → parent: the real init pid (after a double fork into a joined PID ns) */
+	SYNC_READY,   /* child → parent: set up, waiting for start */
+	SYNC_SECCOMP, /* child → parent: the seccomp listener fd (SCM_RIGHTS), for listenerPath */
+	SYNC_STATE,   /* parent → child: a blob with the OCI state JSON follows (createContainer hooks) */
+	SYNC_ERROR,   /* child → parent: failed; errnum + msg */
 };
 
 struct sync_msg {
@@ -42,8 +42,8 @@ pid_t process_clone3(unsigned long flags, int cgroup_fd, int *pidfd, isola_error
 
 /* Write uid_map / gid_map of pid ("0 100000 65536\n" lines). */
 struct rt_idmap;
-int process_write_idmaps(pid_t pid, const struct rt_idmap *uid, size_t nuid, const struct rt_idmap *gid,
-			 size_t ngid, isola_error *err);
+int process_write_idmaps(pid_t pid, const struct rt_idmap *uid, size_t nuid, const struct rt_idmap *gid, size_t ngid,
+                         isola_error *err);
 /* Format id maps as the kernel wants them (tested by the unit tests). Returns bytes or -1. */
 int process_format_idmap(const struct rt_idmap *m, size_t n, char *buf, size_t len);
 

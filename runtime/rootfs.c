@@ -11,13 +11,29 @@
 #include "explain.h"
 #include "runtime/mount.h"
 
+/* syscont: mounts and /dev on a root attached already (syscont_attach_root); the same steps as the tail of
+ * rootfs_prepare_mnt. */
+static int rootfs_populate_attached(const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *devs,
+                                    int root_mnt, isola_error *err)
+{
+	_cleanup_close_ int rootfd = fcntl(root_mnt, F_DUPFD_CLOEXEC, 3);
+	if (rootfd < 0)
+		return isola_err(err, errno, "dup the root fd");
+	for (size_t i = 0; i < cfg->n_mounts; i++)
+		if (mount_entry(rootfd, &cfg->mounts[i], in_userns, err) < 0)
+			return isola_err_wrap(err, "mounts[%zu]", i);
+	if (dev_setup(rootfd, cfg, in_userns, devs, err) < 0)
+		return -1;
+	return steal_fd(&rootfd);
+}
+
 int rootfs_prepare(const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *devs, isola_error *err)
 {
 	return rootfs_prepare_mnt(cfg, in_userns, devs, -1, err);
 }
 
 int rootfs_prepare_mnt(const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *devs, int root_mnt,
-		       isola_error *err)
+                       isola_error *err)
 {
 	unsigned long prop = cfg->rootfs_propagation ? cfg->rootfs_propagation : (MS_PRIVATE | MS_REC);
 	/* Shared propagation would leak our mounts to the host (mount_namespaces(7) "Shared subtrees"). The root
@@ -28,35 +44,31 @@ int rootfs_prepare_mnt(const struct rt_config *cfg, bool in_userns, const struct
 	if (r < 0)
 		return isola_err(err, errno, "make / %s", explain_mount_flags(first));
 
-	_cleanup_close_ int rootfd = -1;
-	if (root_mnt >= 0) { /* syscont: the root was attached already (syscont_attach_root) */
-		rootfd = fcntl(root_mnt, F_DUPFD_CLOEXEC, 3);
-		if (rootfd < 0)
-			return isola_err(err, errno, "dup the root fd");
-	} else {
-		unsigned f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
-		_cleanup_close_ int tree = open_tree(AT_FDCWD, cfg->root_path, f);
-		EXPLAIN(tree, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)",
-			cfg->root_path);
-		if (tree < 0)
-			return isola_err(err, errno, "root.path %s", cfg->root_path);
-		r = move_mount(tree, "", AT_FDCWD, cfg->root_path, MOVE_MOUNT_F_EMPTY_PATH);
-		EXPLAIN(r, "move_mount(2)", "move_mount(%d, \"\", AT_FDCWD, \"%s\", MOVE_MOUNT_F_EMPTY_PATH)", tree,
-			cfg->root_path);
+	if (root_mnt >= 0) /* syscont: the root is attached already (syscont_attach_root) */
+		return rootfs_populate_attached(cfg, in_userns, devs, root_mnt, err);
+	unsigned f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
+	_cleanup_close_ int tree = open_tree(AT_FDCWD, cfg->root_path, f);
+	EXPLAIN(tree, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)",
+	        cfg->root_path);
+	if (tree < 0)
+		return isola_err(err, errno, "root.path %s", cfg->root_path);
+	r = move_mount(tree, "", AT_FDCWD, cfg->root_path, MOVE_MOUNT_F_EMPTY_PATH);
+	EXPLAIN(r, "move_mount(2)", "move_mount(%d, \"\", AT_FDCWD, \"%s\", MOVE_MOUNT_F_EMPTY_PATH)", tree,
+	        cfg->root_path);
+	if (r < 0)
+		return isola_err(err, errno, "bind root.path %s onto itself", cfg->root_path);
+	if (prop & MS_SHARED) {
+		struct mount_attr a = {.propagation = MS_SHARED};
+		r = mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a);
+		EXPLAIN(r, "mount_setattr(2)",
+		        "mount_setattr(%d <rootfs>, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {propagation=MS_SHARED})", tree);
 		if (r < 0)
-			return isola_err(err, errno, "bind root.path %s onto itself", cfg->root_path);
-		if (prop & MS_SHARED) {
-			struct mount_attr a = { .propagation = MS_SHARED };
-			r = mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a);
-			EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%d <rootfs>, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {propagation=MS_SHARED})", tree);
-			if (r < 0)
-				return isola_err(err, errno, "make rootfs shared");
-		}
-		rootfd = open(cfg->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		EXPLAIN(rootfd, "open(2)", "open(\"%s\", O_PATH|O_DIRECTORY|O_CLOEXEC)", cfg->root_path);
-		if (rootfd < 0)
-			return isola_err(err, errno, "open root.path %s", cfg->root_path);
+			return isola_err(err, errno, "make rootfs shared");
 	}
+	_cleanup_close_ int rootfd = open(cfg->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	EXPLAIN(rootfd, "open(2)", "open(\"%s\", O_PATH|O_DIRECTORY|O_CLOEXEC)", cfg->root_path);
+	if (rootfd < 0)
+		return isola_err(err, errno, "open root.path %s", cfg->root_path);
 
 	bool dev_mounted = false;
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
@@ -115,7 +127,7 @@ int rootfs_pivot(int rootfd, const struct rt_config *cfg, bool no_pivot, isola_e
 	if (r < 0)
 		return isola_err(err, errno, "chdir /");
 	if (cfg->root_readonly) {
-		struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+		struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY};
 		r = mount_setattr(AT_FDCWD, "/", 0, &a, sizeof a);
 		EXPLAIN(r, "mount_setattr(2)", "mount_setattr(AT_FDCWD, \"/\", 0, {attr_set=MOUNT_ATTR_RDONLY})");
 		if (r < 0)

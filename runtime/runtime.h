@@ -29,7 +29,7 @@
 #include "error.h"
 
 #define RUNTIME_DEFAULT_ROOT "/run/isola/runtime"
-#define RUNTIME_ID_MAX 1024
+#define RUNTIME_ID_MAX       1024
 
 enum runtime_cgroup_manager {
 	RUNTIME_CGROUP_CGROUPFS = 0, /* write the cgroup2 filesystem directly (default) */
@@ -39,7 +39,7 @@ enum runtime_cgroup_manager {
 
 /* Shared by every call. Zero-initialise, then set what differs from the defaults. */
 struct runtime_ctx {
-	const char *state_root;                  /* NULL → RUNTIME_DEFAULT_ROOT */
+	const char *state_root; /* NULL → RUNTIME_DEFAULT_ROOT */
 	enum runtime_cgroup_manager cgroup_manager;
 };
 
@@ -53,15 +53,15 @@ struct runtime_ctx {
  *     runtime_stop() asks init to shut down cleanly before killing. */
 struct runtime_system_opts {
 	bool enabled;
-	const char *uuid;     /* container_uuid, NULL: none */
-	int console_master;   /* a pty master the caller owns (posix_openpt), -1: none; never closed by us */
-	int stop_signal;      /* 0: SIGRTMIN+3 */
+	const char *uuid;   /* container_uuid, NULL: none */
+	int console_master; /* a pty master the caller owns (posix_openpt), -1: none; never closed by us */
+	int stop_signal;    /* 0: SIGRTMIN+3 */
 	/* syscont (runtime/syscont.h) — root and cgroup delegation of a system container: */
-	bool rootfs_mnt_set;  /* rootfs_mnt is a detached mount (open_tree/fsmount fd) attached as the root in
-			       * place of root.path (an idmapped image, an overlay); the caller closes it */
+	bool rootfs_mnt_set; /* rootfs_mnt is a detached mount (open_tree/fsmount fd) attached as the root in
+	                      * place of root.path (an id-mapped image, an overlay); the caller closes it */
 	int rootfs_mnt;
 	const char *cgroup_inner; /* non-NULL: limits on the outer cgroup, init in OUTER/<inner> owned by
-				   * cgroup_owner_uid/gid, cgroup namespace rooted there (cgroup.h "Delegation") */
+	                           * cgroup_owner_uid/gid, cgroup namespace rooted there (cgroup.h "Delegation") */
 	uid_t cgroup_owner_uid;
 	gid_t cgroup_owner_gid;
 	/* detached mounts (open_tree(OPEN_TREE_CLONE) fds the caller made and keeps) attached after the config's
@@ -75,25 +75,28 @@ struct runtime_system_mount {
 };
 
 struct runtime_create_opts {
-	const char *bundle;          /* directory with config.json; NULL → "." */
-	const char *config_path;     /* overrides <bundle>/config.json when set */
-	const char *pid_file;        /* write init's host pid here (atomically), NULL: none */
+	const char *bundle;      /* directory with config.json; NULL → "." */
+	const char *config_path; /* overrides <bundle>/config.json when set */
+	const char *pid_file;    /* write init's host pid here (atomically), NULL: none */
 	/* --console-socket: with process.terminal, the pty master is sent over this AF_UNIX socket as
 	 * SCM_RIGHTS (runc's protocol). Give a path or an already connected fd (>= 0), not both. */
 	const char *console_socket;
-	int console_socket_fd;       /* -1: none */
+	int console_socket_fd; /* -1: none */
 	/* With process.terminal and no console socket, the master is returned here instead (library mode;
 	 * `run -t` uses it). NULL: process.terminal without a socket is an error. */
 	int *console_master_out;
-	unsigned preserve_fds;       /* fds 3 .. 3+N-1 of the caller stay open in the container (LISTEN_FDS) */
-	int stdio[3];                /* init's stdin/out/err; -1 → the caller's own. Use RUNTIME_STDIO_INHERIT */
-	const char *notify_socket;   /* NOTIFY_SOCKET of the caller; the runtime proxies READY=1 from inside */
-	bool no_pivot;               /* MS_MOVE + chroot instead of pivot_root (ramfs roots; unsafe otherwise) */
-	bool force_terminal;         /* run -t: process.terminal = true whatever the config says */
+	unsigned preserve_fds;     /* fds 3 .. 3+N-1 of the caller stay open in the container (LISTEN_FDS) */
+	int stdio[3];              /* init's stdin/out/err; -1 → the caller's own. Use RUNTIME_STDIO_INHERIT */
+	const char *notify_socket; /* NOTIFY_SOCKET of the caller; the runtime proxies READY=1 from inside */
+	bool no_pivot;             /* MS_MOVE + chroot instead of pivot_root (ramfs roots; unsafe otherwise) */
+	bool force_terminal;       /* run -t: process.terminal = true whatever the config says */
 	bool no_new_keyring;
 	struct runtime_system_opts system;
 };
-#define RUNTIME_STDIO_INHERIT { -1, -1, -1 }
+#define RUNTIME_STDIO_INHERIT                                                                                          \
+	{                                                                                                              \
+		-1, -1, -1                                                                                             \
+	}
 
 /* The OCI state (runtime.md "State") plus what the runtime keeps for itself. */
 enum runtime_status { RUNTIME_CREATING, RUNTIME_CREATED, RUNTIME_RUNNING, RUNTIME_PAUSED, RUNTIME_STOPPED };
@@ -101,11 +104,11 @@ enum runtime_status { RUNTIME_CREATING, RUNTIME_CREATED, RUNTIME_RUNNING, RUNTIM
 struct runtime_state {
 	char id[RUNTIME_ID_MAX + 1];
 	enum runtime_status status;
-	pid_t pid;                 /* 0 when stopped */
+	pid_t pid; /* 0 when stopped */
 	char bundle[4096];
-	char created[40];          /* RFC 3339, UTC */
-	char cgroup_path[4096];    /* "" when the cgroup manager is disabled */
-	int stop_signal;           /* system containers; 0 otherwise */
+	char created[40];       /* RFC 3339, UTC */
+	char cgroup_path[4096]; /* "" when the cgroup manager is disabled */
+	int stop_signal;        /* system containers; 0 otherwise */
 };
 
 const char *runtime_status_name(enum runtime_status s); /* "created", "running", ... */
@@ -116,7 +119,7 @@ bool runtime_id_valid(const char *id);
 /* create: returns init's host pid (> 0). An id already present is an error (EEXIST), and nothing of the
  * existing container is touched. On failure everything created so far is removed. */
 pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct runtime_create_opts *opts,
-		     isola_error *err);
+                     isola_error *err);
 int runtime_start(const struct runtime_ctx *ctx, const char *id, isola_error *err);
 
 /* Current state (status re-derived from the live process: a dead init means "stopped"). */
@@ -133,25 +136,25 @@ int runtime_stop(const struct runtime_ctx *ctx, const char *id, unsigned timeout
 struct runtime_exec_opts {
 	/* Either a full OCI "process" object (--process FILE; not consumed) or the fields below. */
 	json_t *process;
-	char *const *args;           /* NULL-terminated */
-	char *const *env;            /* extra KEY=VALUE, added to the container's process.env */
-	const char *cwd;             /* NULL: the config's process.cwd */
-	const char *user;            /* "uid[:gid]" (numeric), NULL: the config's process.user */
+	char *const *args; /* NULL-terminated */
+	char *const *env;  /* extra KEY=VALUE, added to the container's process.env */
+	const char *cwd;   /* NULL: the config's process.cwd */
+	const char *user;  /* "uid[:gid]" (numeric), NULL: the config's process.user */
 	bool tty;
-	const char *console_socket;  /* as in create */
+	const char *console_socket; /* as in create */
 	int console_socket_fd;
-	int *console_master_out;     /* with tty and no console socket: the pty master comes back here */
+	int *console_master_out; /* with tty and no console socket: the pty master comes back here */
 	const char *pid_file;
 	unsigned preserve_fds;
 	int stdio[3];
-	bool no_new_privs;           /* force no_new_privs on top of the config */
+	bool no_new_privs; /* force no_new_privs on top of the config */
 };
 
 /* Runs a new process in the container's namespaces (setns with a pidfd of init), its cgroup and its
  * confinement (caps, seccomp, user of the config unless overridden). Returns the process's host pid; the
  * caller is its parent and reaps it (runtime_wait). The container must be created or running. */
 pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct runtime_exec_opts *opts,
-		   isola_error *err);
+                   isola_error *err);
 /* waitpid(pid) and encode the result like a shell: exit code, or 128 + signal. */
 int runtime_wait(pid_t pid, isola_error *err);
 

@@ -26,16 +26,17 @@ bool runtime_id_valid(const char *id)
 
 const char *runtime_status_name(enum runtime_status s)
 {
-	static const char *n[] = { "creating", "created", "running", "paused", "stopped" };
+	static const char *n[] = {"creating", "created", "running", "paused", "stopped"};
 	return s <= RUNTIME_STOPPED ? n[s] : "unknown";
 }
 
 int state_dir(const struct runtime_ctx *ctx, const char *id, char *buf, size_t len, isola_error *err)
 {
 	if (!runtime_id_valid(id))
-		return isola_err(err, EINVAL, "container id \"%.64s%s\" is invalid (1..%d bytes; no '/', '.', '..', "
-					      "control characters)",
-				 id ? id : "", id && strlen(id) > 64 ? "..." : "", RUNTIME_ID_MAX);
+		return isola_err(err, EINVAL,
+		                 "container id \"%.64s%s\" is invalid (1..%d bytes; no '/', '.', '..', "
+		                 "control characters)",
+		                 id ? id : "", id && strlen(id) > 64 ? "..." : "", RUNTIME_ID_MAX);
 	if ((size_t)snprintf(buf, len, "%s/%s", state_root(ctx), id) >= len)
 		return isola_err(err, ENAMETOOLONG, "state directory for %.64s", id);
 	return 0;
@@ -71,7 +72,7 @@ int state_dir_create(const struct runtime_ctx *ctx, const char *id, isola_error 
 	EXPLAIN(r, "mkdir(2)", "mkdir(\"%s\", 0700)", d);
 	if (r < 0)
 		return isola_err(err, errno, errno == EEXIST ? "container %s already exists" : "create state dir %s",
-				 errno == EEXIST ? id : d);
+		                 errno == EEXIST ? id : d);
 	return 0;
 }
 
@@ -93,7 +94,8 @@ int state_dir_remove(const struct runtime_ctx *ctx, const char *id, isola_error 
 			continue;
 		/* flat directory; a subdirectory (notify/) holds one socket */
 		if (unlinkat(dirfd(dir), de->d_name, 0) < 0 && errno == EISDIR) {
-			_cleanup_close_ int sfd = openat(dirfd(dir), de->d_name, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			_cleanup_close_ int sfd =
+			    openat(dirfd(dir), de->d_name, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 			_cleanup_closedir_ DIR *sd = sfd >= 0 ? fdopendir(sfd) : NULL;
 			if (sd) {
 				sfd = -1;
@@ -147,8 +149,8 @@ static int proc_stat(pid_t pid, char *state, unsigned long long *start)
 		return -1;
 	unsigned long long st = 0;
 	char c = 0;
-	if (sscanf(q + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &c,
-		   &st) != 2)
+	if (sscanf(q + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &c, &st) !=
+	    2)
 		return -1;
 	*state = c;
 	*start = st;
@@ -173,8 +175,7 @@ bool state_init_alive(json_t *st)
 	return (json_int_t)now == start && c != 'Z' && c != 'X';
 }
 
-int state_decode(const struct runtime_ctx *ctx, const char *id, json_t *st, struct runtime_state *out,
-		 isola_error *err)
+int state_decode(const struct runtime_ctx *ctx, const char *id, json_t *st, struct runtime_state *out, isola_error *err)
 {
 	memset(out, 0, sizeof *out);
 	const char *status = NULL, *bundle = "", *created = "", *cg = "";

@@ -28,6 +28,6 @@ unsigned long long proc_start_time(pid_t pid);
 bool state_init_alive(json_t *st);
 /* Fill struct runtime_state from the loaded object, deriving "created"/"running"/"stopped". */
 int state_decode(const struct runtime_ctx *ctx, const char *id, json_t *st, struct runtime_state *out,
-		 isola_error *err);
+                 isola_error *err);
 /* Current UTC time as RFC 3339 with nanoseconds. */
 void state_now_rfc3339(char *buf, size_t len);

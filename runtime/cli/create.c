@@ -9,38 +9,32 @@
 int cli_create_flag(struct cli *c, int o, struct runtime_create_opts *co)
 {
 	switch (o) {
-	case 'b':
-		co->bundle = optarg;
-		return 1;
-	case 'p':
-		co->pid_file = optarg;
-		return 1;
-	case 'c':
-		co->console_socket = optarg;
-		return 1;
-	case 'P':
-		return cli_uint(c, "--preserve-fds", optarg, &co->preserve_fds) < 0 ? -1 : 1;
-	case 'n':
-		co->no_pivot = true;
-		return 1;
-	case 'k':
-		co->no_new_keyring = true;
-		return 1;
+	case 'b': co->bundle = optarg; return 1;
+	case 'p': co->pid_file = optarg; return 1;
+	case 'c': co->console_socket = optarg; return 1;
+	case 'P': return cli_uint(c, "--preserve-fds", optarg, &co->preserve_fds) < 0 ? -1 : 1;
+	case 'n': co->no_pivot = true; return 1;
+	case 'k': co->no_new_keyring = true; return 1;
 	}
 	return 0;
 }
 
 const struct option cli_create_options[] = {
-	{ "bundle", required_argument, NULL, 'b' },	    { "pid-file", required_argument, NULL, 'p' },
-	{ "console-socket", required_argument, NULL, 'c' }, { "preserve-fds", required_argument, NULL, 'P' },
-	{ "no-pivot", no_argument, NULL, 'n' },		    { "no-new-keyring", no_argument, NULL, 'k' },
-	{ "detach", no_argument, NULL, 'd' },		    { "tty", no_argument, NULL, 't' },
-	{ "keep", no_argument, NULL, 'K' },		    { NULL, 0, NULL, 0 },
+    {"bundle", required_argument, NULL, 'b'},
+    {"pid-file", required_argument, NULL, 'p'},
+    {"console-socket", required_argument, NULL, 'c'},
+    {"preserve-fds", required_argument, NULL, 'P'},
+    {"no-pivot", no_argument, NULL, 'n'},
+    {"no-new-keyring", no_argument, NULL, 'k'},
+    {"detach", no_argument, NULL, 'd'},
+    {"tty", no_argument, NULL, 't'},
+    {"keep", no_argument, NULL, 'K'},
+    {NULL, 0, NULL, 0},
 };
 
 void cli_create_defaults(struct runtime_create_opts *co)
 {
-	*co = (struct runtime_create_opts){ .console_socket_fd = -1, .stdio = RUNTIME_STDIO_INHERIT };
+	*co = (struct runtime_create_opts){.console_socket_fd = -1, .stdio = RUNTIME_STDIO_INHERIT};
 	co->system.console_master = -1;
 	const char *ns = getenv("NOTIFY_SOCKET");
 	if (ns && *ns)

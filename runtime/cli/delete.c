@@ -6,7 +6,7 @@
 
 int cmd_delete(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
 	bool force = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {

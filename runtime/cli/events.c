@@ -25,8 +25,8 @@ static int emit(struct cli *c, const char *id)
 
 int cmd_events(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "stats", no_argument, NULL, 's' },
-					      { "interval", required_argument, NULL, 'i' }, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"stats", no_argument, NULL, 's'}, {"interval", required_argument, NULL, 'i'}, {NULL, 0, NULL, 0}};
 	bool once = false;
 	unsigned interval = 5;
 	int o;

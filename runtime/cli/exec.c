@@ -7,20 +7,26 @@
 #include "json.h"
 #include "runtime/cli/cli.h"
 
-#define USAGE "exec [-t|--tty] [-d|--detach] [--cwd DIR] [-e|--env K=V]... [-u|--user UID[:GID]] [-p|--process FILE] " \
-	      "[--pid-file FILE] [--console-socket SOCK] [--preserve-fds N] [--no-new-privs] ID [CMD...]"
+#define USAGE                                                                                                          \
+	"exec [-t|--tty] [-d|--detach] [--cwd DIR] [-e|--env K=V]... [-u|--user UID[:GID]] [-p|--process FILE] "       \
+	"[--pid-file FILE] [--console-socket SOCK] [--preserve-fds N] [--no-new-privs] ID [CMD...]"
 
 int cmd_exec(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "tty", no_argument, NULL, 't' },		     { "detach", no_argument, NULL, 'd' },
-		{ "cwd", required_argument, NULL, 'w' },	     { "env", required_argument, NULL, 'e' },
-		{ "user", required_argument, NULL, 'u' },	     { "process", required_argument, NULL, 'p' },
-		{ "pid-file", required_argument, NULL, 'P' },	     { "console-socket", required_argument, NULL, 'c' },
-		{ "preserve-fds", required_argument, NULL, 'f' }, { "no-new-privs", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
+	    {"tty", no_argument, NULL, 't'},
+	    {"detach", no_argument, NULL, 'd'},
+	    {"cwd", required_argument, NULL, 'w'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"process", required_argument, NULL, 'p'},
+	    {"pid-file", required_argument, NULL, 'P'},
+	    {"console-socket", required_argument, NULL, 'c'},
+	    {"preserve-fds", required_argument, NULL, 'f'},
+	    {"no-new-privs", no_argument, NULL, 'n'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct runtime_exec_opts eo = { .console_socket_fd = -1, .stdio = RUNTIME_STDIO_INHERIT };
+	struct runtime_exec_opts eo = {.console_socket_fd = -1, .stdio = RUNTIME_STDIO_INHERIT};
 	bool detach = false;
 	_cleanup_free_ char **env = calloc((size_t)argc + 1, sizeof(char *));
 	size_t nenv = 0;
@@ -28,40 +34,23 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 	int o;
 	while ((o = getopt_long(argc, argv, "+tdw:e:u:p:", opts, NULL)) != -1) {
 		switch (o) {
-		case 't':
-			eo.tty = true;
-			break;
-		case 'd':
-			detach = true;
-			break;
-		case 'w':
-			eo.cwd = optarg;
-			break;
-		case 'e':
-			env[nenv++] = optarg;
-			break;
-		case 'u':
-			eo.user = optarg;
-			break;
+		case 't': eo.tty = true; break;
+		case 'd': detach = true; break;
+		case 'w': eo.cwd = optarg; break;
+		case 'e': env[nenv++] = optarg; break;
+		case 'u': eo.user = optarg; break;
 		case 'p':
 			if (!(proc = json_load_path(optarg, &c->err)))
 				return isola_err_wrap(&c->err, "--process");
 			break;
-		case 'P':
-			eo.pid_file = optarg;
-			break;
-		case 'c':
-			eo.console_socket = optarg;
-			break;
+		case 'P': eo.pid_file = optarg; break;
+		case 'c': eo.console_socket = optarg; break;
 		case 'f':
 			if (cli_uint(c, "--preserve-fds", optarg, &eo.preserve_fds) < 0)
 				return -1;
 			break;
-		case 'n':
-			eo.no_new_privs = true;
-			break;
-		default:
-			return cli_usage(c, USAGE);
+		case 'n': eo.no_new_privs = true; break;
+		default: return cli_usage(c, USAGE);
 		}
 	}
 	if (optind >= argc || (!proc && optind + 1 >= argc))

@@ -7,7 +7,7 @@
 
 int cmd_kill(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
 	bool all = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "+a", opts, NULL)) != -1) {

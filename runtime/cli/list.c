@@ -10,8 +10,8 @@
 
 int cmd_list(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
-					      { "quiet", no_argument, NULL, 'q' }, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"format", required_argument, NULL, 'f'}, {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0}};
 	bool json = false, quiet = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "+f:q", opts, NULL)) != -1) {
@@ -38,14 +38,16 @@ int cmd_list(struct cli *c, int argc, char **argv)
 		printf("%-24s %-8s %-10s %-32s %s\n", "ID", "PID", "STATUS", "CREATED", "BUNDLE");
 	size_t i;
 	json_t *e;
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		const char *id = json_string_value(json_object_get(e, "id"));
 		if (quiet) {
 			puts(id);
 			continue;
 		}
 		printf("%-24s %-8lld %-10s %-32s %s\n", id, (long long)json_integer_value(json_object_get(e, "pid")),
-		       json_string_value(json_object_get(e, "status")), json_string_value(json_object_get(e, "created")),
+		       json_string_value(json_object_get(e, "status")),
+		       json_string_value(json_object_get(e, "created")),
 		       json_string_value(json_object_get(e, "bundle")));
 	}
 	return 0;

@@ -10,7 +10,7 @@
 
 int cmd_ps(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "format", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"format", required_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
 	bool json = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "+f:", opts, NULL)) != -1) {

@@ -5,7 +5,8 @@
 #include "cleanup.h"
 #include "runtime/cli/cli.h"
 
-#define USAGE "run [-d|--detach] [-t|--tty] [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] [--preserve-fds N] ID"
+#define USAGE                                                                                                          \
+	"run [-d|--detach] [-t|--tty] [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] [--preserve-fds N] ID"
 
 int cmd_run(struct cli *c, int argc, char **argv)
 {
@@ -42,7 +43,7 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	if (pid < 0)
 		return -1;
 	if (runtime_start(&c->ctx, id, &c->err) < 0) {
-		isola_error e2 = { 0 };
+		isola_error e2 = {0};
 		runtime_delete(&c->ctx, id, true, &e2);
 		return -1;
 	}

@@ -12,7 +12,7 @@
 #include "explain.h"
 #include "runtime/cli/cli.h"
 
-static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD };
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD};
 
 static sigset_t forwarded_set(void)
 {
@@ -72,7 +72,7 @@ int cli_supervise(pid_t pid, int master, isola_error *err)
 	_cleanup_close_ int sfd = signalfd(-1, &s, SFD_CLOEXEC);
 	if (sfd < 0)
 		return isola_err(err, errno, "signalfd");
-	_cleanup_(raw_restore) struct raw_tty tty = { .fd = STDIN_FILENO };
+	_cleanup_(raw_restore) struct raw_tty tty = {.fd = STDIN_FILENO};
 	bool in_open = master >= 0, out_open = master >= 0;
 	if (master >= 0 && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tty.saved) == 0) {
 		struct termios raw = tty.saved;
@@ -82,8 +82,8 @@ int cli_supervise(pid_t pid, int master, isola_error *err)
 		copy_winsize(STDIN_FILENO, master);
 	}
 	for (;;) {
-		struct pollfd p[3] = { { sfd, POLLIN, 0 }, { in_open ? STDIN_FILENO : -1, POLLIN, 0 },
-				       { out_open ? master : -1, POLLIN, 0 } };
+		struct pollfd p[3] = {
+		    {sfd, POLLIN, 0}, {in_open ? STDIN_FILENO : -1, POLLIN, 0}, {out_open ? master : -1, POLLIN, 0}};
 		int r = poll(p, 3, -1);
 		if (r < 0 && errno != EINTR)
 			return isola_err(err, errno, "poll");
@@ -98,10 +98,12 @@ int cli_supervise(pid_t pid, int master, isola_error *err)
 			int status;
 			pid_t w = waitpid(pid, &status, WNOHANG);
 			if (w == pid) {
-				EXPLAIN(w, "wait(2)", "waitpid(%d, {%s %d}, WNOHANG)", pid, WIFEXITED(status) ? "exited" : "killed by",
-					WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+				EXPLAIN(w, "wait(2)", "waitpid(%d, {%s %d}, WNOHANG)", pid,
+				        WIFEXITED(status) ? "exited" : "killed by",
+				        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 				/* drain what the container wrote last */
-				while (out_open && poll(&p[2], 1, 0) > 0 && (p[2].revents & POLLIN) && pump(master, STDOUT_FILENO))
+				while (out_open && poll(&p[2], 1, 0) > 0 && (p[2].revents & POLLIN) &&
+				       pump(master, STDOUT_FILENO))
 					;
 				return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 			}

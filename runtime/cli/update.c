@@ -32,9 +32,9 @@ static int num(struct cli *c, const char *flag, const char *s, long long *out)
 int cmd_update(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "memory", required_argument, NULL, 'm' },	{ "pids-limit", required_argument, NULL, 'p' },
-		{ "cpu-quota", required_argument, NULL, 'q' },	{ "cpu-period", required_argument, NULL, 'P' },
-		{ "resources", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 },
+	    {"memory", required_argument, NULL, 'm'},    {"pids-limit", required_argument, NULL, 'p'},
+	    {"cpu-quota", required_argument, NULL, 'q'}, {"cpu-period", required_argument, NULL, 'P'},
+	    {"resources", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0},
 	};
 	_cleanup_json_ json_t *res = json_object();
 	int o;
@@ -64,16 +64,14 @@ int cmd_update(struct cli *c, int argc, char **argv)
 			json_object_set_new(section(res, "cpu"), "period", json_integer(v));
 			break;
 		case 'r': {
-			json_t *f = strcmp(optarg, "-") ? json_load_path(optarg, &c->err)
-							: json_loadf(stdin, 0, NULL);
+			json_t *f = strcmp(optarg, "-") ? json_load_path(optarg, &c->err) : json_loadf(stdin, 0, NULL);
 			if (!f)
 				return c->err.msg[0] ? -1 : isola_err(&c->err, 0, "--resources: stdin is not JSON");
 			json_decref(res);
 			res = f;
 			break;
 		}
-		default:
-			return cli_usage(c, USAGE);
+		default: return cli_usage(c, USAGE);
 		}
 	}
 	const char *id = cli_id(c, argc, argv, USAGE);

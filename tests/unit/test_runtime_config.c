@@ -13,10 +13,10 @@
 #include "runtime/runtime.h"
 
 static const char *base =
-	"{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
-	"\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"env\":[\"PATH=/bin\"],\"user\":{\"uid\":0,\"gid\":0}},"
-	"\"hostname\":\"h\",\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"}],"
-	"\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"uts\"}]}}";
+    "{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
+    "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"env\":[\"PATH=/bin\"],\"user\":{\"uid\":0,\"gid\":0}},"
+    "\"hostname\":\"h\",\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"}],"
+    "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"uts\"}]}}";
 
 /* Parse base with one change applied at a dotted path (value given as JSON text, or NULL to delete). */
 static struct rt_config *parse_with(const char *path, const char *value, isola_error *err)
@@ -96,29 +96,37 @@ static void test_errors_name_json_path(void **state)
 	expect_error("process.terminal", "\"yes\"", "process.terminal: expected");
 	expect_error("process.oomScoreAdj", "5000", "process.oomScoreAdj: 5000 is outside -1000..1000");
 	expect_error("process.rlimits", "[{\"type\":\"RLIMIT_BOGUS\",\"soft\":1,\"hard\":1}]",
-		     "process.rlimits[0].type: unknown rlimit \"RLIMIT_BOGUS\"");
+	             "process.rlimits[0].type: unknown rlimit \"RLIMIT_BOGUS\"");
 	expect_error("process.rlimits", "[{\"type\":\"RLIMIT_NOFILE\",\"soft\":9,\"hard\":1}]",
-		     "process.rlimits[0]: soft 9 exceeds hard 1");
+	             "process.rlimits[0]: soft 9 exceeds hard 1");
 	expect_error("linux.namespaces", "[{\"type\":\"pid\"},{\"type\":\"foo\"}]",
-		     "linux.namespaces[1].type: unknown namespace \"foo\"");
-	expect_error("linux.namespaces", "[{\"type\":\"pid\"},{\"type\":\"pid\"}]", "linux.namespaces[1].type: namespace \"pid\" listed twice");
+	             "linux.namespaces[1].type: unknown namespace \"foo\"");
+	expect_error("linux.namespaces", "[{\"type\":\"pid\"},{\"type\":\"pid\"}]",
+	             "linux.namespaces[1].type: namespace \"pid\" listed twice");
 	expect_error("linux.namespaces", "[{\"type\":\"net\"}]", "linux.namespaces[0].type: unknown namespace \"net\"");
 	expect_error("linux.namespaces", "[{\"type\":\"uts\",\"path\":\"rel\"}]", "linux.namespaces[0].path");
 	expect_error("linux.namespaces", "\"pid\"", "linux.namespaces: expected an array");
 	expect_error("mounts", "[{\"type\":\"tmpfs\"}]", "mounts[0].destination: missing");
-	expect_error("mounts", "[{\"destination\":\"dev\",\"type\":\"tmpfs\"}]", "mounts[0].destination: \"dev\" is not an absolute path");
-	expect_error("mounts", "[{\"destination\":\"/a\",\"options\":[\"bind\"]}]", "mounts[0].source: missing for a bind mount");
-	expect_error("mounts", "[{\"destination\":\"/a\",\"type\":\"tmpfs\",\"options\":[7]}]", "mounts[0].options[0]: expected a string");
+	expect_error("mounts", "[{\"destination\":\"dev\",\"type\":\"tmpfs\"}]",
+	             "mounts[0].destination: \"dev\" is not an absolute path");
+	expect_error("mounts", "[{\"destination\":\"/a\",\"options\":[\"bind\"]}]",
+	             "mounts[0].source: missing for a bind mount");
+	expect_error("mounts", "[{\"destination\":\"/a\",\"type\":\"tmpfs\",\"options\":[7]}]",
+	             "mounts[0].options[0]: expected a string");
 	expect_error("linux.namespaces", "[{\"type\":\"pid\"}]", "hostname: needs a new \"uts\" namespace");
 	expect_error("linux.uidMappings", "[{\"containerID\":0,\"hostID\":1000,\"size\":1}]",
-		     "linux.uidMappings: mappings need a new \"user\" namespace");
-	expect_error("linux.sysctl", "{\"net.ipv4.ip_forward\": 1}", "linux.sysctl.net.ipv4.ip_forward: expected a string");
+	             "linux.uidMappings: mappings need a new \"user\" namespace");
+	expect_error("linux.sysctl", "{\"net.ipv4.ip_forward\": 1}",
+	             "linux.sysctl.net.ipv4.ip_forward: expected a string");
 	expect_error("linux.sysctl", "{\"../../etc/x\": \"1\"}", "not a sysctl name");
-	expect_error("linux.rootfsPropagation", "\"sideways\"", "linux.rootfsPropagation: unknown propagation \"sideways\"");
+	expect_error("linux.rootfsPropagation", "\"sideways\"",
+	             "linux.rootfsPropagation: unknown propagation \"sideways\"");
 	expect_error("linux.devices", "[{\"path\":\"/dev/x\",\"type\":\"q\",\"major\":1,\"minor\":1}]",
-		     "linux.devices[0].type: \"q\" is not one of c, b, u, p");
-	expect_error("hooks.prestart", "[{\"path\":\"relative\"}]", "hooks.prestart[0].path: \"relative\" is not an absolute path");
-	expect_error("hooks.poststop", "[{\"path\":\"/bin/x\",\"timeout\":0}]", "hooks.poststop[0].timeout: must be a positive");
+	             "linux.devices[0].type: \"q\" is not one of c, b, u, p");
+	expect_error("hooks.prestart", "[{\"path\":\"relative\"}]",
+	             "hooks.prestart[0].path: \"relative\" is not an absolute path");
+	expect_error("hooks.poststop", "[{\"path\":\"/bin/x\",\"timeout\":0}]",
+	             "hooks.poststop[0].timeout: must be a positive");
 	expect_error("hooks.createRuntime", "{}", "hooks.createRuntime: expected an array");
 }
 
@@ -160,7 +168,9 @@ static void test_idmaps(void **state)
 	size_t n = 0;
 	isola_error err;
 	assert_int_equal(idmaps("[{\"containerID\":0,\"hostID\":100000,\"size\":65536},"
-				"{\"containerID\":65536,\"hostID\":300000,\"size\":10}]", &m, &n, &err), 0);
+	                        "{\"containerID\":65536,\"hostID\":300000,\"size\":10}]",
+	                        &m, &n, &err),
+	                 0);
 	assert_int_equal(n, 2);
 	char buf[128];
 	assert_true(process_format_idmap(m, n, buf, sizeof buf) > 0);
@@ -168,10 +178,14 @@ static void test_idmaps(void **state)
 	assert_int_equal(process_format_idmap(m, n, buf, 8), -1);
 	free(m);
 	assert_int_equal(idmaps("[{\"containerID\":0,\"hostID\":100000,\"size\":10},"
-				"{\"containerID\":5,\"hostID\":200000,\"size\":10}]", &m, &n, &err), -1);
+	                        "{\"containerID\":5,\"hostID\":200000,\"size\":10}]",
+	                        &m, &n, &err),
+	                 -1);
 	assert_non_null(strstr(err.msg, "linux.uidMappings[1]: containerID range overlaps linux.uidMappings[0]"));
 	assert_int_equal(idmaps("[{\"containerID\":0,\"hostID\":100000,\"size\":10},"
-				"{\"containerID\":50,\"hostID\":100005,\"size\":10}]", &m, &n, &err), -1);
+	                        "{\"containerID\":50,\"hostID\":100005,\"size\":10}]",
+	                        &m, &n, &err),
+	                 -1);
 	assert_non_null(strstr(err.msg, "hostID range overlaps"));
 	assert_int_equal(idmaps("[{\"containerID\":0,\"hostID\":1,\"size\":0}]", &m, &n, &err), -1);
 	assert_non_null(strstr(err.msg, "linux.uidMappings[0].size: must be at least 1"));
@@ -186,8 +200,8 @@ static void test_mount_options(void **state)
 	(void)state;
 	json_error_t je;
 	json_t *o = json_loads("[\"ro\",\"nosuid\",\"rbind\",\"rslave\",\"size=64k\",\"mode=755\",\"rw\"]", 0, &je);
-	struct rt_mount m = { 0 };
-	isola_error err = { 0 };
+	struct rt_mount m = {0};
+	isola_error err = {0};
 	assert_int_equal(config_parse_mount_options(o, "mounts[0].options", &m, &err), 0);
 	assert_true(m.bind && m.recursive);
 	assert_int_equal(m.flags, MS_NOSUID); /* "rw" after "ro" wins */
@@ -206,9 +220,9 @@ static void test_mount_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),	    cmocka_unit_test(test_errors_name_json_path),
-		cmocka_unit_test(test_id_valid),   cmocka_unit_test(test_idmaps),
-		cmocka_unit_test(test_mount_options),
+	    cmocka_unit_test(test_valid),         cmocka_unit_test(test_errors_name_json_path),
+	    cmocka_unit_test(test_id_valid),      cmocka_unit_test(test_idmaps),
+	    cmocka_unit_test(test_mount_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,8 @@ class Runtime:
 
     def cmd(self, *args, check=False, timeout=30, **kw):
         """Run the CLI. Output goes to files, not pipes: a created container's init inherits the
-        runtime's stdio and keeps it open, so a pipe would never see EOF."""
+        runtime's stdio and keeps it open, so a pipe would never see EOF. Global flags (--log ...) may
+        lead args; --root is added first."""
         argv = [str(RUNTIME), "--root", str(self.root), *map(str, args)]
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             rc = subprocess.run(argv, cwd=self.bundle, timeout=timeout, stdout=out, stderr=err,

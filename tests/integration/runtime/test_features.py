@@ -193,24 +193,89 @@ def test_rlimits_sysctl_oom(rt):
 
 
 def test_notify_socket_proxy(rt, tmp_path):
+    """NOTIFY_SOCKET of the caller: READY=1 sent from inside reaches it with MAINPID = init's host pid."""
+    helper = rt.binary.parent.parent / "tests" / "helpers" / "rt-sdnotify"
+    assert helper.exists(), f"{helper} missing: run make"
     host = tmp_path / "notify.sock"
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     srv.bind(str(host))
-    srv.settimeout(10)
-    rt.set_args("/bin/sh", "-c", "printf 'READY=1' | nc -u -U -w1 $NOTIFY_SOCKET 2>/dev/null || "
-                "echo -n READY=1 | socat - UNIX-SENDTO:$NOTIFY_SOCKET 2>/dev/null; sleep 300")
-    # busybox nc may lack unix datagrams: use a tiny static sender if present, else skip
-    import shutil
-    if not subprocess.run(["sh", "-c", "busybox nc --help 2>&1 | grep -q -- -U"]).returncode == 0:
-        srv.close()
-        import pytest
-        pytest.skip("busybox nc without unix socket support: no sd_notify client in the rootfs")
+    srv.settimeout(20)
+    c = rt.config()
+    c["mounts"].append({"destination": "/sdnotify", "type": "bind", "source": str(helper), "options": ["bind", "ro"]})
+    c["process"]["args"] = ["/sdnotify"]
+    rt.write_config(c)
     cid = rt.new_id()
-    env = {**os.environ, "NOTIFY_SOCKET": str(host)}
-    rt.cmd("run", "-d", cid, check=True, env=env)
+    rt.cmd("run", "-d", cid, check=True, env={**os.environ, "NOTIFY_SOCKET": str(host)})
     data = srv.recv(4096).decode()
     srv.close()
     assert "READY=1" in data and f"MAINPID={rt.state(cid)['pid']}" in data, data
+
+
+def test_join_namespace_by_path(rt):
+    rt.set_args("/bin/sleep", "300")
+    a = rt.new_id()
+    rt.cmd("run", "-d", a, check=True)
+    apid = rt.state(a)["pid"]
+    c = rt.config()
+    for ns in c["linux"]["namespaces"]:
+        if ns["type"] in ("network", "ipc"):
+            ns["path"] = f"/proc/{apid}/ns/{'net' if ns['type'] == 'network' else 'ipc'}"
+    c["process"]["args"] = ["/bin/sh", "-c", "for n in net ipc uts; do readlink /proc/self/ns/$n; done"]
+    rt.write_config(c)
+    p = rt.cmd("run", rt.new_id(), check=True)
+    net, ipc, uts = p.stdout.split()
+    assert net == os.readlink(f"/proc/{apid}/ns/net") and ipc == os.readlink(f"/proc/{apid}/ns/ipc")
+    assert uts != os.readlink(f"/proc/{apid}/ns/uts"), "uts was not joined, it must be a new one"
+    # joining the PID namespace too: the new process sees A's init as PID 1 and is not PID 1 itself
+    c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+    c["linux"]["namespaces"].append({"type": "pid", "path": f"/proc/{apid}/ns/pid"})
+    c["process"]["args"] = ["/bin/sh", "-c", "echo me=$$; cat /proc/1/cmdline | tr '\\0' ' '"]
+    rt.write_config(c)
+    p = rt.cmd("run", rt.new_id())
+    assert p.returncode == 0, p.stderr
+    assert "me=1" not in p.stdout and "sleep 300" in p.stdout, p.stdout
+
+
+def test_time_namespace_offsets(rt):
+    c = rt.config()
+    c["linux"]["namespaces"].append({"type": "time"})
+    c["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 365, "nanosecs": 0}}
+    c["process"]["args"] = ["/bin/cat", "/proc/uptime"]
+    rt.write_config(c)
+    p = rt.cmd("run", rt.new_id())
+    assert p.returncode == 0, p.stderr
+    host = float(pathlib.Path("/proc/uptime").read_text().split()[0])
+    inside = float(p.stdout.split()[0])
+    assert inside - host > 86400 * 364, f"boottime offset not applied: inside {inside}, host {host}"
+
+
+def test_exec_tty_console_socket(rt, tmp_path):
+    rt.set_args("/bin/sleep", "300")
+    cid = rt.new_id()
+    rt.cmd("run", "-d", cid, check=True)
+    sock_path = tmp_path / "c.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(sock_path))
+    srv.listen(1)
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("fd", recv_fd(srv.accept()[0])))
+    t.start()
+    rt.cmd("exec", "-t", "-d", "--console-socket", sock_path, cid, "/bin/sh", "-c", "tty; echo exec-tty-ok; sleep 1",
+           check=True)
+    t.join(5)
+    assert "fd" in got, "exec -t did not send a pty master"
+    out = read_until(got["fd"], b"exec-tty-ok")
+    os.close(got["fd"])
+    srv.close()
+    assert b"/dev/pts/" in out and b"exec-tty-ok" in out, out
+
+
+def test_log_file_json(rt, tmp_path):
+    log = tmp_path / "rt.log"
+    p = rt.cmd("--log", log, "--log-format", "json", "state", "does-not-exist")
+    assert p.returncode == 1
+    line = json.loads(log.read_text().splitlines()[-1])
+    assert "does not exist" in json.dumps(line), line
 
 
 def test_spec_and_features(rt, tmp_path):
@@ -244,3 +309,66 @@ def test_seccomp_filter_cache_never_serves_another_profile(rt):
     rt.write_config(c)
     p = rt.cmd("run", rt.new_id())
     assert "rc=0" not in p.stdout, "a changed seccomp profile was served from the filter cache: " + p.stdout
+
+
+def test_preserve_fds(rt, tmp_path):
+    """--preserve-fds 1: the caller's fd 3 reaches the container; without it, it does not. The fd is
+    opened by a shell wrapper (3<file), never in the pytest process."""
+    f = tmp_path / "passed.txt"
+    f.write_text("through-fd-3\n")
+    rt.set_args("/bin/sh", "-c", "cat <&3 2>&1; true")
+    outs = []
+    for extra in (["--preserve-fds", "1"], []):
+        out = tmp_path / f"out{len(outs)}"
+        cmd = " ".join([str(rt.binary), "--root", str(rt.root), "run", *extra, rt.new_id()])
+        rc = subprocess.run(["/bin/sh", "-c", f"exec {cmd} 3<{f} >{out} 2>&1"], cwd=rt.bundle, timeout=30).returncode
+        assert rc == 0, out.read_text()
+        outs.append(out.read_text())
+    assert "through-fd-3" in outs[0], outs[0]
+    assert "through-fd-3" not in outs[1], "fd 3 must not reach the container without --preserve-fds"
+
+
+def test_kill_all(rt):
+    rt.set_args("/bin/sh", "-c", "sleep 300 & sleep 300 & wait")
+    cid = rt.new_id()
+    rt.cmd("run", "-d", cid, check=True)
+    time.sleep(0.3)
+    pids = json.loads(rt.cmd("ps", "--format", "json", cid, check=True).stdout)
+    assert len(pids) >= 3, f"expected init and two sleeps, got {pids}"
+    rt.cmd("kill", "--all", cid, "KILL", check=True)
+    end = time.monotonic() + 5
+    while time.monotonic() < end and any(os.path.exists(f"/proc/{p}") for p in pids):
+        time.sleep(0.05)
+    left = [p for p in pids if os.path.exists(f"/proc/{p}") and
+            pathlib.Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not left, f"kill --all left {left}"
+
+
+def test_system_container_mode(rt):
+    """Library system-container mode (issue 4 groundwork): the caller's pty is /dev/console and init's
+    stdio, container=isola and container_uuid are set, init is PID 1, and stop sends SIGRTMIN+3 first."""
+    driver = rt.binary.parent.parent / "tests" / "helpers" / "rt-syscontainer"
+    assert driver.exists(), f"{driver} missing: run make"
+    rt.set_args("/bin/sh", "-c",
+                "trap 'echo got-stop; exit 0' 37; echo container=$container uuid=$container_uuid pid=$$; tty; "
+                "readlink /proc/self/fd/1; echo SYSTEM-READY; while :; do sleep 0.1; done")
+    cid = rt.new_id()
+    p = subprocess.run([str(driver), str(rt.root), str(rt.bundle), cid], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr + p.stdout
+    out = p.stdout
+    assert "container=isola uuid=0f1e2d3c-0000-4000-8000-00000000abcd pid=1" in out, out
+    assert "/dev/console" in out, "init's stdio must be /dev/console: " + out
+    assert "stop_signal=37" in out, out
+    assert "got-stop" in out and "exit=0" in out, "SIGRTMIN+3 did not reach init's handler: " + out
+    assert not (rt.root / cid).exists()
+
+
+def test_notify_socket_container_exits_without_ready(rt, tmp_path):
+    """With NOTIFY_SOCKET set, a container that dies without READY=1 must not hang start."""
+    host = tmp_path / "n.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind(str(host))
+    rt.set_args("/bin/true")
+    p = rt.cmd("run", "-d", rt.new_id(), env={**os.environ, "NOTIFY_SOCKET": str(host)}, timeout=20)
+    srv.close()
+    assert p.returncode == 1 and "exited before sending READY=1" in p.stderr, p.stderr
