@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -454,7 +455,9 @@ static json_t *build_config(const char *id, const struct runtime_boot_opts *o, u
 		size_t i;
 		json_t *e;
 		json_array_foreach(caps, i, e) {
-			if (!privileged_drop(caps_from_name(json_string_value(e))))
+			int c = caps_from_name(json_string_value(e));
+			/* only what the runtime itself holds can be kept (capset(2) refuses the rest) */
+			if (!privileged_drop(c) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
 				json_array_append(k, e);
 		}
 		json_decref(caps);
