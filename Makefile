@@ -55,10 +55,10 @@ check-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
 check-host: all check-unit
-	$(PYTEST) -q tests/integration
+	tests/integration/run
 
 check-vm: all
-	tests/vm/run --timeout 1500 -- $(PYTEST) -q tests/integration -p no:cacheprovider --vm-tier
+	tests/vm/run --timeout 1500 -- tests/integration/run --vm-tier
 
 test: check-host check-vm
 

@@ -31,3 +31,16 @@ bench-imaged: $(B)/bin/isola-imaged
 check-imaged: $(B)/bin/isola-imaged $(B)/tests/unit/test_imaged
 	$(B)/tests/unit/test_imaged
 	$(PYTEST) -q tests/integration/imaged
+
+# libFuzzer targets for the parsers of untrusted image input (clang; not part of make test).
+FUZZ_IMAGED := $(B)/fuzz/fuzz_imaged_metadata $(B)/fuzz/fuzz_imaged_names
+FUZZ_IMAGED_SRCS := imaged/yaml.c imaged/metadata.c imaged/extract.c lib/error.c lib/log.c
+.PHONY: fuzz-imaged
+$(B)/fuzz/fuzz_imaged_%: tests/fuzz/fuzz_imaged_%.c $(FUZZ_IMAGED_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -I. -Ilib -fsanitize=fuzzer,address,undefined $^ -o $@ \
+	    $(call pc_libs,$(IMAGED_PKGS))
+fuzz-imaged: $(FUZZ_IMAGED)
+	@mkdir -p $(B)/fuzz/corpus-metadata $(B)/fuzz/corpus-names
+	$(B)/fuzz/fuzz_imaged_metadata -max_total_time=60 $(B)/fuzz/corpus-metadata tests/fuzz/corpus/imaged_metadata
+	$(B)/fuzz/fuzz_imaged_names -max_total_time=30 $(B)/fuzz/corpus-names

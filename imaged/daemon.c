@@ -8,10 +8,13 @@
 #include "json.h"
 #include "layer.h"
 #include "log.h"
+#include "logerr.h"
 #include "simplestreams.h"
 #include "store.h"
 #include <curl/curl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <sys/resource.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -35,6 +38,15 @@ static void send_progress(json_t *p, void *ud)
 	ipc_progress(conn, p); /* a client that went away only loses progress; the import goes on */
 }
 
+/* Paths in requests are the daemon's paths: relative ones would resolve against its cwd (/ under
+ * systemd), never the client's, so they are refused rather than guessed. */
+static int check_abs(const char *field, const char *p, isola_error *err)
+{
+	if (p && p[0] != '/')
+		return isola_err(err, EINVAL, "%s: \"%s\" is not an absolute path", field, p);
+	return 0;
+}
+
 static int op_import(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
 	struct import_req r = { 0 };
@@ -54,6 +66,10 @@ static int op_import(struct daemon *d, int conn, json_t *req, json_t **out, isol
 		r.meta = json_string_value(json_array_get(paths, 0));
 		r.rootfs = json_string_value(json_array_get(paths, 1));
 	}
+	if (check_abs("path", r.path, err) < 0 || check_abs("dir", r.dir, err) < 0 ||
+	    check_abs("paths[0]", r.meta, err) < 0 || check_abs("paths[1]", r.rootfs, err) < 0 ||
+	    check_abs("ca_file", r.ca_file, err) < 0)
+		return -1;
 	r.source = r.url ? "url" : "file";
 	return store_import(&d->store, &r, send_progress, &conn, out, err);
 }
@@ -63,7 +79,12 @@ static int op_list(struct daemon *d, int conn, json_t *req, json_t **out, isola_
 	json_t *arr = json_array();
 	const char *fp;
 	json_t *v;
-	json_object_foreach(d->store.images, fp, v) json_array_append_new(arr, store_image_json(&d->store, fp));
+	/* templates only in image.show: the list must stay well inside one IPC message (IPC_MAX_MSG) */
+	json_object_foreach(d->store.images, fp, v) {
+		json_t *img = store_image_json(&d->store, fp);
+		json_object_del(img, "templates");
+		json_array_append_new(arr, img);
+	}
 	*out = json_pack("{s:o}", "images", arr);
 	return 0;
 }
@@ -99,7 +120,8 @@ static int op_delete(struct daemon *d, int conn, json_t *req, json_t **out, isol
 static int op_export(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
 	const char *ref, *dir;
-	if (json_get_str(req, "", "ref", true, &ref, err) < 0 || json_get_str(req, "", "dir", true, &dir, err) < 0)
+	if (json_get_str(req, "", "ref", true, &ref, err) < 0 || json_get_str(req, "", "dir", true, &dir, err) < 0 ||
+	    check_abs("dir", dir, err) < 0)
 		return -1;
 	return store_export(&d->store, ref, dir, out, err);
 }
@@ -123,7 +145,7 @@ static int op_publish(struct daemon *d, int conn, json_t *req, json_t **out, iso
 	if (json_get_str(req, "", "dir", true, &dir, err) < 0 ||
 	    json_get_str(req, "", "architecture", false, &arch, err) < 0 ||
 	    json_get_obj(req, "", "properties", false, &props, err) < 0 ||
-	    json_get_arr(req, "", "aliases", false, &aliases, err) < 0)
+	    json_get_arr(req, "", "aliases", false, &aliases, err) < 0 || check_abs("dir", dir, err) < 0)
 		return -1;
 	return store_publish(&d->store, dir, arch, props, aliases, send_progress, &conn, out, err);
 }
@@ -184,7 +206,7 @@ static int op_release(struct daemon *d, int conn, json_t *req, json_t **out, iso
 static int op_ss_generate(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
 	const char *dir;
-	if (json_get_str(req, "", "dir", true, &dir, err) < 0)
+	if (json_get_str(req, "", "dir", true, &dir, err) < 0 || check_abs("dir", dir, err) < 0)
 		return -1;
 	return ss_generate(&d->store, dir, out, err);
 }
@@ -197,7 +219,7 @@ static int op_ss_pull(struct daemon *d, int conn, json_t *req, json_t **out, iso
 	    json_get_str(req, "", "alias", false, &r.alias, err) < 0 ||
 	    json_get_str(req, "", "ca_file", false, &r.ca_file, err) < 0 ||
 	    json_get_str(req, "", "type", false, &r.type, err) < 0 ||
-	    json_get_arr(req, "", "aliases", false, &r.aliases, err) < 0)
+	    json_get_arr(req, "", "aliases", false, &r.aliases, err) < 0 || check_abs("ca_file", r.ca_file, err) < 0)
 		return -1;
 	return ss_pull(&d->store, &r, send_progress, &conn, out, err);
 }
@@ -342,18 +364,19 @@ static void finish_job(struct daemon *d, struct job *j)
 	} else if (!json_is_true(json_object_get(res, "ok"))) {
 		const char *msg = json_string_value(json_object_get(res, "error"));
 		isola_err(&err, (int)json_integer_value(json_object_get(res, "errno")), "%s: %s", j->op, msg ? msg : "?");
-		log_info("%s", err.msg);
+		log_info("%s", ERR_STR(&err));
 		ipc_reply_err(j->conn, &err);
 	} else {
 		const char *fp = json_string_value(json_object_get(res, "fingerprint"));
 		size_t i;
 		json_t *a;
 		int ok = fp && store_load_image(&d->store, fp, &err) == 0 ? 0 : -1;
-		json_array_foreach(j->aliases, i, a)
+		json_array_foreach(j->aliases, i, a) {
 			if (ok == 0 && alias_create(&d->store, json_string_value(a), fp, NULL, &err) < 0) {
 				isola_err_wrap(&err, "image %s is in, but", fp);
 				ok = -1;
 			}
+		}
 		if (ok < 0) {
 			isola_err_wrap(&err, "%s", j->op);
 			ipc_reply_err(j->conn, &err);
@@ -373,7 +396,7 @@ static bool serve_one(struct daemon *d, int conn)
 	isola_error err = { 0 };
 	if (ipc_recv(conn, &req, NULL, NULL, &err) < 0) {
 		if (err.errnum != ECONNRESET)
-			log_warn("receive: %s", err.msg);
+			log_warn("receive: %s", ERR_STR(&err));
 		return false;
 	}
 	const char *op = NULL;
@@ -394,7 +417,7 @@ static bool serve_one(struct daemon *d, int conn)
 			return false;
 		}
 		isola_err_wrap(&err, "%s", op);
-		log_info("%s", err.msg);
+		log_info("%s", ERR_STR(&err));
 		ipc_reply_err(conn, &err);
 		return false;
 	}
@@ -410,7 +433,60 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: isola-imaged [--socket PATH] [--store DIR] [--group GID] [--squashfuse]\n"
 		   "                    [--explain] [--debug] [--log FILE] [--log-format text|json]\n"
-		   "  the image store daemon; protocol in docs/imaged.md\n");
+		   "         the image store daemon; protocol in docs/imaged.md\n"
+		   "       isola-imaged [--socket PATH] call OP [JSON-ARGS]\n"
+		   "         one request to a running daemon, e.g. call image.import '{\"path\": \"x.tar.gz\"}';\n"
+		   "         progress messages and the reply are printed as JSON, one per line\n");
+}
+
+static void print_progress(json_t *p, void *ud)
+{
+	json_dumpf(p, stdout, JSON_COMPACT);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* `isola-imaged call OP [ARGS]`: the protocol from a shell, for people and scripts (the isola CLI is
+ * the real front end). */
+static int call_main(const char *sock, int argc, char **argv)
+{
+	if (argc < 1 || argc > 2) {
+		usage(stderr);
+		return 2;
+	}
+	json_error_t je;
+	_cleanup_json_ json_t *req = argc == 2 ? json_loads(argv[1], 0, &je) : json_object();
+	if (!req || !json_is_object(req)) {
+		fprintf(stderr, "isola-imaged: call: arguments must be a JSON object%s%s\n", req ? "" : ": ",
+			req ? "" : je.text);
+		return 2;
+	}
+	json_object_set_new(req, "op", json_string(argv[0]));
+	/* the daemon wants absolute paths; from a shell, relative ones mean relative to here */
+	static const char *const fields[] = { "path", "dir", "ca_file" };
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		const char *p = json_string_value(json_object_get(req, fields[i]));
+		_cleanup_free_ char *abs = p && p[0] != '/' ? realpath(p, NULL) : NULL;
+		if (abs)
+			json_object_set_new(req, fields[i], json_string(abs));
+	}
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(req, "paths"), i, p) {
+		_cleanup_free_ char *abs = json_is_string(p) && json_string_value(p)[0] != '/'
+						   ? realpath(json_string_value(p), NULL) : NULL;
+		if (abs)
+			json_array_set_new(json_object_get(req, "paths"), i, json_string(abs));
+	}
+	_cleanup_json_ json_t *reply = NULL;
+	isola_error err = { 0 };
+	if (ipc_call(sock, req, NULL, 0, &reply, NULL, NULL, print_progress, NULL, &err) < 0) {
+		isola_err_print("isola-imaged", &err);
+		return 1;
+	}
+	json_dumpf(reply, stdout, JSON_INDENT(2));
+	putchar('\n');
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -426,11 +502,21 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },	    { 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
 		case 'S': store_dir = optarg; break;
-		case 'g': gid = (gid_t)strtoul(optarg, NULL, 10); break;
+		case 'g': {
+			struct group *gr = getgrnam(optarg);
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (!gr && (*end || end == optarg)) {
+				fprintf(stderr, "isola-imaged: --group %s: no such group\n", optarg);
+				return 2;
+			}
+			gid = gr ? gr->gr_gid : (gid_t)n;
+			break;
+		}
 		case 'e': explain_enabled = true; break;
 		case 'd': debug = true; break;
 		case 'l': logf = optarg; break;
@@ -440,9 +526,22 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	if (optind < argc && strcmp(argv[optind], "call") == 0)
+		return call_main(sock, argc - optind - 1, argv + optind + 1);
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
 	if (log_init("isola-imaged", logf, json_log, debug) < 0) {
 		perror(logf);
 		return 1;
+	}
+	/* removing a hostile image's deepest tree holds two fds per level (PATH_MAX ≈ 2,000 levels): take
+	 * the hard limit rather than fail the cleanup at the default soft 1,024 */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	umask(022);
@@ -458,7 +557,7 @@ int main(int argc, char **argv)
 	}
 	d.store.force_squashfuse = squashfuse;
 	if (layer_restore(&d.store, &err) < 0)
-		log_warn("restoring layers: %s", err.msg);
+		log_warn("restoring layers: %s", ERR_STR(&err));
 	_cleanup_close_ int lfd = ipc_listen(sock, gid, &err);
 	if (lfd < 0) {
 		isola_err_print("isola-imaged", &err);
@@ -498,7 +597,7 @@ int main(int argc, char **argv)
 		_cleanup_close_ int conn = ipc_accept(lfd, gid, NULL, &err);
 		if (conn < 0) {
 			if (errno != EINTR && !stop)
-				log_warn("%s", err.msg);
+				log_warn("%s", ERR_STR(&err));
 			continue;
 		}
 		size_t slot = 0;

@@ -4,6 +4,7 @@
 #include "explain.h"
 #include "json.h"
 #include "log.h"
+#include "logerr.h"
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <string.h>
@@ -197,11 +198,12 @@ static json_t *holder_index(json_t *holders, const char *holder, size_t *idx)
 {
 	size_t i;
 	json_t *h;
-	json_array_foreach(holders, i, h)
+	json_array_foreach(holders, i, h) {
 		if (strcmp(json_string_value(h), holder) == 0) {
 			*idx = i;
 			return h;
 		}
+	}
 	return NULL;
 }
 
@@ -299,13 +301,13 @@ int layer_restore(struct store *s, isola_error *err)
 		if (l && !mounted) {
 			const char *how;
 			if (layer_mount(s, fp, img, path, &how, &e) < 0)
-				log_warn("layer %.12s: cannot re-mount for its holders: %s", fp, e.msg);
+				log_warn("layer %.12s: cannot re-mount for its holders: %s", fp, ERR_STR(&e));
 			else
 				json_object_set_new(l, "mount", json_string(how));
 		} else if (!l && mounted) {
 			/* mounted, but the holder was never recorded (crash between mount and save) */
 			if (layer_unmount(path, "bind", &e) < 0)
-				log_warn("layer %.12s: cannot unmount stale mount: %s", fp, e.msg);
+				log_warn("layer %.12s: cannot unmount stale mount: %s", fp, ERR_STR(&e));
 		}
 	}
 	return store_save_layers(s, err);

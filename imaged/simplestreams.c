@@ -4,6 +4,7 @@
 #include "fingerprint.h"
 #include "json.h"
 #include "log.h"
+#include "logerr.h"
 #include "metadata.h"
 #include "util.h"
 #include <fcntl.h>
@@ -170,7 +171,9 @@ int ss_generate(struct store *s, const char *dir, json_t **out, isola_error *err
 	_cleanup_json_ json_t *keys = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach(products, k, v) json_array_append_new(keys, json_string(k));
+	json_object_foreach(products, k, v) {
+		json_array_append_new(keys, json_string(k));
+	}
 	_cleanup_json_ json_t *index = json_pack(
 		"{s:s, s:{s:{s:s, s:s, s:s, s:O}}}", "format", "index:1.0", "index", "images", "datatype",
 		"image-downloads", "path", "streams/v1/images.json", "format", "products:1.0", "products", keys);
@@ -224,9 +227,10 @@ static json_t *find_item(json_t *items, const char *const *ftypes)
 	const char *k;
 	json_t *v;
 	for (const char *const *f = ftypes; *f; f++)
-		json_object_foreach(items, k, v)
+		json_object_foreach(items, k, v) {
 			if (strcmp(json_string_value(json_object_get(v, "ftype")) ?: "", *f) == 0)
 				return v;
+		}
 	return NULL;
 }
 
@@ -283,9 +287,10 @@ int ss_pull(struct store *s, const struct ss_pull_req *r, store_progress_fn pf, 
 		return -1;
 	const char *images_path = NULL, *k;
 	json_t *v;
-	json_object_foreach(json_object_get(index, "index"), k, v)
+	json_object_foreach(json_object_get(index, "index"), k, v) {
 		if (strcmp(json_string_value(json_object_get(v, "datatype")) ?: "", "image-downloads") == 0)
 			images_path = json_string_value(json_object_get(v, "path"));
+	}
 	if (!images_path || strstr(images_path, "://"))
 		return isola_err(err, EBADMSG, "%s: index.json lists no image-downloads", base);
 	_cleanup_json_ json_t *images = fetch_json(base, images_path, r->ca_file, err);
@@ -365,6 +370,6 @@ int ss_pull(struct store *s, const struct ss_pull_req *r, store_progress_fn pf, 
 	}
 	isola_error e;
 	if (remove_tree_at(s->rootfd, strrchr(tmpl, '/') + 1, &e) < 0)
-		log_warn("%s", e.msg);
+		log_warn("%s", ERR_STR(&e));
 	return ret;
 }

@@ -6,6 +6,7 @@
 #include "fingerprint.h"
 #include "json.h"
 #include "log.h"
+#include "logerr.h"
 #include "metadata.h"
 #include "pack.h"
 #include "util.h"
@@ -164,7 +165,7 @@ int store_open(struct store *s, const char *root, isola_error *err)
 			isola_error e;
 			log_info("removing unfinished import %s/%s", root, de->d_name);
 			if (remove_tree_at(s->rootfd, de->d_name, &e) < 0)
-				log_warn("cannot remove %s/%s: %s", root, de->d_name, e.msg);
+				log_warn("cannot remove %s/%s: %s", root, de->d_name, ERR_STR(&e));
 			continue;
 		}
 		if (!fp_is_valid(de->d_name))
@@ -175,7 +176,7 @@ int store_open(struct store *s, const char *root, isola_error *err)
 		isola_error e;
 		json_t *img = json_load_path(ij, &e);
 		if (!img) {
-			log_warn("skipping %s/%s: %s", root, de->d_name, e.msg);
+			log_warn("skipping %s/%s: %s", root, de->d_name, ERR_STR(&e));
 			continue;
 		}
 		json_object_set_new(s->images, de->d_name, img);
@@ -263,9 +264,10 @@ json_t *store_image_json(struct store *s, const char *fp)
 	json_t *al = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach(s->aliases, k, v)
+	json_object_foreach(s->aliases, k, v) {
 		if (strcmp(json_string_value(json_object_get(v, "target")) ?: "", fp) == 0)
 			json_array_append_new(al, json_string(k));
+	}
 	json_object_set_new(img, "aliases", al);
 	return img;
 }
@@ -345,9 +347,10 @@ json_t *alias_list(struct store *s)
 	json_t *arr = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach(s->aliases, k, v)
+	json_object_foreach(s->aliases, k, v) {
 		json_array_append_new(arr, json_pack("{s:s, s:O, s:O}", "name", k, "target", json_object_get(v, "target"),
 						     "description", json_object_get(v, "description") ?: json_string("")));
+	}
 	return arr;
 }
 
@@ -372,7 +375,7 @@ static void import_ctx_done(struct import_ctx *c)
 	if (!c->committed && c->tmpname[0]) {
 		isola_error e;
 		if (remove_tree_at(c->s->rootfd, c->tmpname, &e) < 0)
-			log_warn("cannot remove %s/%s: %s (removed at next start)", c->s->root, c->tmpname, e.msg);
+			log_warn("cannot remove %s/%s: %s (removed at next start)", c->s->root, c->tmpname, ERR_STR(&e));
 	}
 	json_decref(c->files);
 }
@@ -610,9 +613,10 @@ int store_import_existing(struct store *s, const char *fp, const struct import_r
 		return -1;
 	size_t i;
 	json_t *a;
-	json_array_foreach(r->aliases, i, a)
+	json_array_foreach(r->aliases, i, a) {
 		if (alias_create(s, json_string_value(a), fp, NULL, err) < 0)
 			return -1;
+	}
 	json_t *img = store_image_json(s, fp);
 	*out = json_pack("{s:s, s:O, s:b, s:o}", "fingerprint", fp, "type", json_object_get(img, "type"), "already", 1,
 			 "image", img);
@@ -711,9 +715,10 @@ static int import_finish(struct import_ctx *c, const struct import_req *r, const
 	json_object_set(s->images, c->fp, img);
 	size_t i;
 	json_t *a;
-	json_array_foreach(r->aliases, i, a)
+	json_array_foreach(r->aliases, i, a) {
 		if (alias_create(s, json_string_value(a), c->fp, NULL, err) < 0)
 			return isola_err_wrap(err, "image %s imported, but", c->fp);
+	}
 	log_info("imported %s (%s, %s, %" JSON_INTEGER_FORMAT " bytes)", c->fp, type, format, (json_int_t)c->total);
 	*out = json_pack("{s:s, s:s, s:b, s:o}", "fingerprint", c->fp, "type", type, "already", 0, "image",
 			 store_image_json(s, c->fp));
@@ -859,15 +864,16 @@ int store_delete(struct store *s, const char *ref, char fp_out[65], isola_error 
 	json_t *v;
 	void *tmp;
 	bool changed = false;
-	json_object_foreach_safe(s->aliases, tmp, k, v)
+	json_object_foreach_safe(s->aliases, tmp, k, v) {
 		if (strcmp(json_string_value(json_object_get(v, "target")) ?: "", fp) == 0) {
 			json_object_del(s->aliases, k);
 			changed = true;
 		}
+	}
 	if (changed && save_aliases(s, err) < 0)
 		return -1;
 	if (remove_tree_at(s->rootfd, gone, err) < 0)
-		log_warn("delete %s: %s (removed at next start)", fp, err->msg);
+		log_warn("delete %s: %s (removed at next start)", fp, ERR_STR(err));
 	isola_err_clear(err);
 	snprintf(fp_out, 65, "%s", fp);
 	return 0;

@@ -139,7 +139,7 @@ json_t *container_oci_state(json_t *st, const char *status)
 	else if (!strcmp(status, "creating"))
 		json_object_set(o, "pid", json_object_get(st, "pid"));
 	json_t *ann = json_object_get(st, "annotations");
-	json_object_set(o, "annotations", ann ? ann : json_object());
+	json_object_set_new(o, "annotations", ann ? json_incref(ann) : json_object());
 	if (json_object_get(st, "rootfs"))
 		json_object_set(o, "rootfs", json_object_get(st, "rootfs"));
 	return o;
@@ -323,7 +323,11 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 			return isola_err(err, errno, "mkdir %s", notify_dir);
 	}
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	int sr = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	EXPLAIN(sr, "socketpair(2)",
+	        "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, [%d, %d])  /* sync with init */",
+	        sr < 0 ? -1 : sv[0], sr < 0 ? -1 : sv[1]);
+	if (sr < 0)
 		return isola_err(err, errno, "socketpair");
 	_cleanup_close_ int sfd = sv[0], cfd = sv[1];
 	_cleanup_close_ int console_slave = -1, console_mnt = -1;
@@ -380,14 +384,14 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 		return -1;
 	char created[40];
 	state_now_rfc3339(created, sizeof created);
-	_cleanup_json_ json_t *st =
-	    json_pack("{s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:O, s:s, s:b, s:i, s:s}", "ociVersion", OCI_VERSION,
-	              "id", id, "status", "creating", "pid", (int)pid, "start_time", (json_int_t)proc_start_time(pid),
-	              "bundle", bundle, "rootfs", cfg->root_path, "created", created, "annotations",
-	              cfg->annotations ? cfg->annotations : json_object(), "cgroup",
-	              g.cg->available && g.cg->path ? g.cg->path : "", "system", o->system.enabled, "stop_signal",
-	              o->system.enabled ? (o->system.stop_signal ? o->system.stop_signal : SIGRTMIN + 3) : 0,
-	              "notify_socket", o->notify_socket ? o->notify_socket : "");
+	_cleanup_json_ json_t *annotations = cfg->annotations ? json_incref(cfg->annotations) : json_object();
+	_cleanup_json_ json_t *st = json_pack(
+	    "{s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:O, s:s, s:b, s:i, s:s}", "ociVersion", OCI_VERSION, "id", id,
+	    "status", "creating", "pid", (int)pid, "start_time", (json_int_t)proc_start_time(pid), "bundle", bundle,
+	    "rootfs", cfg->root_path, "created", created, "annotations", annotations, "cgroup",
+	    g.cg->available && g.cg->path ? g.cg->path : "", "system", o->system.enabled, "stop_signal",
+	    o->system.enabled ? (o->system.stop_signal ? o->system.stop_signal : SIGRTMIN + 3) : 0, "notify_socket",
+	    o->notify_socket ? o->notify_socket : "");
 	if (!st)
 		return isola_err(err, ENOMEM, "state");
 	if (g.cg->available && g.cg->mount)

@@ -38,7 +38,9 @@ int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, bool bind
 	if (master < 0)
 		return isola_err(err, errno, "open /dev/ptmx");
 	int unlock = 0;
-	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+	int ur = ioctl(master, TIOCSPTLCK, &unlock);
+	EXPLAIN(ur, "ioctl_tty(2)", "ioctl(%d <ptmx>, TIOCSPTLCK, 0)  /* unlockpt */", (int)master);
+	if (ur < 0)
 		return isola_err(err, errno, "unlock pty");
 	/* TIOCGPTPEER opens the slave from the master, never by a path the container could swap
 	 * (CVE-2025-52565: /dev/console bound from a path that was a symlink) */
@@ -472,8 +474,10 @@ void container_init(const struct init_args *a)
 	int sfd = a->sync_fd;
 	/* Until execve: die with the runtime, and stay non-dumpable so no process of the container can open
 	 * /proc/<us>/exe (the runtime binary, CVE-2019-5736) or our fds (CVE-2016-9962). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	prctl(PR_SET_DUMPABLE, 0);
+	int r = prctl(PR_SET_PDEATHSIG, SIGKILL);
+	EXPLAIN(r, "prctl(2)", "prctl(PR_SET_PDEATHSIG, SIGKILL)  /* die with the runtime while setting up */");
+	r = prctl(PR_SET_DUMPABLE, 0);
+	EXPLAIN(r, "prctl(2)", "prctl(PR_SET_DUMPABLE, 0)  /* /proc/<us>/exe and fds unreachable until execve */");
 	_cleanup_free_ char *path = NULL, *state_json = NULL;
 	_cleanup_free_ char **env = NULL;
 	if (setup(a, &path, &env, &state_json, &e) < 0) {
@@ -482,7 +486,8 @@ void container_init(const struct init_args *a)
 	}
 	/* from now on the container outlives the runtime that created it. Cleared BEFORE the parent hears
 	 * READY (it exits right after); a parent gone before that makes the send fail and us exit. */
-	prctl(PR_SET_PDEATHSIG, 0);
+	r = prctl(PR_SET_PDEATHSIG, 0);
+	EXPLAIN(r, "prctl(2)", "prctl(PR_SET_PDEATHSIG, 0)  /* the container now outlives create */");
 	if (sync_send(sfd, SYNC_READY, 0, -1) < 0)
 		_exit(1);
 	/* While "created", hold nothing of the host but the fifo: the state dir, the cgroup dir, the host

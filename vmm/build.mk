@@ -19,7 +19,7 @@ $(VMM_BIN): $(B)/obj/vmm/main.o $(VMM_LIB) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,jansson libseccomp libcap) -lpthread
 
-UNIT_TESTS += $(B)/tests/unit/test_vmm_boot $(B)/tests/unit/test_vmm_virtq
+UNIT_TESTS += $(B)/tests/unit/test_vmm_boot $(B)/tests/unit/test_vmm_virtq $(B)/tests/unit/test_vmm_devices
 $(B)/tests/unit/test_vmm_%: $(B)/obj/tests/unit/test_vmm_%.o $(VMM_LIB) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,cmocka jansson libseccomp libcap) -lpthread
@@ -32,3 +32,8 @@ all: $(VMM_TEST_INITRAMFS)
 $(VMM_TEST_INITRAMFS): vmm/guest/init vmm/guest/mkinitramfs.sh
 	@mkdir -p $(dir $@)
 	sh vmm/guest/mkinitramfs.sh $@ $(VMM_GUEST_KVER)
+
+BENCHES += bench-vmm
+.PHONY: bench-vmm
+bench-vmm: $(VMM_BIN) $(VMM_TEST_INITRAMFS)
+	/usr/bin/python3 tests/bench/bench_vmm.py

@@ -24,7 +24,6 @@ struct control {
 	uint64_t started_ns;
 };
 
-
 static json_t *counters_json(struct control *c)
 {
 	struct vm_counters *k = &c->vm->counters;
@@ -35,18 +34,19 @@ static json_t *counters_json(struct control *c)
 		uint64_t popped = 0;
 		for (unsigned q = 0; q < d->nqueues; q++)
 			popped += d->vq[q].popped;
-		json_array_append_new(devs, json_pack("{s:s,s:I,s:I,s:I}", "name", d->name, "notifies", (json_int_t)d->notifies,
-						      "interrupts", (json_int_t)d->interrupts, "requests", (json_int_t)popped));
+		json_array_append_new(devs, json_pack("{s:s,s:I,s:I,s:I}", "name", d->name, "notifies",
+		                                      (json_int_t)d->notifies, "interrupts", (json_int_t)d->interrupts,
+		                                      "requests", (json_int_t)popped));
 		pthread_mutex_unlock(&d->lock);
 	}
 	pthread_mutex_lock(&c->vm->legacy.lock);
 	uint64_t stx = c->vm->legacy.serial.tx_bytes, srx = c->vm->legacy.serial.rx_bytes;
 	pthread_mutex_unlock(&c->vm->legacy.lock);
 	return json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o,s:{s:I,s:I}}", "exits", "io", (json_int_t)k->exits_io,
-			 "mmio", (json_int_t)k->exits_mmio, "pci_config", (json_int_t)k->exits_pci_conf, "interrupted",
-			 (json_int_t)k->exits_intr, "other", (json_int_t)k->exits_other, "unclaimed_io",
-			 (json_int_t)k->unknown_io, "unclaimed_mmio", (json_int_t)k->unknown_mmio, "devices", devs, "serial",
-			 "tx_bytes", (json_int_t)stx, "rx_bytes", (json_int_t)srx);
+	                 "mmio", (json_int_t)k->exits_mmio, "pci_config", (json_int_t)k->exits_pci_conf, "interrupted",
+	                 (json_int_t)k->exits_intr, "other", (json_int_t)k->exits_other, "unclaimed_io",
+	                 (json_int_t)k->unknown_io, "unclaimed_mmio", (json_int_t)k->unknown_mmio, "devices", devs,
+	                 "serial", "tx_bytes", (json_int_t)stx, "rx_bytes", (json_int_t)srx);
 }
 
 static void handle(struct control *c, int fd, json_t *req)
@@ -64,10 +64,11 @@ static void handle(struct control *c, int fd, json_t *req)
 		bool paused = c->vm->paused;
 		pthread_mutex_unlock(&c->vm->pause_lock);
 		uint64_t bt = atomic_load(&c->vm->boot_timer_ns);
-		_cleanup_(json_decrefp) json_t *r = json_pack(
-			"{s:s,s:i,s:I,s:I,s:o}", "state", paused ? "paused" : "running", "cpus", (int)c->vm->ncpus, "memory_mib",
-			(json_int_t)(c->vm->mem.size >> 20), "uptime_ms", (json_int_t)((now_ns() - c->started_ns) / 1000000),
-			"boot_time_us", bt ? json_integer((json_int_t)((bt - c->vm->boot_ns) / 1000)) : json_null());
+		_cleanup_(json_decrefp) json_t *r =
+		    json_pack("{s:s,s:i,s:I,s:I,s:o}", "state", paused ? "paused" : "running", "cpus",
+		              (int)c->vm->ncpus, "memory_mib", (json_int_t)(c->vm->mem.size >> 20), "uptime_ms",
+		              (json_int_t)((now_ns() - c->started_ns) / 1000000), "boot_time_us",
+		              bt ? json_integer((json_int_t)((bt - c->vm->boot_ns) / 1000)) : json_null());
 		ipc_reply_ok(fd, r, NULL, 0);
 	} else if (!strcmp(op, "pause") || !strcmp(op, "resume")) {
 		if (vm_pause(c->vm, op[0] == 'p', &err) < 0)
@@ -100,7 +101,7 @@ static void *control_thread(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		struct pollfd p[2] = { { .fd = c->lfd, .events = POLLIN }, { .fd = c->stop_efd, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = c->lfd, .events = POLLIN}, {.fd = c->stop_efd, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0)
 			continue;
 		if (p[1].revents)
@@ -112,7 +113,7 @@ static void *control_thread(void *arg)
 		}
 		/* One client at a time, request after request, until it hangs up. Short-lived by design. */
 		for (;;) {
-			struct pollfd q[2] = { { .fd = fd, .events = POLLIN }, { .fd = c->stop_efd, .events = POLLIN } };
+			struct pollfd q[2] = {{.fd = fd, .events = POLLIN}, {.fd = c->stop_efd, .events = POLLIN}};
 			if (poll(q, 2, -1) < 0 || q[1].revents)
 				break;
 			_cleanup_(json_decrefp) json_t *req = NULL;
@@ -134,11 +135,14 @@ int control_open(struct control **out, const char *path, struct vm *vm, struct d
 	c->started_ns = now_ns();
 	c->lfd = ipc_listen(path, (gid_t)-1, err);
 	if (c->lfd < 0)
+		/* cppcheck-suppress memleak ; released by its _cleanup_ attribute */
 		return isola_err_wrap(err, "control socket %s", path);
 	c->path = strdup(path);
 	c->stop_efd = eventfd(0, EFD_CLOEXEC);
 	if (c->stop_efd < 0 || !c->path)
+		/* cppcheck-suppress memleak ; released by its _cleanup_ attribute */
 		return isola_err(err, errno, "control eventfd");
+	/* cppcheck-suppress memleak ; released by its _cleanup_ attribute */
 	*out = steal_ptr(&c);
 	return 0;
 }

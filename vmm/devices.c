@@ -3,7 +3,7 @@
 #include "vmm/vm.h"
 
 int devices_create(struct devices *ds, struct vm *vm, struct evloop *ev, const struct devices_config *c,
-		   isola_error *err)
+                   isola_error *err)
 {
 	/* Slot 0: a host bridge, which Linux's conf1 sanity check looks for (arch/x86/pci/direct.c). Red Hat's
 	 * generic host bridge id (1b36:0008) has no quirks attached in Linux. */

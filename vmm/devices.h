@@ -6,14 +6,14 @@
 #include "vmm/virtio/transport.h"
 
 #define DEVICES_MAX_DISKS 8
-#define DEVICES_MAX_NETS 4
+#define DEVICES_MAX_NETS  4
 
 struct devices_config {
 	const char *disks[DEVICES_MAX_DISKS]; /* PATH[,ro] */
 	unsigned ndisks;
-	const char *nets[DEVICES_MAX_NETS];   /* tap=NAME | fd=N */
+	const char *nets[DEVICES_MAX_NETS]; /* tap=NAME | fd=N */
 	unsigned nnets;
-	const char *console_log;              /* NULL: no virtio-console */
+	const char *console_log; /* NULL: no virtio-console */
 	bool rng;
 };
 
@@ -29,7 +29,7 @@ struct devices {
 struct vm;
 struct evloop;
 int devices_create(struct devices *ds, struct vm *vm, struct evloop *ev, const struct devices_config *c,
-		   isola_error *err);
+                   isola_error *err);
 void devices_destroy(struct devices *ds);
 
 /* Back ends (virtio/blk.c, net.c, rng.c, console.c). Each allocates its virtio_dev. */
@@ -37,4 +37,4 @@ int virtio_blk_create(struct vm *vm, struct evloop *ev, const char *spec, struct
 int virtio_net_create(struct vm *vm, struct evloop *ev, const char *spec, struct virtio_dev **out, isola_error *err);
 int virtio_rng_create(struct vm *vm, struct evloop *ev, struct virtio_dev **out, isola_error *err);
 int virtio_console_create(struct vm *vm, struct evloop *ev, const char *log_path, struct virtio_dev **out,
-			  isola_error *err);
+                          isola_error *err);

@@ -17,7 +17,7 @@ int evloop_init(struct evloop *l, isola_error *err)
 	l->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->stop_efd < 0)
 		return isola_err(err, errno, "eventfd");
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = EVLOOP_MAX };
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EVLOOP_MAX};
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stop_efd, &ev) < 0)
 		return isola_err(err, errno, "epoll_ctl stop eventfd");
 	return 0;
@@ -28,8 +28,8 @@ int evloop_add(struct evloop *l, int fd, uint32_t events, evloop_fn fn, void *ct
 	if (l->n >= EVLOOP_MAX)
 		return isola_err(err, 0, "device thread watches too many fds (%d)", EVLOOP_MAX);
 	unsigned id = l->n;
-	l->slot[id] = (struct evloop_slot){ .fd = fd, .fn = fn, .ctx = ctx };
-	struct epoll_event ev = { .events = events, .data.u32 = id };
+	l->slot[id] = (struct evloop_slot){.fd = fd, .fn = fn, .ctx = ctx};
+	struct epoll_event ev = {.events = events, .data.u32 = id};
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return isola_err(err, errno, "epoll_ctl add fd %d", fd);
 	l->n++;
@@ -38,7 +38,7 @@ int evloop_add(struct evloop *l, int fd, uint32_t events, evloop_fn fn, void *ct
 
 int evloop_mod(struct evloop *l, int id, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.u32 = (uint32_t)id };
+	struct epoll_event ev = {.events = events, .data.u32 = (uint32_t)id};
 	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->slot[id].fd, &ev);
 }
 

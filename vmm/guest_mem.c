@@ -10,9 +10,9 @@ void guest_mem_layout(struct guest_mem *m, uint64_t size)
 	uint64_t low = size < GUEST_MMIO_HOLE_START ? size : GUEST_MMIO_HOLE_START;
 	m->size = size;
 	m->nregions = 1;
-	m->region[0] = (struct guest_region){ .gpa = 0, .size = low, .offset = 0 };
+	m->region[0] = (struct guest_region){.gpa = 0, .size = low, .offset = 0};
 	if (size > low) {
-		m->region[1] = (struct guest_region){ .gpa = GUEST_4G, .size = size - low, .offset = low };
+		m->region[1] = (struct guest_region){.gpa = GUEST_4G, .size = size - low, .offset = low};
 		m->nregions = 2;
 	}
 }
@@ -30,8 +30,8 @@ int guest_mem_create(struct guest_mem *m, uint64_t size, isola_error *err)
 	if (r < 0)
 		return isola_err(err, errno, "size guest RAM memfd to %llu bytes", (unsigned long long)size);
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-	EXPLAIN(p == MAP_FAILED ? -1 : 0, "mmap(2)", "mmap(NULL, %llu, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_NORESERVE, memfd, 0)",
-		(unsigned long long)size);
+	EXPLAIN(p == MAP_FAILED ? -1 : 0, "mmap(2)",
+	        "mmap(NULL, %llu, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_NORESERVE, memfd, 0)", (unsigned long long)size);
 	if (p == MAP_FAILED)
 		return isola_err(err, errno, "map %llu bytes of guest RAM", (unsigned long long)size);
 	/* Guest RAM is not worth dumping with the VMM and must not leak into a child after fork. */
@@ -68,4 +68,7 @@ void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-uint64_t guest_mem_low_end(const struct guest_mem *m) { return m->region[0].size; }
+uint64_t guest_mem_low_end(const struct guest_mem *m)
+{
+	return m->region[0].size;
+}

@@ -15,7 +15,7 @@
 #include "error.h"
 
 #define GUEST_MMIO_HOLE_START 0xC0000000ULL /* 3 GiB: PCI BARs, IOAPIC, LAPIC, TSS live above */
-#define GUEST_4G 0x100000000ULL
+#define GUEST_4G              0x100000000ULL
 
 struct guest_region {
 	uint64_t gpa;
@@ -24,9 +24,9 @@ struct guest_region {
 };
 
 struct guest_mem {
-	uint8_t *host;   /* mapping of the whole memfd (size bytes) */
-	uint64_t size;   /* bytes of RAM */
-	int memfd;       /* -1 when the memory is not backed by a memfd (unit tests) */
+	uint8_t *host; /* mapping of the whole memfd (size bytes) */
+	uint64_t size; /* bytes of RAM */
+	int memfd;     /* -1 when the memory is not backed by a memfd (unit tests) */
 	struct guest_region region[2];
 	unsigned nregions;
 };

@@ -27,7 +27,7 @@ int kvm_ioctl(int fd, unsigned long req, void *arg, const char *name, const char
 	}
 	if (explain_enabled)
 		explain_emit(file, line, "KVM API (Documentation/virt/kvm/api.rst)", r, errno, "ioctl(%d, %s) /* %s */",
-			     fd, name, meaning);
+		             fd, name, meaning);
 	return r;
 }
 
@@ -47,11 +47,14 @@ static int routes_commit(struct vm *vm, isola_error *err)
 			continue;
 		if (gsi < 16)
 			t->entries[n++] = (struct kvm_irq_routing_entry){
-				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-				.u.irqchip = { .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, .pin = gsi % 8 } };
+			    .gsi = gsi,
+			    .type = KVM_IRQ_ROUTING_IRQCHIP,
+			    .u.irqchip = {.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+			                  .pin = gsi % 8}};
 		t->entries[n++] = (struct kvm_irq_routing_entry){
-			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi == 0 ? 2 : gsi } };
+		    .gsi = gsi,
+		    .type = KVM_IRQ_ROUTING_IRQCHIP,
+		    .u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi == 0 ? 2 : gsi}};
 	}
 	for (unsigned i = 0; i < VM_MAX_MSI_ROUTES; i++)
 		if (vm->msi_route_used[i] && vm->msi_routes[i].type == KVM_IRQ_ROUTING_MSI)
@@ -82,7 +85,7 @@ int vm_msi_route(struct vm *vm, unsigned gsi, bool valid, uint64_t addr, uint32_
 		return isola_err(err, 0, "GSI %u is not an MSI GSI", gsi);
 	pthread_mutex_lock(&vm->route_lock);
 	struct kvm_irq_routing_entry *e = &vm->msi_routes[gsi - VM_FIRST_MSI_GSI];
-	struct kvm_irq_routing_entry want = { .gsi = gsi };
+	struct kvm_irq_routing_entry want = {.gsi = gsi};
 	if (valid) {
 		want.type = KVM_IRQ_ROUTING_MSI;
 		want.u.msi.address_lo = (uint32_t)addr;
@@ -100,7 +103,7 @@ int vm_msi_route(struct vm *vm, unsigned gsi, bool valid, uint64_t addr, uint32_
 
 void vm_irq_line(struct vm *vm, unsigned irq, int level)
 {
-	struct kvm_irq_level l = { .irq = irq, .level = (uint32_t)level };
+	struct kvm_irq_level l = {.irq = irq, .level = (uint32_t)level};
 	/* Hot path (serial, SCI): not traced. */
 	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
 }
@@ -150,11 +153,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, isola_error *err)
 	if (KVM_IOCTL(vm->vm_fd, KVM_SET_TSS_ADDR, LAYOUT_TSS, "3 pages below 4 GiB for the VMX real-mode TSS") < 0)
 		return isola_err(err, errno, "KVM_SET_TSS_ADDR");
 	uint64_t idmap = LAYOUT_IDENTITY_MAP;
-	if (KVM_IOCTL(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap, "1 page for the EPT identity map, before any vCPU") < 0)
+	if (KVM_IOCTL(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap,
+	              "1 page for the EPT identity map, before any vCPU") < 0)
 		return isola_err(err, errno, "KVM_SET_IDENTITY_MAP_ADDR");
 	if (KVM_IOCTL(vm->vm_fd, KVM_CREATE_IRQCHIP, 0, "in-kernel 8259 PIC pair, IOAPIC and per-vCPU LAPICs") < 0)
 		return isola_err(err, errno, "KVM_CREATE_IRQCHIP");
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	if (KVM_IOCTL(vm->vm_fd, KVM_CREATE_PIT2, &pit, "in-kernel i8254 PIT; port 0x61 answered in the kernel") < 0)
 		return isola_err(err, errno, "KVM_CREATE_PIT2");
 	if (routes_commit(vm, err) < 0)
@@ -164,13 +168,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, isola_error *err)
 		return isola_err_wrap(err, "guest memory");
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region r = {
-			.slot = i,
-			.guest_phys_addr = vm->mem.region[i].gpa,
-			.memory_size = vm->mem.region[i].size,
-			.userspace_addr = (uint64_t)(uintptr_t)(vm->mem.host + vm->mem.region[i].offset),
+		    .slot = i,
+		    .guest_phys_addr = vm->mem.region[i].gpa,
+		    .memory_size = vm->mem.region[i].size,
+		    .userspace_addr = (uint64_t)(uintptr_t)(vm->mem.host + vm->mem.region[i].offset),
 		};
-		if (KVM_IOCTL(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r, i == 0 ? "guest RAM below the 32-bit MMIO hole"
-										 : "guest RAM above 4 GiB") < 0)
+		if (KVM_IOCTL(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r,
+		              i == 0 ? "guest RAM below the 32-bit MMIO hole" : "guest RAM above 4 GiB") < 0)
 			return isola_err(err, errno, "KVM_SET_USER_MEMORY_REGION slot %u", i);
 	}
 	vm->run_size = KVM_IOCTL(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0, "size of the shared kvm_run area");
@@ -199,7 +203,8 @@ static int vcpu_setup(struct vm *vm, struct vcpu *c, uint64_t entry, isola_error
 		return isola_err(err, errno, "KVM_CREATE_VCPU %u", c->id);
 	fcntl(c->fd, F_SETFD, FD_CLOEXEC);
 	c->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
-	EXPLAIN(c->run == MAP_FAILED ? -1 : 0, "mmap(2), KVM API", "mmap(vcpu%u fd) /* kvm_run: exit reason and data */", c->id);
+	EXPLAIN(c->run == MAP_FAILED ? -1 : 0, "mmap(2), KVM API",
+	        "mmap(vcpu%u fd) /* kvm_run: exit reason and data */", c->id);
 	if (c->run == MAP_FAILED)
 		return isola_err(err, errno, "map kvm_run of vCPU %u", c->id);
 
@@ -215,7 +220,7 @@ static int vcpu_setup(struct vm *vm, struct vcpu *c, uint64_t entry, isola_error
 	struct {
 		struct kvm_msrs h;
 		struct kvm_msr_entry e[16];
-	} msrs = { 0 };
+	} msrs = {0};
 	msrs.h.nmsrs = (uint32_t)msrs_boot(msrs.e, 16);
 	int n = KVM_IOCTL(c->fd, KVM_SET_MSRS, &msrs, "boot MSRs: SYSCALL/SYSENTER 0, fast strings, MTRR write-back");
 	if (n != (int)msrs.h.nmsrs)
@@ -227,14 +232,15 @@ static int vcpu_setup(struct vm *vm, struct vcpu *c, uint64_t entry, isola_error
 		regs_boot(&regs, entry);
 		if (KVM_IOCTL(c->fd, KVM_SET_REGS, &regs, "RIP = 64-bit entry, RSI = zero page, RSP = boot stack") < 0)
 			return isola_err(err, errno, "KVM_SET_REGS");
-		struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+		struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
 		if (KVM_IOCTL(c->fd, KVM_SET_FPU, &fpu, "x87 control word and MXCSR at their reset values") < 0)
 			return isola_err(err, errno, "KVM_SET_FPU");
 		struct kvm_sregs sregs;
 		if (KVM_IOCTL(c->fd, KVM_GET_SREGS, &sregs, "read segment/control registers to edit") < 0)
 			return isola_err(err, errno, "KVM_GET_SREGS");
 		sregs_long_mode(&sregs);
-		if (KVM_IOCTL(c->fd, KVM_SET_SREGS, &sregs, "long mode: GDT, CR0.PG|PE, CR3 = PML4, CR4.PAE, EFER.LME|LMA") < 0)
+		if (KVM_IOCTL(c->fd, KVM_SET_SREGS, &sregs,
+		              "long mode: GDT, CR0.PG|PE, CR3 = PML4, CR4.PAE, EFER.LME|LMA") < 0)
 			return isola_err(err, errno, "KVM_SET_SREGS");
 	}
 	struct kvm_lapic_state lapic;
@@ -262,12 +268,15 @@ int vm_create_vcpus(struct vm *vm, uint64_t entry, isola_error *err)
 	return 0;
 }
 
-static void kick_handler(int sig) { (void)sig; }
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
 
 int vm_start(struct vm *vm, isola_error *err)
 {
 	/* SIGUSR1 interrupts KVM_RUN (EINTR) so a vCPU notices stop/pause; no SA_RESTART. */
-	struct sigaction sa = { .sa_handler = kick_handler };
+	struct sigaction sa = {.sa_handler = kick_handler};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
 	vm->running_vcpus = vm->ncpus;

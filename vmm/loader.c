@@ -43,7 +43,7 @@ static int map_file(const char *path, struct mapped_file *f, isola_error *err)
 
 int boot_load(const struct guest_mem *m, const struct boot_config *c, uint64_t *entry, isola_error *err)
 {
-	_cleanup_(unmap_file) struct mapped_file k = { 0 }, rd = { 0 };
+	_cleanup_(unmap_file) struct mapped_file k = {0}, rd = {0};
 	if (map_file(c->kernel, &k, err) < 0)
 		return -1;
 	struct bzimage bz;
@@ -53,8 +53,8 @@ int boot_load(const struct guest_mem *m, const struct boot_config *c, uint64_t *
 	uint64_t kernel_end = LAYOUT_KERNEL + (bz.init_size > bz.kernel_size ? bz.init_size : bz.kernel_size);
 	uint8_t *dst = guest_mem_ptr(m, LAYOUT_KERNEL, kernel_end - LAYOUT_KERNEL);
 	if (!dst)
-		return isola_err(err, 0, "kernel %s needs RAM up to %#llx (init_size); give the guest more memory", c->kernel,
-				 (unsigned long long)kernel_end);
+		return isola_err(err, 0, "kernel %s needs RAM up to %#llx (init_size); give the guest more memory",
+		                 c->kernel, (unsigned long long)kernel_end);
 	memcpy(dst, bz.kernel, bz.kernel_size);
 
 	uint64_t initrd_addr = 0, initrd_size = 0;
@@ -88,8 +88,13 @@ int boot_load(const struct guest_mem *m, const struct boot_config *c, uint64_t *
 
 	uint8_t *zp = guest_mem_ptr(m, LAYOUT_ZERO_PAGE, ZP_SIZE);
 	struct zeropage_args za = {
-		.bz = &bz, .ram_size = m->size, .cmdline_addr = LAYOUT_CMDLINE, .cmdline_len = clen,
-		.initrd_addr = initrd_addr, .initrd_size = initrd_size, .rsdp_addr = al.rsdp,
+	    .bz = &bz,
+	    .ram_size = m->size,
+	    .cmdline_addr = LAYOUT_CMDLINE,
+	    .cmdline_len = clen,
+	    .initrd_addr = initrd_addr,
+	    .initrd_size = initrd_size,
+	    .rsdp_addr = al.rsdp,
 	};
 	if (!zp || zeropage_build(zp, &za, err) < 0)
 		return isola_err_wrap(err, "zero page");
@@ -99,7 +104,7 @@ int boot_load(const struct guest_mem *m, const struct boot_config *c, uint64_t *
 
 int boot_validate(const struct boot_config *c, isola_error *err)
 {
-	_cleanup_(unmap_file) struct mapped_file k = { 0 }, rd = { 0 };
+	_cleanup_(unmap_file) struct mapped_file k = {0}, rd = {0};
 	if (map_file(c->kernel, &k, err) < 0)
 		return -1;
 	struct bzimage bz;
@@ -107,7 +112,7 @@ int boot_validate(const struct boot_config *c, isola_error *err)
 		return isola_err_wrap(err, "kernel %s", c->kernel);
 	if (strlen(c->cmdline) > bz.cmdline_size)
 		return isola_err(err, 0, "command line is %zu bytes; kernel %s accepts at most %u", strlen(c->cmdline),
-				 c->kernel, bz.cmdline_size);
+		                 c->kernel, bz.cmdline_size);
 	if (c->initrd && map_file(c->initrd, &rd, err) < 0)
 		return -1;
 	return 0;

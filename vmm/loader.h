@@ -7,7 +7,7 @@
 
 struct boot_config {
 	const char *kernel;
-	const char *initrd;  /* may be NULL */
+	const char *initrd; /* may be NULL */
 	const char *cmdline;
 	unsigned ncpus;
 };

@@ -29,33 +29,56 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: isola-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory MiB]\n"
-		"                 [--disk PATH[,ro]]... [--net tap=NAME|fd=N]... [--console-log PATH] [--rng]\n"
-		"                 [--serial stdio|pty|unix:PATH|none] [--control PATH] [--no-sandbox]\n"
-		"                 [--explain] [--log FILE] [--debug]\n"
-		"exit status: 0 power-off, 1 error, 2 reboot requested, 3 triple fault, 4 stopped by the host\n");
+	fprintf(f, "usage: isola-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory MiB]\n"
+	           "                 [--disk PATH[,ro]]... [--net tap=NAME|fd=N]... [--console-log PATH] [--rng]\n"
+	           "                 [--serial stdio|pty|unix:PATH|none] [--control PATH] [--no-sandbox]\n"
+	           "                 [--explain] [--log FILE] [--debug]\n"
+	           "exit status: 0 power-off, 1 error, 2 reboot requested, 3 triple fault, 4 stopped by the host\n");
 }
 
 int main(int argc, char **argv)
 {
-	struct devices_config dc = { 0 };
-	struct boot_config bc = { .ncpus = 1 };
+	struct devices_config dc = {0};
+	struct boot_config bc = {.ncpus = 1};
 	uint64_t mem_mib = 512;
 	const char *user_cmdline = "", *control_path = NULL, *log_file = NULL, *serial = "stdio";
 	bool debug = false, sandbox = true;
-	enum { O_KERNEL = 256, O_INITRD, O_CMDLINE, O_CPUS, O_MEMORY, O_DISK, O_NET, O_SERIAL, O_CONTROL, O_EXPLAIN,
-	       O_LOG, O_DEBUG, O_CONSOLE_LOG, O_RNG, O_NO_SANDBOX, O_HELP };
+	enum {
+		O_KERNEL = 256,
+		O_INITRD,
+		O_CMDLINE,
+		O_CPUS,
+		O_MEMORY,
+		O_DISK,
+		O_NET,
+		O_SERIAL,
+		O_CONTROL,
+		O_EXPLAIN,
+		O_LOG,
+		O_DEBUG,
+		O_CONSOLE_LOG,
+		O_RNG,
+		O_NO_SANDBOX,
+		O_HELP
+	};
 	static const struct option opts[] = {
-		{ "kernel", required_argument, 0, O_KERNEL },   { "initrd", required_argument, 0, O_INITRD },
-		{ "cmdline", required_argument, 0, O_CMDLINE }, { "cpus", required_argument, 0, O_CPUS },
-		{ "memory", required_argument, 0, O_MEMORY },   { "disk", required_argument, 0, O_DISK },
-		{ "net", required_argument, 0, O_NET },         { "serial", required_argument, 0, O_SERIAL },
-		{ "control", required_argument, 0, O_CONTROL }, { "explain", no_argument, 0, O_EXPLAIN },
-		{ "log", required_argument, 0, O_LOG },         { "debug", no_argument, 0, O_DEBUG },
-		{ "console-log", required_argument, 0, O_CONSOLE_LOG }, { "rng", no_argument, 0, O_RNG },
-		{ "no-sandbox", no_argument, 0, O_NO_SANDBOX }, { "help", no_argument, 0, O_HELP },
-		{ 0, 0, 0, 0 },
+	    {"kernel", required_argument, 0, O_KERNEL},
+	    {"initrd", required_argument, 0, O_INITRD},
+	    {"cmdline", required_argument, 0, O_CMDLINE},
+	    {"cpus", required_argument, 0, O_CPUS},
+	    {"memory", required_argument, 0, O_MEMORY},
+	    {"disk", required_argument, 0, O_DISK},
+	    {"net", required_argument, 0, O_NET},
+	    {"serial", required_argument, 0, O_SERIAL},
+	    {"control", required_argument, 0, O_CONTROL},
+	    {"explain", no_argument, 0, O_EXPLAIN},
+	    {"log", required_argument, 0, O_LOG},
+	    {"debug", no_argument, 0, O_DEBUG},
+	    {"console-log", required_argument, 0, O_CONSOLE_LOG},
+	    {"rng", no_argument, 0, O_RNG},
+	    {"no-sandbox", no_argument, 0, O_NO_SANDBOX},
+	    {"help", no_argument, 0, O_HELP},
+	    {0, 0, 0, 0},
 	};
 	int o;
 	char *end;
@@ -144,7 +167,7 @@ int main(int argc, char **argv)
 		goto fail;
 	legacy_init(&vm.legacy, sp.out_fd);
 	pci_bus_init(&vm.pci, LAYOUT_PCI_MMIO, LAYOUT_PCI_MMIO_END);
-	struct vm_config vc = { .memory = mem_mib << 20, .cpus = bc.ncpus };
+	struct vm_config vc = {.memory = mem_mib << 20, .cpus = bc.ncpus};
 	if (vm_create(&vm, &vc, &err) < 0)
 		goto fail;
 	uint64_t entry;
@@ -173,7 +196,7 @@ int main(int argc, char **argv)
 
 	/* Main thread: wait for the guest to end or the host to stop it. */
 	for (;;) {
-		struct pollfd p[2] = { { .fd = vm.exit_efd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = vm.exit_efd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN) {

@@ -1,18 +1,26 @@
 #include "vmm/pci.h"
 #include <string.h>
 
-#define PCI_COMMAND 0x04
-#define PCI_COMMAND_IO 0x1
-#define PCI_COMMAND_MEMORY 0x2
-#define PCI_COMMAND_MASTER 0x4
+#define PCI_COMMAND              0x04
+#define PCI_COMMAND_IO           0x1
+#define PCI_COMMAND_MEMORY       0x2
+#define PCI_COMMAND_MASTER       0x4
 #define PCI_COMMAND_INTX_DISABLE 0x400
-#define PCI_STATUS 0x06
-#define PCI_STATUS_CAP_LIST 0x10
-#define PCI_BAR0 0x10
-#define PCI_CAP_PTR 0x34
+#define PCI_STATUS               0x06
+#define PCI_STATUS_CAP_LIST      0x10
+#define PCI_BAR0                 0x10
+#define PCI_CAP_PTR              0x34
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
 
 void pci_bus_init(struct pci_bus *bus, uint64_t base, uint64_t end)
 {
@@ -23,7 +31,7 @@ void pci_bus_init(struct pci_bus *bus, uint64_t base, uint64_t end)
 }
 
 void pci_device_init(struct pci_device *d, uint16_t vendor, uint16_t device, uint32_t class_code, uint8_t rev,
-		     uint16_t subsys_vendor, uint16_t subsys)
+                     uint16_t subsys_vendor, uint16_t subsys)
 {
 	memset(d, 0, sizeof *d);
 	put16(d->cfg + 0x00, vendor);
@@ -35,7 +43,8 @@ void pci_device_init(struct pci_device *d, uint16_t vendor, uint16_t device, uin
 	put16(d->cfg + 0x2c, subsys_vendor);
 	put16(d->cfg + 0x2e, subsys);
 	/* Command: I/O, memory, bus master, INTx disable are the guest's to set. */
-	put16(d->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
+	put16(d->wmask + PCI_COMMAND,
+	      PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
 	d->wmask[0x0c] = 0xff; /* cache line size */
 	d->wmask[0x0d] = 0xff; /* latency timer */
 	d->wmask[0x3c] = 0xff; /* interrupt line: scratch for the OS */
@@ -113,7 +122,7 @@ void pci_cfg_write(struct pci_device *d, unsigned off, unsigned len, uint32_t va
 	for (unsigned i = 0; i < len; i++) {
 		uint8_t b = (uint8_t)(val >> (8 * i)), m = d->wmask[off + i];
 		d->cfg[off + i] = (uint8_t)((d->cfg[off + i] & ~m) | (b & m));
-		d->cfg[off + i] &= (uint8_t)~(b & d->w1cmask[off + i]);
+		d->cfg[off + i] &= (uint8_t) ~(b & d->w1cmask[off + i]);
 	}
 	if (d->cfg_written)
 		d->cfg_written(d, off, len);
@@ -124,7 +133,7 @@ uint64_t pci_bar_addr(const struct pci_device *d, unsigned n)
 	if (n >= PCI_NBARS || !d->bar_size[n] || !(d->cfg[PCI_COMMAND] & PCI_COMMAND_MEMORY))
 		return 0;
 	uint32_t v = (uint32_t)d->cfg[PCI_BAR0 + 4 * n] | (uint32_t)d->cfg[PCI_BAR0 + 4 * n + 1] << 8 |
-		     (uint32_t)d->cfg[PCI_BAR0 + 4 * n + 2] << 16 | (uint32_t)d->cfg[PCI_BAR0 + 4 * n + 3] << 24;
+	             (uint32_t)d->cfg[PCI_BAR0 + 4 * n + 2] << 16 | (uint32_t)d->cfg[PCI_BAR0 + 4 * n + 3] << 24;
 	return v & ~0xfu;
 }
 
@@ -175,7 +184,8 @@ bool pci_mmio(struct pci_bus *bus, uint64_t addr, bool write, uint8_t *data, uns
 			continue;
 		for (unsigned n = 0; n < PCI_NBARS; n++) {
 			uint64_t base = pci_bar_addr(d, n);
-			if (base && addr >= base && addr - base < d->bar_size[n] && len <= d->bar_size[n] - (addr - base)) {
+			if (base && addr >= base && addr - base < d->bar_size[n] &&
+			    len <= d->bar_size[n] - (addr - base)) {
 				hit = d, hit_bar = n, off = addr - base;
 				break;
 			}

@@ -11,15 +11,15 @@
 #include <stdint.h>
 #include "error.h"
 
-#define PCI_SLOTS 32
-#define PCI_CFG_SIZE 256
+#define PCI_SLOTS      32
+#define PCI_CFG_SIZE   256
 #define PCI_CONF1_ADDR 0xcf8
 #define PCI_CONF1_DATA 0xcfc
-#define PCI_NBARS 6
+#define PCI_NBARS      6
 
 struct pci_device;
 typedef void (*pci_bar_rw_fn)(struct pci_device *d, unsigned bar, uint64_t off, bool write, uint8_t *data,
-			      unsigned len);
+                              unsigned len);
 typedef void (*pci_cfg_hook_fn)(struct pci_device *d, unsigned off, unsigned len);
 
 struct pci_device {
@@ -31,11 +31,11 @@ struct pci_device {
 	pci_cfg_hook_fn cfg_written;  /* after a config write was applied (may be NULL) */
 	void *owner;
 	unsigned slot;
-	uint8_t next_cap;             /* where pci_add_cap puts the next capability */
+	uint8_t next_cap; /* where pci_add_cap puts the next capability */
 };
 
 struct pci_bus {
-	pthread_mutex_t lock;         /* config space, conf1 address, BAR layout */
+	pthread_mutex_t lock; /* config space, conf1 address, BAR layout */
 	uint32_t conf_addr;
 	struct pci_device *dev[PCI_SLOTS];
 	uint64_t mmio_next, mmio_end; /* BAR allocator */
@@ -45,7 +45,7 @@ struct pci_bus {
 void pci_bus_init(struct pci_bus *bus, uint64_t mmio_base, uint64_t mmio_end);
 /* Reset d to an empty type-0 header with the given ids and class (class_code = base<<16|sub<<8|progif). */
 void pci_device_init(struct pci_device *d, uint16_t vendor, uint16_t device, uint32_t class_code, uint8_t rev,
-		     uint16_t subsys_vendor, uint16_t subsys);
+                     uint16_t subsys_vendor, uint16_t subsys);
 /* Give BAR n a 32-bit, non-prefetchable memory window of size bytes (power of two >= 4 KiB) from the
  * bus's MMIO window; the address is pre-assigned like firmware would. */
 int pci_bar_alloc(struct pci_bus *bus, struct pci_device *d, unsigned n, uint32_t size, isola_error *err);

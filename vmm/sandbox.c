@@ -8,31 +8,53 @@
 
 bool sandbox_enabled = true;
 
-static const char *const kind_name[] = { "vcpu", "device", "control", "main" };
+static const char *const kind_name[] = {"vcpu", "device", "control", "main"};
 
 /* Everything a thread of any kind needs from glibc: locks, memory, signals, time, exit, logging. */
 static const int common[] = {
-	SCMP_SYS(futex), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(madvise), SCMP_SYS(brk),
-	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(write),
-	SCMP_SYS(read), SCMP_SYS(close), SCMP_SYS(clock_gettime), SCMP_SYS(gettid), SCMP_SYS(getpid),
-	SCMP_SYS(sched_yield), SCMP_SYS(restart_syscall), SCMP_SYS(clock_nanosleep), SCMP_SYS(newfstatat),
-	SCMP_SYS(fstat), SCMP_SYS(lseek), SCMP_SYS(rseq), SCMP_SYS(set_robust_list), SCMP_SYS(getrandom),
+    SCMP_SYS(futex),
+    SCMP_SYS(mmap),
+    SCMP_SYS(munmap),
+    SCMP_SYS(mprotect),
+    SCMP_SYS(madvise),
+    SCMP_SYS(brk),
+    SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+    SCMP_SYS(write),
+    SCMP_SYS(read),
+    SCMP_SYS(close),
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(gettid),
+    SCMP_SYS(getpid),
+    SCMP_SYS(sched_yield),
+    SCMP_SYS(restart_syscall),
+    SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(newfstatat),
+    SCMP_SYS(fstat),
+    SCMP_SYS(lseek),
+    SCMP_SYS(rseq),
+    SCMP_SYS(set_robust_list),
+    SCMP_SYS(getrandom),
+    /* pthread_kill: any thread may end the VM and must kick every vCPU out of KVM_RUN. */
+    SCMP_SYS(tgkill),
 };
 /* Device back ends (run on the device thread, and on a vCPU when a notify misses its ioeventfd). */
 static const int device_io[] = {
-	SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(fdatasync),
-	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(accept4),
+    SCMP_SYS(readv),     SCMP_SYS(writev),     SCMP_SYS(preadv),      SCMP_SYS(pwritev), SCMP_SYS(fdatasync),
+    SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(accept4),
 };
 static const int control_io[] = {
-	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(accept4), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(getsockopt),
-	SCMP_SYS(geteuid), SCMP_SYS(tgkill),
+    SCMP_SYS(poll),    SCMP_SYS(ppoll),      SCMP_SYS(accept4), SCMP_SYS(recvmsg),
+    SCMP_SYS(sendmsg), SCMP_SYS(getsockopt), SCMP_SYS(geteuid), SCMP_SYS(tgkill),
 };
 static const int main_io[] = {
-	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(tgkill), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
+    SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(tgkill), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
 };
 /* The KVM ioctls allowed after setup: running, interrupts, routes for MSI-X programming, notify
  * rebinding when a BAR moves. Nothing that creates vCPUs, memory slots or devices. */
-static const unsigned long kvm_ioctls[] = { KVM_RUN, KVM_IRQ_LINE, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD };
+static const unsigned long kvm_ioctls[] = {KVM_RUN, KVM_IRQ_LINE, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD};
 
 DEFINE_CLEANUP(scmp_filter_ctx, seccomp_release)
 DEFINE_CLEANUP(cap_t, cap_free)
@@ -69,7 +91,7 @@ int sandbox_thread(enum sandbox_kind kind, isola_error *err)
 			return -1;
 		for (size_t i = 0; i < sizeof kvm_ioctls / sizeof kvm_ioctls[0]; i++) {
 			int k = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-						 SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)kvm_ioctls[i]));
+			                         SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)kvm_ioctls[i]));
 			if (k < 0)
 				return isola_err(err, -k, "seccomp rule for ioctl %#lx", kvm_ioctls[i]);
 		}
@@ -78,14 +100,16 @@ int sandbox_thread(enum sandbox_kind kind, isola_error *err)
 		if (allow(ctx, control_io, sizeof control_io / sizeof control_io[0], err) < 0)
 			return -1;
 		/* The power button raises the SCI with KVM_IRQ_LINE. */
-		int k = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)KVM_IRQ_LINE));
+		int k = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		                         SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)KVM_IRQ_LINE));
 		if (k < 0)
 			return isola_err(err, -k, "seccomp rule for KVM_IRQ_LINE");
 	}
 	if (kind == SANDBOX_MAIN && allow(ctx, main_io, sizeof main_io / sizeof main_io[0], err) < 0)
 		return -1;
 	r = seccomp_load(ctx);
-	EXPLAIN(r, "seccomp(2), seccomp_load(3)", "seccomp_load(allow-list of the %s thread, default EPERM)", kind_name[kind]);
+	EXPLAIN(r, "seccomp(2), seccomp_load(3)", "seccomp_load(allow-list of the %s thread, default EPERM)",
+	        kind_name[kind]);
 	if (r < 0)
 		return isola_err(err, -r, "load the seccomp filter of the %s thread", kind_name[kind]);
 	return 0;

@@ -82,7 +82,8 @@ void *vcpu_thread(void *arg)
 		if (first) {
 			if (c->id == 0)
 				vm->boot_ns = now_ns();
-			r = KVM_IOCTL(c->fd, KVM_RUN, 0, "enter the guest until the next exit (later KVM_RUNs not traced)");
+			r = KVM_IOCTL(c->fd, KVM_RUN, 0,
+			              "enter the guest until the next exit (later KVM_RUNs not traced)");
 			first = false;
 		} else {
 			r = ioctl(c->fd, KVM_RUN, 0);
@@ -119,7 +120,7 @@ void *vcpu_thread(void *arg)
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
 			log_error("vCPU %u: VM entry failed, hardware reason %#llx", c->id,
-				  (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			          (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 			vm_request_exit(vm, VM_EXIT_ERROR);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
@@ -127,9 +128,7 @@ void *vcpu_thread(void *arg)
 			vm_request_exit(vm, VM_EXIT_ERROR);
 			break;
 		case KVM_EXIT_HLT:
-		case KVM_EXIT_INTR:
-			atomic_fetch_add(&vm->counters.exits_other, 1);
-			break;
+		case KVM_EXIT_INTR: atomic_fetch_add(&vm->counters.exits_other, 1); break;
 		default:
 			atomic_fetch_add(&vm->counters.exits_other, 1);
 			log_warn("vCPU %u: unhandled exit reason %u", c->id, run->exit_reason);

@@ -14,17 +14,17 @@
 
 /* How the guest ended: the process exit status (docs/vmm.md). */
 enum vm_exit {
-	VM_EXIT_POWEROFF = 0,   /* ACPI S5 (poweroff) */
-	VM_EXIT_ERROR = 1,      /* VMM error, KVM internal error, failed entry */
-	VM_EXIT_REBOOT = 2,     /* guest asked for a reset (i8042 0xFE, ACPI reset, reboot) */
+	VM_EXIT_POWEROFF = 0,     /* ACPI S5 (poweroff) */
+	VM_EXIT_ERROR = 1,        /* VMM error, KVM internal error, failed entry */
+	VM_EXIT_REBOOT = 2,       /* guest asked for a reset (i8042 0xFE, ACPI reset, reboot) */
 	VM_EXIT_TRIPLE_FAULT = 3, /* KVM_EXIT_SHUTDOWN: triple fault */
-	VM_EXIT_STOPPED = 4,    /* stopped from the host (control "stop", SIGTERM/SIGINT) */
+	VM_EXIT_STOPPED = 4,      /* stopped from the host (control "stop", SIGTERM/SIGINT) */
 	VM_EXIT_RUNNING = -1,
 };
 
-#define VM_MAX_CPUS 64
+#define VM_MAX_CPUS       64
 #define VM_MAX_MSI_ROUTES 256
-#define VM_FIRST_MSI_GSI 24
+#define VM_FIRST_MSI_GSI  24
 
 /* Exit reason counters, reported by the control socket. */
 struct vm_counters {
@@ -52,12 +52,12 @@ struct vm {
 
 	/* Lifecycle. exit_status stays VM_EXIT_RUNNING until the first reason to stop is recorded. */
 	atomic_int exit_status;
-	int exit_efd;            /* eventfd signalled once when exit_status is set */
+	int exit_efd; /* eventfd signalled once when exit_status is set */
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
-	bool paused;             /* under pause_lock */
-	unsigned running_vcpus;  /* vCPUs not parked, under pause_lock */
-	uint64_t boot_ns;        /* when the first vCPU entered the guest */
+	bool paused;                        /* under pause_lock */
+	unsigned running_vcpus;             /* vCPUs not parked, under pause_lock */
+	uint64_t boot_ns;                   /* when the first vCPU entered the guest */
 	atomic_uint_fast64_t boot_timer_ns; /* guest wrote the boot-timer port (0 = not yet) */
 
 	/* GSI routing: the legacy PIC/IOAPIC routes plus one MSI route per programmed MSI-X vector. */

@@ -26,7 +26,11 @@ vm) name=debian-vm list=vm ;;
 esac
 [ "$(id -u)" = 0 ] || die "must run as root (the image keeps the ownership of every file)"
 
-cache=$("$here/debootstrap.sh" "$list")
+# One debootstrap at a time per cache (make -j, or two checkouts): both
+# variants share the .deb download directory.
+cachedir=${ISOLA_IMAGE_CACHE:-/var/cache/isola}
+mkdir -p "$cachedir"
+cache=$(flock "$cachedir/.lock" "$here/debootstrap.sh" "$list")
 
 mkdir -p "$outdir"
 stage=$(mktemp -d "$outdir/.$name.stage.XXXXXX")

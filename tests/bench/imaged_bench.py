@@ -61,7 +61,7 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="imaged-bench-", dir="/var/tmp"))
     d = None
     try:
-        debian = U.BUILD / "images/debian.tar.gz"
+        debian = U.IMAGES / "debian.tar.gz"
         img = debian if debian.exists() else generated_image(work, a.mib)
         size_mb = img.stat().st_size / 1e6
         d = U.Daemon(work).start()

@@ -24,6 +24,21 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "vm_only: runs only in the VM tier (needs the proving ground)")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The VM tier re-runs only what the host tier cannot prove: tests that ask for the `needs` or
+    `vm_tier` fixture (cgroup controllers, KVM, the proving ground itself). Everything else already ran
+    on the host, and running it again under TCG would cost minutes and prove nothing new."""
+    if not config.getoption("--vm-tier"):
+        return
+    keep, drop = [], []
+    for item in items:
+        wanted = {"needs", "vm_tier"} & set(getattr(item, "fixturenames", ()))
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def cgroup_controllers():
     try:
         return set(pathlib.Path("/sys/fs/cgroup/cgroup.controllers").read_text().split())

@@ -330,7 +330,8 @@ static void test_real_missing_controller(void **state)
 	free(avail);
 	if (has_pids) {
 		free(m);
-		skip(); /* the VM tier has it; the integration tests cover the limit there */
+		skip();
+		return; /* skip() does not return; this tells static analysers so */ /* the VM tier has it; the integration tests cover the limit there */
 	}
 	struct cgroup_options o = { .manager = CGROUP_MANAGER_CGROUPFS, .id = "x",
 				    .cgroups_path = "/isola-confine-unit/missing" };

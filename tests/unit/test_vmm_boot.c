@@ -14,10 +14,24 @@
 #include "vmm/boot/x86.h"
 #include "vmm/guest_mem.h"
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static uint32_t get32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+static uint32_t get32(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const uint8_t *p)
+{
+	return get32(p) | (uint64_t)get32(p + 4) << 32;
+}
 
 #define IMG_SIZE (64 * 1024)
 /* A synthetic bzImage: 4 setup sectors + 5th, a protected-mode part, protocol 2.15. */
@@ -130,7 +144,7 @@ static void test_e820(void **s)
 
 static void test_guest_mem(void **s)
 {
-	struct guest_mem m = { .host = (uint8_t *)0x10000, .memfd = -1 };
+	struct guest_mem m = {.host = (uint8_t *)0x10000, .memfd = -1};
 	guest_mem_layout(&m, 4ULL << 30);
 	assert_int_equal(m.nregions, 2);
 	assert_non_null(guest_mem_ptr(&m, 0, 16));
@@ -162,8 +176,13 @@ static void test_initrd_and_zeropage(void **s)
 	assert_non_null(strstr(e.msg, "more memory"));
 
 	uint8_t zp[ZP_SIZE];
-	struct zeropage_args za = { .bz = &bz, .ram_size = 256ULL << 20, .cmdline_addr = LAYOUT_CMDLINE,
-				    .cmdline_len = 20, .initrd_addr = 0x8000000, .initrd_size = 1234, .rsdp_addr = 0xe0000 };
+	struct zeropage_args za = {.bz = &bz,
+	                           .ram_size = 256ULL << 20,
+	                           .cmdline_addr = LAYOUT_CMDLINE,
+	                           .cmdline_len = 20,
+	                           .initrd_addr = 0x8000000,
+	                           .initrd_size = 1234,
+	                           .rsdp_addr = 0xe0000};
 	assert_int_equal(zeropage_build(zp, &za, &e), 0);
 	assert_int_equal(zp[ZP_TYPE_OF_LOADER], 0xff);
 	assert_int_equal(get32(zp + 0x202), BZ_HDR_MAGIC);
@@ -175,7 +194,7 @@ static void test_initrd_and_zeropage(void **s)
 	assert_int_equal(get64(zp + ZP_E820_TABLE + 40), 0x100000);
 	assert_int_equal(get32(zp + ZP_E820_TABLE + 40 + 16), E820_RAM);
 	assert_int_equal(zp[0x1ef], 0); /* sentinel stays 0: we built the page from zero */
-	za.cmdline_len = 2048;           /* one over the kernel's cmdline_size */
+	za.cmdline_len = 2048;          /* one over the kernel's cmdline_size */
 	assert_int_equal(zeropage_build(zp, &za, &e), -1);
 	assert_non_null(strstr(e.msg, "at most 2047"));
 	free(d);
@@ -210,7 +229,7 @@ static void test_gdt_and_pagetables(void **s)
 	assert_int_equal(r.rsi, LAYOUT_ZERO_PAGE);
 	assert_int_equal(r.rip, 0x100200);
 
-	struct guest_mem m = { .memfd = -1 };
+	struct guest_mem m = {.memfd = -1};
 	m.host = calloc(1, 1 << 20);
 	guest_mem_layout(&m, 1 << 20);
 	isola_error e;
@@ -224,7 +243,7 @@ static void test_gdt_and_pagetables(void **s)
 	assert_int_equal(get64(m.host + LAYOUT_GDT + 8), 0xaf9b000000ffffULL);
 	free(m.host);
 	/* Too little RAM for the tables: refused, not written out of bounds. */
-	struct guest_mem tiny = { .memfd = -1, .host = calloc(1, 0x9000) };
+	struct guest_mem tiny = {.memfd = -1, .host = calloc(1, 0x9000)};
 	guest_mem_layout(&tiny, 0x9000);
 	assert_int_equal(pagetables_write(&tiny, &e), -1);
 	free(tiny.host);
@@ -233,12 +252,12 @@ static void test_gdt_and_pagetables(void **s)
 static void test_cpuid(void **s)
 {
 	struct kvm_cpuid_entry2 c[6] = {
-		{ .function = 1, .ebx = 0xff0000aa, .ecx = 1u << 15, .edx = 0 },
-		{ .function = 4, .index = 0, .eax = 0x121 },
-		{ .function = 6, .ecx = 0xf },
-		{ .function = 0xa, .eax = 0x7300805 },
-		{ .function = 0xb, .index = 0 },
-		{ .function = 0xb, .index = 1 },
+	    {.function = 1, .ebx = 0xff0000aa, .ecx = 1u << 15, .edx = 0},
+	    {.function = 4, .index = 0, .eax = 0x121},
+	    {.function = 6, .ecx = 0xf},
+	    {.function = 0xa, .eax = 0x7300805},
+	    {.function = 0xb, .index = 0},
+	    {.function = 0xb, .index = 1},
 	};
 	cpuid_filter(c, 6, 3, 4);
 	assert_int_equal(c[0].ebx >> 24, 3);
@@ -296,7 +315,7 @@ static void test_acpi(void **s)
 	uint8_t *x = buf + (get64(buf + 24) - LAYOUT_ACPI);
 	assert_memory_equal(x, "XSDT", 4);
 	assert_int_equal(byte_sum(x, get32(x + 4)), 0);
-	const char *sigs[] = { "FACP", "APIC" };
+	const char *sigs[] = {"FACP", "APIC"};
 	for (int i = 0; i < 2; i++) {
 		uint8_t *t = buf + (get64(x + 36 + 8 * i) - LAYOUT_ACPI);
 		assert_memory_equal(t, sigs[i], 4);
@@ -317,11 +336,15 @@ static void test_acpi(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bzimage_valid), cmocka_unit_test(test_bzimage_rejects),
-		cmocka_unit_test(test_e820),          cmocka_unit_test(test_guest_mem),
-		cmocka_unit_test(test_initrd_and_zeropage), cmocka_unit_test(test_gdt_and_pagetables),
-		cmocka_unit_test(test_cpuid),         cmocka_unit_test(test_mptable),
-		cmocka_unit_test(test_acpi),
+	    cmocka_unit_test(test_bzimage_valid),
+	    cmocka_unit_test(test_bzimage_rejects),
+	    cmocka_unit_test(test_e820),
+	    cmocka_unit_test(test_guest_mem),
+	    cmocka_unit_test(test_initrd_and_zeropage),
+	    cmocka_unit_test(test_gdt_and_pagetables),
+	    cmocka_unit_test(test_cpuid),
+	    cmocka_unit_test(test_mptable),
+	    cmocka_unit_test(test_acpi),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,20 +10,29 @@
 #include <string.h>
 #include "vmm/virtio/virtq.h"
 
-#define RAM (1 << 20)
-#define QS 8
-#define DESC 0x1000
+#define RAM   (1 << 20)
+#define QS    8
+#define DESC  0x1000
 #define AVAIL 0x2000
-#define USED 0x3000
+#define USED  0x3000
 
 struct fixture {
 	struct guest_mem m;
 	struct virtq q;
 };
 
-static struct vring_desc *desc(struct fixture *f) { return (struct vring_desc *)(f->m.host + DESC); }
-static struct vring_avail *avail(struct fixture *f) { return (struct vring_avail *)(f->m.host + AVAIL); }
-static struct vring_used *used(struct fixture *f) { return (struct vring_used *)(f->m.host + USED); }
+static struct vring_desc *desc(struct fixture *f)
+{
+	return (struct vring_desc *)(f->m.host + DESC);
+}
+static struct vring_avail *avail(struct fixture *f)
+{
+	return (struct vring_avail *)(f->m.host + AVAIL);
+}
+static struct vring_used *used(struct fixture *f)
+{
+	return (struct vring_used *)(f->m.host + USED);
+}
 
 static int setup(void **state)
 {
@@ -62,9 +71,10 @@ static void test_pop_chain(void **state)
 	struct virtq_chain c;
 	isola_error e;
 	assert_int_equal(virtq_pop(&f->q, &c, &e), 0); /* nothing offered */
-	desc(f)[0] = (struct vring_desc){ .addr = 0x10000, .len = 16, .flags = VRING_DESC_F_NEXT, .next = 3 };
-	desc(f)[3] = (struct vring_desc){ .addr = 0x11000, .len = 512, .flags = VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, .next = 5 };
-	desc(f)[5] = (struct vring_desc){ .addr = 0x12000, .len = 1, .flags = VRING_DESC_F_WRITE };
+	desc(f)[0] = (struct vring_desc){.addr = 0x10000, .len = 16, .flags = VRING_DESC_F_NEXT, .next = 3};
+	desc(f)[3] = (struct vring_desc){
+	    .addr = 0x11000, .len = 512, .flags = VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, .next = 5};
+	desc(f)[5] = (struct vring_desc){.addr = 0x12000, .len = 1, .flags = VRING_DESC_F_WRITE};
 	offer(f, 0);
 	assert_int_equal(virtq_pop(&f->q, &c, &e), 1);
 	assert_int_equal(c.head, 0);
@@ -117,8 +127,8 @@ static void test_head_out_of_range(void **state)
 static void test_loop(void **state)
 {
 	struct fixture *f = *state;
-	desc(f)[1] = (struct vring_desc){ .addr = 0x10000, .len = 4, .flags = VRING_DESC_F_NEXT, .next = 2 };
-	desc(f)[2] = (struct vring_desc){ .addr = 0x10000, .len = 4, .flags = VRING_DESC_F_NEXT, .next = 1 };
+	desc(f)[1] = (struct vring_desc){.addr = 0x10000, .len = 4, .flags = VRING_DESC_F_NEXT, .next = 2};
+	desc(f)[2] = (struct vring_desc){.addr = 0x10000, .len = 4, .flags = VRING_DESC_F_NEXT, .next = 1};
 	offer(f, 1);
 	expect_broken(f, "loops");
 }
@@ -126,7 +136,7 @@ static void test_loop(void **state)
 static void test_next_out_of_range(void **state)
 {
 	struct fixture *f = *state;
-	desc(f)[1] = (struct vring_desc){ .addr = 0x10000, .len = 4, .flags = VRING_DESC_F_NEXT, .next = 0x8000 };
+	desc(f)[1] = (struct vring_desc){.addr = 0x10000, .len = 4, .flags = VRING_DESC_F_NEXT, .next = 0x8000};
 	offer(f, 1);
 	expect_broken(f, "next descriptor index");
 }
@@ -134,7 +144,7 @@ static void test_next_out_of_range(void **state)
 static void test_buffer_outside_ram(void **state)
 {
 	struct fixture *f = *state;
-	desc(f)[0] = (struct vring_desc){ .addr = RAM - 8, .len = 16 };
+	desc(f)[0] = (struct vring_desc){.addr = RAM - 8, .len = 16};
 	offer(f, 0);
 	expect_broken(f, "outside guest RAM");
 }
@@ -142,7 +152,7 @@ static void test_buffer_outside_ram(void **state)
 static void test_buffer_wraps(void **state)
 {
 	struct fixture *f = *state;
-	desc(f)[0] = (struct vring_desc){ .addr = 0xfffffffffffff000ULL, .len = 0x2000 };
+	desc(f)[0] = (struct vring_desc){.addr = 0xfffffffffffff000ULL, .len = 0x2000};
 	offer(f, 0);
 	expect_broken(f, "outside guest RAM");
 }
@@ -150,8 +160,9 @@ static void test_buffer_wraps(void **state)
 static void test_read_after_write(void **state)
 {
 	struct fixture *f = *state;
-	desc(f)[0] = (struct vring_desc){ .addr = 0x10000, .len = 4, .flags = VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, .next = 1 };
-	desc(f)[1] = (struct vring_desc){ .addr = 0x10000, .len = 4 };
+	desc(f)[0] =
+	    (struct vring_desc){.addr = 0x10000, .len = 4, .flags = VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, .next = 1};
+	desc(f)[1] = (struct vring_desc){.addr = 0x10000, .len = 4};
 	offer(f, 0);
 	expect_broken(f, "readable descriptor after a writable");
 }
@@ -159,7 +170,7 @@ static void test_read_after_write(void **state)
 static void test_indirect_refused(void **state)
 {
 	struct fixture *f = *state;
-	desc(f)[0] = (struct vring_desc){ .addr = 0x10000, .len = 64, .flags = VRING_DESC_F_INDIRECT };
+	desc(f)[0] = (struct vring_desc){.addr = 0x10000, .len = 64, .flags = VRING_DESC_F_INDIRECT};
 	offer(f, 0);
 	expect_broken(f, "indirect");
 }
@@ -182,12 +193,12 @@ static void test_enable_checks(void **state)
 
 static void test_iov_copy(void **state)
 {
-	char a[4] = { 0 }, b[4] = { 0 };
-	struct iovec iov[2] = { { a, 4 }, { b, 4 } };
+	char a[4] = {0}, b[4] = {0};
+	struct iovec iov[2] = {{a, 4}, {b, 4}};
 	assert_int_equal(buf_to_iov(iov, 2, 2, "xyzw!", 5), 5);
 	assert_memory_equal(a + 2, "xy", 2);
 	assert_memory_equal(b, "zw!", 3);
-	char out[8] = { 0 };
+	char out[8] = {0};
 	assert_int_equal(iov_to_buf(iov, 2, 3, out, 8), 5);
 	assert_memory_equal(out, "yzw!", 4);
 	assert_int_equal(buf_to_iov(iov, 2, 100, "x", 1), 0); /* skip past the end copies nothing */
@@ -197,9 +208,9 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_pop_chain),        T(test_avail_idx_jump),    T(test_head_out_of_range), T(test_loop),
-		T(test_next_out_of_range), T(test_buffer_outside_ram), T(test_buffer_wraps),     T(test_read_after_write),
-		T(test_indirect_refused), T(test_enable_checks),     T(test_iov_copy),
+	    T(test_pop_chain),         T(test_avail_idx_jump),     T(test_head_out_of_range), T(test_loop),
+	    T(test_next_out_of_range), T(test_buffer_outside_ram), T(test_buffer_wraps),      T(test_read_after_write),
+	    T(test_indirect_refused),  T(test_enable_checks),      T(test_iov_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,13 +3,25 @@
 #include "vmm/boot/layout.h"
 #include "vmm/boot/mptable.h"
 
-#define SDT_HDR 36
+#define SDT_HDR  36
 #define FADT_LEN 276
 #define FACS_LEN 64
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
 
 /* ACPI 6.4 §5.2.6 system description table header. */
 static void sdt_header(uint8_t *t, const char sig[4], uint32_t len, uint8_t rev)
@@ -34,7 +46,7 @@ static void sdt_checksum(uint8_t *t)
 /* DSDT body: Name (_S5, Package (4) { 5, 5, 0, 0 }) in AML (ACPI 6.4 §20.2.5.2 NameOp 0x08,
  * §20.2.5.4 PackageOp 0x12 with a one-byte PkgLength, BytePrefix 0x0A, ZeroOp 0x00). */
 static const uint8_t dsdt_aml[] = {
-	0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0A, ACPI_S5_SLP_TYP, 0x0A, ACPI_S5_SLP_TYP, 0x00, 0x00,
+    0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0A, ACPI_S5_SLP_TYP, 0x0A, ACPI_S5_SLP_TYP, 0x00, 0x00,
 };
 
 int acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned ncpus, struct acpi_layout *out, isola_error *err)
@@ -73,26 +85,26 @@ int acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned ncpus, struct ac
 	put32(f + 36, (uint32_t)(gpa + off_facs));
 	put32(f + 40, (uint32_t)(gpa + off_dsdt));
 	put16(f + 46, ACPI_SCI_IRQ);
-	put32(f + 48, 0);                  /* SMI_CMD = 0: no SMM, always in ACPI mode */
+	put32(f + 48, 0); /* SMI_CMD = 0: no SMM, always in ACPI mode */
 	put32(f + 56, ACPI_PM1A_EVT_PORT);
 	put32(f + 64, ACPI_PM1A_CNT_PORT);
-	f[88] = 4;                         /* PM1_EVT_LEN */
-	f[89] = 2;                         /* PM1_CNT_LEN */
-	put16(f + 96, 101);                /* P_LVL2_LAT > 100: C2 not supported */
-	put16(f + 98, 1001);               /* P_LVL3_LAT > 1000: C3 not supported */
-	f[108] = 0x32;                     /* CENTURY register in CMOS */
-	put16(f + 109, 1u << 1);           /* IAPC_BOOT_ARCH: 8042 present (reboot=k, keyboard probe) */
+	f[88] = 4;               /* PM1_EVT_LEN */
+	f[89] = 2;               /* PM1_CNT_LEN */
+	put16(f + 96, 101);      /* P_LVL2_LAT > 100: C2 not supported */
+	put16(f + 98, 1001);     /* P_LVL3_LAT > 1000: C3 not supported */
+	f[108] = 0x32;           /* CENTURY register in CMOS */
+	put16(f + 109, 1u << 1); /* IAPC_BOOT_ARCH: 8042 present (reboot=k, keyboard probe) */
 	/* Flags: WBINVD (0), PROC_C1 (2), SLP_BUTTON (5) = no sleep button; PWR_BUTTON (4) clear = the power
 	 * button is a fixed feature; HW_REDUCED_ACPI (20) clear. */
 	put32(f + 112, (1u << 0) | (1u << 2) | (1u << 5));
-	f[131] = 4;                        /* FADT minor version: 6.4 */
-	put64(f + 140, gpa + off_dsdt);    /* X_DSDT */
+	f[131] = 4;                     /* FADT minor version: 6.4 */
+	put64(f + 140, gpa + off_dsdt); /* X_DSDT */
 	sdt_checksum(f);
 
-	uint8_t *fc = buf + off_facs;      /* FACS, §5.2.10: no checksum */
+	uint8_t *fc = buf + off_facs; /* FACS, §5.2.10: no checksum */
 	memcpy(fc, "FACS", 4);
 	put32(fc + 4, FACS_LEN);
-	fc[32] = 2;                        /* version */
+	fc[32] = 2; /* version */
 
 	/* MADT, §5.2.12. */
 	uint8_t *m = buf + off_madt, *p = m + SDT_HDR;
@@ -101,20 +113,39 @@ int acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned ncpus, struct ac
 	put32(p + 4, 1); /* PCAT_COMPAT: 8259s present (Linux masks them) */
 	p += 8;
 	for (unsigned i = 0; i < ncpus; i++, p += 8) {
-		p[0] = 0; p[1] = 8; p[2] = (uint8_t)i; p[3] = (uint8_t)i;
+		p[0] = 0;
+		p[1] = 8;
+		p[2] = (uint8_t)i;
+		p[3] = (uint8_t)i;
 		put32(p + 4, 1); /* enabled */
 	}
-	p[0] = 1; p[1] = 12; p[2] = (uint8_t)ncpus; /* IOAPIC id after the LAPIC ids */
+	p[0] = 1;
+	p[1] = 12;
+	p[2] = (uint8_t)ncpus; /* IOAPIC id after the LAPIC ids */
 	put32(p + 4, (uint32_t)LAYOUT_IOAPIC);
 	put32(p + 8, 0); /* GSI base */
 	p += 12;
 	/* Interrupt source overrides: ISA IRQ0 -> GSI 2 (edge, high: conforms); the SCI on GSI 9 is level,
 	 * active high (flags: polarity 01, trigger 11), which the VMM drives with KVM_IRQ_LINE levels. */
-	p[0] = 2; p[1] = 10; p[2] = 0; p[3] = 0; put32(p + 4, 2); put16(p + 8, 0);
+	p[0] = 2;
+	p[1] = 10;
+	p[2] = 0;
+	p[3] = 0;
+	put32(p + 4, 2);
+	put16(p + 8, 0);
 	p += 10;
-	p[0] = 2; p[1] = 10; p[2] = 0; p[3] = ACPI_SCI_IRQ; put32(p + 4, ACPI_SCI_IRQ); put16(p + 8, 0x000d);
+	p[0] = 2;
+	p[1] = 10;
+	p[2] = 0;
+	p[3] = ACPI_SCI_IRQ;
+	put32(p + 4, ACPI_SCI_IRQ);
+	put16(p + 8, 0x000d);
 	p += 10;
-	p[0] = 4; p[1] = 6; p[2] = 0xff; put16(p + 3, 0); p[5] = 1; /* LAPIC NMI on LINT1 of every CPU */
+	p[0] = 4;
+	p[1] = 6;
+	p[2] = 0xff;
+	put16(p + 3, 0);
+	p[5] = 1; /* LAPIC NMI on LINT1 of every CPU */
 	sdt_checksum(m);
 
 	uint8_t *d = buf + off_dsdt;

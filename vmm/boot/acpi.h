@@ -9,13 +9,13 @@
 #include <stdint.h>
 #include "error.h"
 
-#define ACPI_PM1A_EVT_PORT 0x600 /* PM1a_STS (2 bytes) + PM1a_EN (2 bytes) */
-#define ACPI_PM1A_CNT_PORT 0x604 /* PM1a_CNT (2 bytes) */
-#define ACPI_SCI_IRQ 9
-#define ACPI_S5_SLP_TYP 5
-#define ACPI_PM1_PWRBTN (1u << 8)   /* PM1_STS.PWRBTN_STS / PM1_EN.PWRBTN_EN */
-#define ACPI_PM1_CNT_SCI_EN (1u << 0)
-#define ACPI_PM1_CNT_SLP_EN (1u << 13)
+#define ACPI_PM1A_EVT_PORT      0x600 /* PM1a_STS (2 bytes) + PM1a_EN (2 bytes) */
+#define ACPI_PM1A_CNT_PORT      0x604 /* PM1a_CNT (2 bytes) */
+#define ACPI_SCI_IRQ            9
+#define ACPI_S5_SLP_TYP         5
+#define ACPI_PM1_PWRBTN         (1u << 8) /* PM1_STS.PWRBTN_STS / PM1_EN.PWRBTN_EN */
+#define ACPI_PM1_CNT_SCI_EN     (1u << 0)
+#define ACPI_PM1_CNT_SLP_EN     (1u << 13)
 #define ACPI_PM1_CNT_SLP_TYP(v) (((v) >> 10) & 7)
 
 #define ACPI_MAX_CPUS 64

@@ -6,19 +6,19 @@
 #include "error.h"
 #include "vmm/boot/bzimage.h"
 
-#define ZP_SIZE 4096
+#define ZP_SIZE           4096
 #define ZP_ACPI_RSDP_ADDR 0x070
-#define ZP_E820_ENTRIES 0x1e8
-#define ZP_HDR 0x1f1
+#define ZP_E820_ENTRIES   0x1e8
+#define ZP_HDR            0x1f1
 #define ZP_TYPE_OF_LOADER 0x210
-#define ZP_LOADFLAGS 0x211
-#define ZP_RAMDISK_IMAGE 0x218
-#define ZP_RAMDISK_SIZE 0x21c
-#define ZP_CMD_LINE_PTR 0x228
-#define ZP_E820_TABLE 0x2d0
-#define ZP_E820_MAX 128
+#define ZP_LOADFLAGS      0x211
+#define ZP_RAMDISK_IMAGE  0x218
+#define ZP_RAMDISK_SIZE   0x21c
+#define ZP_CMD_LINE_PTR   0x228
+#define ZP_E820_TABLE     0x2d0
+#define ZP_E820_MAX       128
 
-#define E820_RAM 1
+#define E820_RAM      1
 #define E820_RESERVED 2
 
 struct e820_entry {
@@ -34,8 +34,8 @@ int e820_build(uint64_t ram_size, struct e820_entry *out, int max, isola_error *
 
 /* Where the initrd goes: page aligned, as high as possible below min(initrd_addr_max, low_end), and
  * above kernel_end. */
-int initrd_place(const struct bzimage *bz, uint64_t low_end, uint64_t kernel_end, uint64_t initrd_size,
-		 uint64_t *addr, isola_error *err);
+int initrd_place(const struct bzimage *bz, uint64_t low_end, uint64_t kernel_end, uint64_t initrd_size, uint64_t *addr,
+                 isola_error *err);
 
 struct zeropage_args {
 	const struct bzimage *bz;
@@ -44,7 +44,7 @@ struct zeropage_args {
 	size_t cmdline_len;   /* without the NUL */
 	uint64_t initrd_addr; /* 0: none */
 	uint64_t initrd_size;
-	uint64_t rsdp_addr;   /* 0: none */
+	uint64_t rsdp_addr; /* 0: none */
 };
 
 /* Fill zp (ZP_SIZE bytes) from scratch. Validates the command line length against the kernel's limit. */

@@ -1,9 +1,18 @@
 #include "vmm/boot/bzimage.h"
 #include <string.h>
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16;
+}
+static uint64_t le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
 
 int bzimage_parse(const uint8_t *d, size_t size, struct bzimage *bz, isola_error *err)
 {
@@ -18,30 +27,31 @@ int bzimage_parse(const uint8_t *d, size_t size, struct bzimage *bz, isola_error
 	bz->version = le16(d + 0x206);
 	if (bz->version < BZ_MIN_VERSION)
 		return isola_err(err, 0, "boot protocol %u.%02u is too old: the 64-bit entry needs >= 2.12",
-				 bz->version >> 8, bz->version & 0xff);
+		                 bz->version >> 8, bz->version & 0xff);
 	bz->loadflags = d[0x211];
 	bz->xloadflags = le16(d + 0x236);
 	if (!(bz->xloadflags & BZ_XLF_KERNEL_64))
 		return isola_err(err, 0, "kernel has no 64-bit entry point (xloadflags %#x lacks XLF_KERNEL_64)",
-				 bz->xloadflags);
+		                 bz->xloadflags);
 	if (!(bz->loadflags & BZ_LOADED_HIGH))
-		return isola_err(err, 0, "kernel is not loadable at 1 MiB (loadflags %#x lacks LOADED_HIGH)", bz->loadflags);
+		return isola_err(err, 0, "kernel is not loadable at 1 MiB (loadflags %#x lacks LOADED_HIGH)",
+		                 bz->loadflags);
 	bz->setup_sects = d[0x1f1];
 	/* boot.rst: "If this field is 0, the real value is 4." */
 	size_t sects = bz->setup_sects ? bz->setup_sects : 4;
 	bz->setup_size = (sects + 1) * 512;
 	if (bz->setup_size >= size)
 		return isola_err(err, 0, "setup code (%zu bytes) runs past the end of the %zu-byte kernel image",
-				 bz->setup_size, size);
+		                 bz->setup_size, size);
 	bz->kernel = d + bz->setup_size;
 	bz->kernel_size = size - bz->setup_size;
 	if (bz->kernel_size <= BZ_ENTRY64_OFFSET)
 		return isola_err(err, 0, "protected-mode kernel is %zu bytes: no room for the 64-bit entry at +0x200",
-				 bz->kernel_size);
+		                 bz->kernel_size);
 	uint32_t syssize = le32(d + 0x1f4);
 	if ((uint64_t)syssize * 16 > bz->kernel_size)
 		return isola_err(err, 0, "syssize says %llu bytes of kernel but the file holds %zu",
-				 (unsigned long long)syssize * 16, bz->kernel_size);
+		                 (unsigned long long)syssize * 16, bz->kernel_size);
 	/* boot.rst: the setup header ends at 0x202 + the byte at 0x201 (the jump's displacement). */
 	size_t hdr_end = 0x202 + (size_t)d[0x201];
 	if (hdr_end > BZ_ZEROPAGE_HDR_END)
@@ -61,6 +71,6 @@ int bzimage_parse(const uint8_t *d, size_t size, struct bzimage *bz, isola_error
 	uint32_t payload_off = le32(d + 0x248), payload_len = le32(d + 0x24c);
 	if ((uint64_t)payload_off + payload_len > bz->kernel_size)
 		return isola_err(err, 0, "compressed payload [%#x, +%#x) lies outside the protected-mode kernel",
-				 payload_off, payload_len);
+		                 payload_off, payload_len);
 	return 0;
 }

@@ -2,13 +2,13 @@
 #include <string.h>
 #include "vmm/boot/layout.h"
 
-#define MPF_SIZE 16
-#define MPC_HDR_SIZE 44
-#define MPC_CPU_SIZE 20
+#define MPF_SIZE       16
+#define MPC_HDR_SIZE   44
+#define MPC_CPU_SIZE   20
 #define MPC_SMALL_SIZE 8
-#define MP_NBUS 2
-#define MP_NIRQ 16
-#define MP_NLINT 2
+#define MP_NBUS        2
+#define MP_NIRQ        16
+#define MP_NLINT       2
 
 uint8_t byte_sum(const uint8_t *p, size_t n)
 {
@@ -24,8 +24,16 @@ size_t mptable_size(unsigned ncpus)
 	       (MP_NBUS + 1 + MP_NIRQ + MP_NLINT) * MPC_SMALL_SIZE;
 }
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
 
 int mptable_build(uint8_t *buf, size_t len, uint32_t gpa, unsigned ncpus, isola_error *err)
 {
@@ -39,8 +47,8 @@ int mptable_build(uint8_t *buf, size_t len, uint32_t gpa, unsigned ncpus, isola_
 	uint8_t *f = buf;
 	memcpy(f, "_MP_", 4);
 	put32(f + 4, gpa + MPF_SIZE);
-	f[8] = 1;   /* length in 16-byte paragraphs */
-	f[9] = 4;   /* spec revision 1.4 */
+	f[8] = 1; /* length in 16-byte paragraphs */
+	f[9] = 4; /* spec revision 1.4 */
 	/* feature bytes 0: a configuration table is present (no default configuration). */
 	f[10] = (uint8_t)-byte_sum(f, MPF_SIZE);
 
@@ -52,10 +60,10 @@ int mptable_build(uint8_t *buf, size_t len, uint32_t gpa, unsigned ncpus, isola_
 		p[1] = (uint8_t)i;
 		p[2] = MP_LAPIC_VERSION;
 		p[3] = 1 | (i == 0 ? 2 : 0); /* enabled; bootstrap processor */
-		put32(p + 4, 0x600);          /* family 6 signature */
-		put32(p + 8, 0x201);          /* features: FPU, APIC */
+		put32(p + 4, 0x600);         /* family 6 signature */
+		put32(p + 8, 0x201);         /* features: FPU, APIC */
 	}
-	static const char *const buses[MP_NBUS] = { "PCI   ", "ISA   " };
+	static const char *const buses[MP_NBUS] = {"PCI   ", "ISA   "};
 	for (int b = 0; b < MP_NBUS; b++, p += MPC_SMALL_SIZE, count++) {
 		p[0] = 1; /* bus */
 		p[1] = (uint8_t)b;

@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include "error.h"
 
-#define MPTABLE_MAX_CPUS 64
+#define MPTABLE_MAX_CPUS  64
 #define MP_IOAPIC_VERSION 0x11
-#define MP_LAPIC_VERSION 0x14
+#define MP_LAPIC_VERSION  0x14
 
 /* Size of the whole structure for ncpus. */
 size_t mptable_size(unsigned ncpus);

@@ -20,17 +20,17 @@ void gdt_build(uint64_t gdt[GDT_ENTRIES])
 struct kvm_segment gdt_to_segment(uint64_t d, uint16_t index)
 {
 	struct kvm_segment s = {
-		.base = (uint32_t)(((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000)),
-		.limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000)),
-		.selector = (uint16_t)(index * 8),
-		.type = (uint8_t)((d >> 40) & 0xf),
-		.s = (uint8_t)((d >> 44) & 1),
-		.dpl = (uint8_t)((d >> 45) & 3),
-		.present = (uint8_t)((d >> 47) & 1),
-		.avl = (uint8_t)((d >> 52) & 1),
-		.l = (uint8_t)((d >> 53) & 1),
-		.db = (uint8_t)((d >> 54) & 1),
-		.g = (uint8_t)((d >> 55) & 1),
+	    .base = (uint32_t)(((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000)),
+	    .limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000)),
+	    .selector = (uint16_t)(index * 8),
+	    .type = (uint8_t)((d >> 40) & 0xf),
+	    .s = (uint8_t)((d >> 44) & 1),
+	    .dpl = (uint8_t)((d >> 45) & 3),
+	    .present = (uint8_t)((d >> 47) & 1),
+	    .avl = (uint8_t)((d >> 52) & 1),
+	    .l = (uint8_t)((d >> 53) & 1),
+	    .db = (uint8_t)((d >> 54) & 1),
+	    .g = (uint8_t)((d >> 55) & 1),
 	};
 	/* With G=1 the limit counts 4 KiB pages: KVM wants the byte limit. */
 	if (s.g)
@@ -105,17 +105,17 @@ void regs_boot(struct kvm_regs *r, uint64_t entry)
 size_t msrs_boot(struct kvm_msr_entry *out, size_t max)
 {
 	static const struct kvm_msr_entry boot[] = {
-		{ .index = 0x174, .data = 0 },        /* IA32_SYSENTER_CS */
-		{ .index = 0x175, .data = 0 },        /* IA32_SYSENTER_ESP */
-		{ .index = 0x176, .data = 0 },        /* IA32_SYSENTER_EIP */
-		{ .index = 0xc0000081, .data = 0 },   /* STAR */
-		{ .index = 0xc0000082, .data = 0 },   /* LSTAR */
-		{ .index = 0xc0000083, .data = 0 },   /* CSTAR */
-		{ .index = 0xc0000084, .data = 0 },   /* SYSCALL_MASK */
-		{ .index = 0xc0000102, .data = 0 },   /* KERNEL_GS_BASE */
-		{ .index = 0x10, .data = 0 },         /* IA32_TSC */
-		{ .index = 0x1a0, .data = 1 },        /* IA32_MISC_ENABLE: fast strings */
-		{ .index = 0x2ff, .data = (1 << 11) | 6 }, /* MTRRdefType: enabled, write-back default */
+	    {.index = 0x174, .data = 0},             /* IA32_SYSENTER_CS */
+	    {.index = 0x175, .data = 0},             /* IA32_SYSENTER_ESP */
+	    {.index = 0x176, .data = 0},             /* IA32_SYSENTER_EIP */
+	    {.index = 0xc0000081, .data = 0},        /* STAR */
+	    {.index = 0xc0000082, .data = 0},        /* LSTAR */
+	    {.index = 0xc0000083, .data = 0},        /* CSTAR */
+	    {.index = 0xc0000084, .data = 0},        /* SYSCALL_MASK */
+	    {.index = 0xc0000102, .data = 0},        /* KERNEL_GS_BASE */
+	    {.index = 0x10, .data = 0},              /* IA32_TSC */
+	    {.index = 0x1a0, .data = 1},             /* IA32_MISC_ENABLE: fast strings */
+	    {.index = 0x2ff, .data = (1 << 11) | 6}, /* MTRRdefType: enabled, write-back default */
 	};
 	size_t cnt = sizeof boot / sizeof boot[0];
 	if (cnt > max)
@@ -141,8 +141,8 @@ void cpuid_filter(struct kvm_cpuid_entry2 *e, uint32_t nent, uint32_t apic_id, u
 			/* EBX: [31:24] initial APIC id, [23:16] logical processors per package, [15:8] CLFLUSH
 			 * line size in 8-byte units (64 bytes). */
 			c->ebx = (apic_id << 24) | ((ncpus & 0xff) << 16) | (8 << 8) | (c->ebx & 0xff);
-			c->ecx |= 1u << 31;      /* hypervisor present (CPUID.1:ECX[31]) */
-			c->ecx &= ~(1u << 15);   /* PDCM: no perf capabilities MSR */
+			c->ecx |= 1u << 31;    /* hypervisor present (CPUID.1:ECX[31]) */
+			c->ecx &= ~(1u << 15); /* PDCM: no perf capabilities MSR */
 			if (ncpus > 1)
 				c->edx |= 1u << 28; /* HTT: the [23:16] count is valid */
 			else
@@ -177,8 +177,7 @@ void cpuid_filter(struct kvm_cpuid_entry2 *e, uint32_t nent, uint32_t apic_id, u
 				c->ecx = c->index & 0xff;
 			}
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 }

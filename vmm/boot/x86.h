@@ -7,17 +7,17 @@
 #include "error.h"
 #include "vmm/guest_mem.h"
 
-#define X86_CR0_PE (1ULL << 0)
-#define X86_CR0_ET (1ULL << 4)
-#define X86_CR0_PG (1ULL << 31)
-#define X86_CR4_PAE (1ULL << 5)
+#define X86_CR0_PE   (1ULL << 0)
+#define X86_CR0_ET   (1ULL << 4)
+#define X86_CR0_PG   (1ULL << 31)
+#define X86_CR4_PAE  (1ULL << 5)
 #define X86_EFER_LME (1ULL << 8)
 #define X86_EFER_LMA (1ULL << 10)
 
-#define GDT_ENTRIES 4
+#define GDT_ENTRIES  4
 #define GDT_SEL_CODE 0x08
 #define GDT_SEL_DATA 0x10
-#define GDT_SEL_TSS 0x18
+#define GDT_SEL_TSS  0x18
 
 /* A GDT descriptor from flags (type/S/DPL/P in bits 0..7, AVL/L/DB/G in bits 12..15), base and limit:
  * Intel SDM vol. 3 §3.4.5. */

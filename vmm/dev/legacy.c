@@ -11,19 +11,19 @@
 #include "vmm/vm.h"
 
 /* ---- 16550A UART ---- */
-#define UART_RBR 0
-#define UART_IER 1
-#define UART_IIR 2
-#define UART_LCR 3
-#define UART_MCR 4
-#define UART_LSR 5
-#define UART_MSR 6
-#define UART_SCR 7
+#define UART_RBR      0
+#define UART_IER      1
+#define UART_IIR      2
+#define UART_LCR      3
+#define UART_MCR      4
+#define UART_LSR      5
+#define UART_MSR      6
+#define UART_SCR      7
 #define UART_LCR_DLAB 0x80
-#define UART_IER_RDI 0x01
+#define UART_IER_RDI  0x01
 #define UART_IER_THRI 0x02
 #define UART_MCR_LOOP 0x10
-#define UART_LSR_DR 0x01
+#define UART_LSR_DR   0x01
 #define UART_LSR_THRE 0x20
 #define UART_LSR_TEMT 0x40
 
@@ -53,8 +53,7 @@ uint8_t serial_read(struct serial *s, unsigned off)
 		s->rx_head = (s->rx_head + 1) % sizeof s->rx;
 		s->rx_len--;
 		return c;
-	case UART_IER:
-		return dlab ? s->dlm : s->ier;
+	case UART_IER: return dlab ? s->dlm : s->ier;
 	case UART_IIR: {
 		uint8_t fifo = s->fifo ? 0xc0 : 0;
 		if ((s->ier & UART_IER_RDI) && s->rx_len)
@@ -65,21 +64,17 @@ uint8_t serial_read(struct serial *s, unsigned off)
 		}
 		return fifo | 0x01;
 	}
-	case UART_LCR:
-		return s->lcr;
-	case UART_MCR:
-		return s->mcr;
-	case UART_LSR:
-		return UART_LSR_THRE | UART_LSR_TEMT | (s->rx_len ? UART_LSR_DR : 0);
+	case UART_LCR: return s->lcr;
+	case UART_MCR: return s->mcr;
+	case UART_LSR: return UART_LSR_THRE | UART_LSR_TEMT | (s->rx_len ? UART_LSR_DR : 0);
 	case UART_MSR:
 		if (s->mcr & UART_MCR_LOOP) {
 			/* Loopback: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD (Linux's probe checks this). */
 			return (uint8_t)(((s->mcr & 0x01) << 5) | ((s->mcr & 0x02) << 3) | ((s->mcr & 0x04) << 4) |
-					 ((s->mcr & 0x08) << 4));
+			                 ((s->mcr & 0x08) << 4));
 		}
 		return 0xb0; /* DCD, DSR, CTS: a cable is attached */
-	case UART_SCR:
-		return s->scr;
+	case UART_SCR: return s->scr;
 	}
 	return 0xff;
 }
@@ -119,15 +114,9 @@ void serial_write(struct serial *s, unsigned off, uint8_t v)
 			s->rx_head = 0;
 		}
 		break;
-	case UART_LCR:
-		s->lcr = v;
-		break;
-	case UART_MCR:
-		s->mcr = v & 0x1f;
-		break;
-	case UART_SCR:
-		s->scr = v;
-		break;
+	case UART_LCR: s->lcr = v; break;
+	case UART_MCR: s->mcr = v & 0x1f; break;
+	case UART_SCR: s->scr = v; break;
 	}
 }
 
@@ -188,7 +177,11 @@ static void i8042_io(struct vm *vm, uint16_t port, bool write, uint8_t *d)
 	}
 	switch (*d) {
 	case 0x20: kbc_out(k, k->ctr); break;
-	case 0x60: case 0xd1: case 0xd2: case 0xd3: case 0xd4: k->pending = *d; break;
+	case 0x60:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3:
+	case 0xd4: k->pending = *d; break;
 	case 0xa7: k->ctr |= 0x20; break;
 	case 0xa8: k->ctr &= (uint8_t)~0x20; break;
 	case 0xa9: kbc_out(k, 0x00); break; /* AUX interface test passed */
@@ -202,7 +195,10 @@ static void i8042_io(struct vm *vm, uint16_t port, bool write, uint8_t *d)
 }
 
 /* ---- CMOS RTC (MC146818), time in BCD, 24-hour mode ---- */
-static uint8_t bcd(int v) { return (uint8_t)(((v / 10) << 4) | (v % 10)); }
+static uint8_t bcd(int v)
+{
+	return (uint8_t)(((v / 10) << 4) | (v % 10));
+}
 
 static uint8_t rtc_read(struct rtc *r)
 {
@@ -218,10 +214,10 @@ static uint8_t rtc_read(struct rtc *r)
 	case 0x08: return bcd(tm.tm_mon + 1);
 	case 0x09: return bcd(tm.tm_year % 100);
 	case 0x32: return bcd((1900 + tm.tm_year) / 100);
-	case 0x0a: return 0x26;  /* 32.768 kHz base, 1024 Hz rate, no update in progress */
-	case 0x0b: return 0x02;  /* 24-hour, BCD, no interrupts */
+	case 0x0a: return 0x26; /* 32.768 kHz base, 1024 Hz rate, no update in progress */
+	case 0x0b: return 0x02; /* 24-hour, BCD, no interrupts */
 	case 0x0c: return 0x00;
-	case 0x0d: return 0x80;  /* valid RAM and time */
+	case 0x0d: return 0x80; /* valid RAM and time */
 	default: return r->ram[r->index & 0x7f];
 	}
 }
@@ -253,7 +249,7 @@ static void pm_io(struct vm *vm, uint16_t port, bool write, uint8_t *d, unsigned
 		if (!write) {
 			d[i] = (uint8_t)(*reg >> shift);
 		} else if (p < 2) {
-			pm->sts &= (uint16_t)~((uint16_t)b << shift); /* write 1 to clear */
+			pm->sts &= (uint16_t) ~((uint16_t)b << shift); /* write 1 to clear */
 		} else if (p < 4) {
 			pm->en = (uint16_t)((pm->en & ~(0xff << shift)) | (b << shift));
 		} else {
@@ -331,7 +327,7 @@ bool legacy_pio(struct vm *vm, uint16_t port, bool write, uint8_t *d, unsigned s
 			uint64_t zero = 0, t = now_ns();
 			if (atomic_compare_exchange_strong(&vm->boot_timer_ns, &zero, t))
 				log_info("guest boot time: %llu us (first vCPU entry to init's boot-timer write)",
-					 (unsigned long long)((t - vm->boot_ns) / 1000));
+				         (unsigned long long)((t - vm->boot_ns) / 1000));
 		}
 		if (!write)
 			memset(d, 0xff, size);

@@ -9,9 +9,9 @@
 
 struct vm;
 
-#define SERIAL_PORT 0x3f8
-#define SERIAL_IRQ 4
-#define BOOT_TIMER_PORT 0x4f0
+#define SERIAL_PORT      0x3f8
+#define SERIAL_IRQ       4
+#define BOOT_TIMER_PORT  0x4f0
 #define BOOT_TIMER_MAGIC 123
 
 struct serial {
@@ -19,13 +19,13 @@ struct serial {
 	bool fifo, thri_pending, irq_level;
 	uint8_t rx[1024];
 	unsigned rx_head, rx_len;
-	int out_fd;         /* -1: output dropped */
+	int out_fd; /* -1: output dropped */
 	uint64_t tx_bytes, rx_bytes;
 };
 
 struct i8042 {
-	uint8_t ctr;        /* controller command byte */
-	uint8_t pending;    /* command waiting for its data byte (0x60, 0xD1, 0xD3, 0xD4) */
+	uint8_t ctr;     /* controller command byte */
+	uint8_t pending; /* command waiting for its data byte (0x60, 0xD1, 0xD3, 0xD4) */
 	uint8_t out[8];
 	unsigned out_len;
 };

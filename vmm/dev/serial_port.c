@@ -38,7 +38,7 @@ int serial_port_open(const char *spec, struct serial_port *p, isola_error *err)
 		return 0;
 	}
 	if (!strncmp(spec, "unix:", 5)) {
-		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
 		if (strlen(spec + 5) >= sizeof a.sun_path)
 			return isola_err(err, 0, "serial socket path %s is too long", spec + 5);
 		strcpy(a.sun_path, spec + 5);
@@ -100,7 +100,7 @@ static void on_accept(void *ctx, uint32_t events)
 		p->in_slot = evloop_add(p->ev, c, EPOLLIN, on_input, p, &err);
 	else {
 		p->ev->slot[p->in_slot].fd = c;
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)p->in_slot };
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)p->in_slot};
 		epoll_ctl(p->ev->epfd, EPOLL_CTL_ADD, c, &ev);
 	}
 }

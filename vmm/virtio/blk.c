@@ -74,17 +74,14 @@ static uint8_t blk_request(struct blk_dev *b, struct virtq_chain *c, uint32_t *w
 		b->bytes_written += len;
 		return VIRTIO_BLK_S_OK;
 	}
-	case VIRTIO_BLK_T_FLUSH:
-		b->flushes++;
-		return fdatasync(b->fd) < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_FLUSH: b->flushes++; return fdatasync(b->fd) < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_GET_ID: {
 		size_t k = buf_to_iov(&c->iov[c->nread], c->nwrite, 0, b->id,
-				      c->write_len - 1 < VIRTIO_BLK_ID_BYTES ? c->write_len - 1 : VIRTIO_BLK_ID_BYTES);
+		                      c->write_len - 1 < VIRTIO_BLK_ID_BYTES ? c->write_len - 1 : VIRTIO_BLK_ID_BYTES);
 		*written = (uint32_t)k;
 		return VIRTIO_BLK_S_OK;
 	}
-	default:
-		return VIRTIO_BLK_S_UNSUPP;
+	default: return VIRTIO_BLK_S_UNSUPP;
 	}
 }
 
@@ -113,7 +110,7 @@ static void blk_notify(struct virtio_dev *d, unsigned qi)
 		virtio_notify_used(d, qi);
 }
 
-static const struct virtio_ops blk_ops = { .notify = blk_notify };
+static const struct virtio_ops blk_ops = {.notify = blk_notify};
 
 int virtio_blk_create(struct vm *vm, struct evloop *ev, const char *spec, struct virtio_dev **out, isola_error *err)
 {
@@ -125,11 +122,13 @@ int virtio_blk_create(struct vm *vm, struct evloop *ev, const char *spec, struct
 	if (comma) {
 		*comma = 0;
 		if (strcmp(comma + 1, "ro"))
+			/* cppcheck-suppress memleak ; released by its _cleanup_ attribute */
 			return isola_err(err, 0, "unknown disk option \"%s\" (only \"ro\")", comma + 1);
 		ro = true;
 	}
 	_cleanup_close_ int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	EXPLAIN(fd, "open(2)", "open(\"%s\", %s|O_CLOEXEC)  /* virtio-blk backing file */", path, ro ? "O_RDONLY" : "O_RDWR");
+	EXPLAIN(fd, "open(2)", "open(\"%s\", %s|O_CLOEXEC)  /* virtio-blk backing file */", path,
+	        ro ? "O_RDONLY" : "O_RDWR");
 	if (fd < 0)
 		return isola_err(err, errno, "open %s", path);
 	struct stat st;
@@ -158,8 +157,9 @@ int virtio_blk_create(struct vm *vm, struct evloop *ev, const char *spec, struct
 	/* Class 0x010000: mass storage, SCSI-class, as QEMU's virtio-blk-pci reports. */
 	if (virtio_dev_init(d, vm, ev, name, VIRTIO_ID_BLOCK, 0x010000, 1, BLK_QUEUE_SIZE, &blk_ops, b, err) < 0)
 		return -1;
-	d->host_features |= (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_FLUSH) | (ro ? 1ULL << VIRTIO_BLK_F_RO : 0);
-	struct virtio_blk_config cfg = { 0 };
+	d->host_features |=
+	    (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_FLUSH) | (ro ? 1ULL << VIRTIO_BLK_F_RO : 0);
+	struct virtio_blk_config cfg = {0};
 	cfg.capacity = b->sectors;
 	cfg.seg_max = VIRTQ_MAX_SEGS - 2; /* header and status take two */
 	memcpy(d->devcfg, &cfg, sizeof cfg);

@@ -42,10 +42,9 @@ static void console_notify(struct virtio_dev *d, unsigned qi)
 		virtio_notify_used(d, qi);
 }
 
-static const struct virtio_ops console_ops = { .notify = console_notify };
+static const struct virtio_ops console_ops = {.notify = console_notify};
 
-int virtio_console_create(struct vm *vm, struct evloop *ev, const char *path, struct virtio_dev **out,
-			  isola_error *err)
+int virtio_console_create(struct vm *vm, struct evloop *ev, const char *path, struct virtio_dev **out, isola_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	EXPLAIN(fd, "open(2)", "open(\"%s\", O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC|O_NOFOLLOW)  /* hvc0 log */", path);
@@ -58,7 +57,7 @@ int virtio_console_create(struct vm *vm, struct evloop *ev, const char *path, st
 	/* Class 0x078000: simple communication controller, other. */
 	if (virtio_dev_init(d, vm, ev, "virtio-console", VIRTIO_ID_CONSOLE, 0x078000, 2, 64, &console_ops, cd, err) < 0)
 		return -1;
-	struct virtio_console_config cfg = { .cols = 80, .rows = 25, .max_nr_ports = 1 };
+	struct virtio_console_config cfg = {.cols = 80, .rows = 25, .max_nr_ports = 1};
 	memcpy(d->devcfg, &cfg, sizeof cfg);
 	d->devcfg_len = sizeof cfg;
 	cd->fd = steal_fd(&fd);

@@ -19,9 +19,9 @@
 #include "vmm/evloop.h"
 
 #define NET_QUEUE_SIZE 256
-#define NET_HDR_LEN 12 /* struct virtio_net_hdr_v1: VERSION_1 always includes num_buffers */
-#define RXQ 0
-#define TXQ 1
+#define NET_HDR_LEN    12 /* struct virtio_net_hdr_v1: VERSION_1 always includes num_buffers */
+#define RXQ            0
+#define TXQ            1
 
 struct net_dev {
 	int tap;
@@ -78,7 +78,7 @@ static void net_rx(struct net_dev *n)
 			virtq_unpop(q);
 			break; /* EAGAIN: nothing more to read now */
 		}
-		struct virtio_net_hdr_v1 h = { 0 };
+		struct virtio_net_hdr_v1 h = {0};
 		if (n->vnet_hdr)
 			iov_to_buf(&c.iov[c.nread], c.nwrite, 0, &h, sizeof h);
 		else
@@ -160,7 +160,7 @@ static void on_tap(void *ctx, uint32_t events)
 	pthread_mutex_unlock(&n->d->lock);
 }
 
-static const struct virtio_ops net_ops = { .notify = net_notify, .activate = net_activate, .reset = net_reset };
+static const struct virtio_ops net_ops = {.notify = net_notify, .activate = net_activate, .reset = net_reset};
 
 static int tap_open(const char *name, isola_error *err)
 {
@@ -170,11 +170,12 @@ static int tap_open(const char *name, isola_error *err)
 	EXPLAIN(fd, "open(2), tuntap", "open(\"/dev/net/tun\", O_RDWR|O_CLOEXEC|O_NONBLOCK)");
 	if (fd < 0)
 		return isola_err(err, errno, "open /dev/net/tun");
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	strcpy(ifr.ifr_name, name);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	int r = ioctl(fd, TUNSETIFF, &ifr);
-	EXPLAIN(r, "ioctl(2), Documentation/networking/tuntap.rst", "ioctl(tun, TUNSETIFF, {\"%s\", IFF_TAP|IFF_NO_PI|IFF_VNET_HDR})", name);
+	EXPLAIN(r, "ioctl(2), Documentation/networking/tuntap.rst",
+	        "ioctl(tun, TUNSETIFF, {\"%s\", IFF_TAP|IFF_NO_PI|IFF_VNET_HDR})", name);
 	if (r < 0)
 		return isola_err(err, errno, "attach to tap %s", name);
 	return steal_fd(&fd);
@@ -215,13 +216,14 @@ int virtio_net_create(struct vm *vm, struct evloop *ev, const char *spec, struct
 	static unsigned nnet;
 	char *name = NULL;
 	if (asprintf(&name, "virtio-net%u", nnet) < 0)
+		/* cppcheck-suppress memleak ; released by its _cleanup_ attribute */
 		return isola_err(err, ENOMEM, "name");
 	if (virtio_dev_init(d, vm, ev, name, VIRTIO_ID_NET, 0x020000, 2, NET_QUEUE_SIZE, &net_ops, n, err) < 0)
 		return -1;
 	d->host_features |= 1ULL << VIRTIO_NET_F_MAC;
-	struct virtio_net_config cfg = { 0 };
+	struct virtio_net_config cfg = {0};
 	/* Locally administered, unicast: 02:1s:0l:a0:pp:nn from our pid and the device index. */
-	uint8_t mac[6] = { 0x02, 0x15, 0x01, 0xa0, (uint8_t)getpid(), (uint8_t)nnet++ };
+	uint8_t mac[6] = {0x02, 0x15, 0x01, 0xa0, (uint8_t)getpid(), (uint8_t)nnet++};
 	memcpy(cfg.mac, mac, 6);
 	memcpy(d->devcfg, &cfg, sizeof cfg);
 	d->devcfg_len = 8; /* mac + status */

@@ -40,7 +40,7 @@ static void rng_notify(struct virtio_dev *d, unsigned qi)
 		virtio_notify_used(d, qi);
 }
 
-static const struct virtio_ops rng_ops = { .notify = rng_notify };
+static const struct virtio_ops rng_ops = {.notify = rng_notify};
 
 int virtio_rng_create(struct vm *vm, struct evloop *ev, struct virtio_dev **out, isola_error *err)
 {

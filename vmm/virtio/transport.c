@@ -9,13 +9,21 @@
 #include "vmm/evloop.h"
 #include "vmm/vm.h"
 
-#define PCI_CAP_ID_VNDR 0x09
-#define PCI_CAP_ID_MSIX 0x11
-#define MSIX_CTRL_ENABLE 0x8000
+#define PCI_CAP_ID_VNDR   0x09
+#define PCI_CAP_ID_MSIX   0x11
+#define MSIX_CTRL_ENABLE  0x8000
 #define MSIX_CTRL_MASKALL 0x4000
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
 
 static uint16_t msix_ctrl(const struct virtio_dev *d)
 {
@@ -29,15 +37,21 @@ static void ioeventfds_bind(struct virtio_dev *d, uint64_t bar)
 	for (unsigned q = 0; q < d->nqueues; q++) {
 		/* Linux writes the queue index as 16 bits to notify_off * multiplier (§4.1.4.4). */
 		if (d->ioeventfd_addr) {
-			struct kvm_ioeventfd io = { .addr = d->ioeventfd_addr + VIRTIO_BAR_NOTIFY + q * VIRTIO_NOTIFY_MULT,
-						    .len = 2, .fd = d->ioeventfd[q], .flags = KVM_IOEVENTFD_FLAG_DEASSIGN };
-			KVM_IOCTL(d->vm->vm_fd, KVM_IOEVENTFD, &io, "unbind a queue notify address (BAR moved or disabled)");
+			struct kvm_ioeventfd io = {.addr =
+			                               d->ioeventfd_addr + VIRTIO_BAR_NOTIFY + q * VIRTIO_NOTIFY_MULT,
+			                           .len = 2,
+			                           .fd = d->ioeventfd[q],
+			                           .flags = KVM_IOEVENTFD_FLAG_DEASSIGN};
+			KVM_IOCTL(d->vm->vm_fd, KVM_IOEVENTFD, &io,
+			          "unbind a queue notify address (BAR moved or disabled)");
 		}
 		if (bar) {
-			struct kvm_ioeventfd io = { .addr = bar + VIRTIO_BAR_NOTIFY + q * VIRTIO_NOTIFY_MULT, .len = 2,
-						    .fd = d->ioeventfd[q] };
-			if (KVM_IOCTL(d->vm->vm_fd, KVM_IOEVENTFD, &io, "queue notify write -> eventfd, no exit to user space") < 0)
-				log_warn("%s: KVM_IOEVENTFD queue %u: %s (notifies will exit instead)", d->name, q, strerror(errno));
+			struct kvm_ioeventfd io = {
+			    .addr = bar + VIRTIO_BAR_NOTIFY + q * VIRTIO_NOTIFY_MULT, .len = 2, .fd = d->ioeventfd[q]};
+			if (KVM_IOCTL(d->vm->vm_fd, KVM_IOEVENTFD, &io,
+			              "queue notify write -> eventfd, no exit to user space") < 0)
+				log_warn("%s: KVM_IOEVENTFD queue %u: %s (notifies will exit instead)", d->name, q,
+				         strerror(errno));
 		}
 	}
 	d->ioeventfd_addr = bar;
@@ -118,7 +132,10 @@ static void needs_reset(struct virtio_dev *d, const char *why)
 	msix_fire(d, d->msix_config);
 }
 
-static struct virtq *selq(struct virtio_dev *d) { return d->queue_sel < d->nqueues ? &d->vq[d->queue_sel] : NULL; }
+static struct virtq *selq(struct virtio_dev *d)
+{
+	return d->queue_sel < d->nqueues ? &d->vq[d->queue_sel] : NULL;
+}
 
 static uint32_t common_read(struct virtio_dev *d, unsigned off)
 {
@@ -147,8 +164,14 @@ static uint32_t common_read(struct virtio_dev *d, unsigned off)
 	return 0;
 }
 
-static void set_lo(uint64_t *v, uint32_t x) { *v = (*v & ~0xffffffffULL) | x; }
-static void set_hi(uint64_t *v, uint32_t x) { *v = (*v & 0xffffffffULL) | (uint64_t)x << 32; }
+static void set_lo(uint64_t *v, uint32_t x)
+{
+	*v = (*v & ~0xffffffffULL) | x;
+}
+static void set_hi(uint64_t *v, uint32_t x)
+{
+	*v = (*v & 0xffffffffULL) | (uint64_t)x << 32;
+}
 
 static void status_write(struct virtio_dev *d, uint8_t v)
 {
@@ -163,7 +186,8 @@ static void status_write(struct virtio_dev *d, uint8_t v)
 	}
 	bool activate = (v & VIRTIO_CONFIG_S_DRIVER_OK) && !(d->status & VIRTIO_CONFIG_S_DRIVER_OK);
 	/* The driver cannot clear bits except by reset, nor set NEEDS_RESET itself. */
-	d->status = (uint8_t)((d->status | v) & ~VIRTIO_CONFIG_S_NEEDS_RESET) | (d->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	d->status =
+	    (uint8_t)((d->status | v) & ~VIRTIO_CONFIG_S_NEEDS_RESET) | (d->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 	if (activate && d->ops->activate)
 		d->ops->activate(d);
 }
@@ -184,9 +208,7 @@ static void common_write(struct virtio_dev *d, unsigned off, uint32_t v)
 				set_hi(&d->driver_features, v);
 		}
 		break;
-	case VIRTIO_PCI_COMMON_MSIX:
-		d->msix_config = v < VIRTIO_MSIX_VECTORS ? (uint16_t)v : VIRTIO_NO_VECTOR;
-		break;
+	case VIRTIO_PCI_COMMON_MSIX: d->msix_config = v < VIRTIO_MSIX_VECTORS ? (uint16_t)v : VIRTIO_NO_VECTOR; break;
 	case VIRTIO_PCI_COMMON_STATUS: status_write(d, (uint8_t)v); break;
 	case VIRTIO_PCI_COMMON_Q_SELECT: d->queue_sel = (uint16_t)v; break;
 	case VIRTIO_PCI_COMMON_Q_SIZE:
@@ -208,12 +230,30 @@ static void common_write(struct virtio_dev *d, unsigned off, uint32_t v)
 				needs_reset(d, err.msg);
 		}
 		break;
-	case VIRTIO_PCI_COMMON_Q_DESCLO: if (qw) set_lo(&q->desc_gpa, v); break;
-	case VIRTIO_PCI_COMMON_Q_DESCHI: if (qw) set_hi(&q->desc_gpa, v); break;
-	case VIRTIO_PCI_COMMON_Q_AVAILLO: if (qw) set_lo(&q->avail_gpa, v); break;
-	case VIRTIO_PCI_COMMON_Q_AVAILHI: if (qw) set_hi(&q->avail_gpa, v); break;
-	case VIRTIO_PCI_COMMON_Q_USEDLO: if (qw) set_lo(&q->used_gpa, v); break;
-	case VIRTIO_PCI_COMMON_Q_USEDHI: if (qw) set_hi(&q->used_gpa, v); break;
+	case VIRTIO_PCI_COMMON_Q_DESCLO:
+		if (qw)
+			set_lo(&q->desc_gpa, v);
+		break;
+	case VIRTIO_PCI_COMMON_Q_DESCHI:
+		if (qw)
+			set_hi(&q->desc_gpa, v);
+		break;
+	case VIRTIO_PCI_COMMON_Q_AVAILLO:
+		if (qw)
+			set_lo(&q->avail_gpa, v);
+		break;
+	case VIRTIO_PCI_COMMON_Q_AVAILHI:
+		if (qw)
+			set_hi(&q->avail_gpa, v);
+		break;
+	case VIRTIO_PCI_COMMON_Q_USEDLO:
+		if (qw)
+			set_lo(&q->used_gpa, v);
+		break;
+	case VIRTIO_PCI_COMMON_Q_USEDHI:
+		if (qw)
+			set_hi(&q->used_gpa, v);
+		break;
 	default: break;
 	}
 }
@@ -222,14 +262,16 @@ static void common_write(struct virtio_dev *d, unsigned off, uint32_t v)
 static unsigned common_width(unsigned off)
 {
 	switch (off) {
-	case VIRTIO_PCI_COMMON_MSIX: case VIRTIO_PCI_COMMON_NUMQ: case VIRTIO_PCI_COMMON_Q_SELECT:
-	case VIRTIO_PCI_COMMON_Q_SIZE: case VIRTIO_PCI_COMMON_Q_MSIX: case VIRTIO_PCI_COMMON_Q_ENABLE:
-	case VIRTIO_PCI_COMMON_Q_NOFF:
-		return 2;
-	case VIRTIO_PCI_COMMON_STATUS: case VIRTIO_PCI_COMMON_CFGGENERATION:
-		return 1;
-	default:
-		return off < 0x38 && !(off & 3) ? 4 : 0;
+	case VIRTIO_PCI_COMMON_MSIX:
+	case VIRTIO_PCI_COMMON_NUMQ:
+	case VIRTIO_PCI_COMMON_Q_SELECT:
+	case VIRTIO_PCI_COMMON_Q_SIZE:
+	case VIRTIO_PCI_COMMON_Q_MSIX:
+	case VIRTIO_PCI_COMMON_Q_ENABLE:
+	case VIRTIO_PCI_COMMON_Q_NOFF: return 2;
+	case VIRTIO_PCI_COMMON_STATUS:
+	case VIRTIO_PCI_COMMON_CFGGENERATION: return 1;
+	default: return off < 0x38 && !(off & 3) ? 4 : 0;
 	}
 }
 
@@ -331,8 +373,8 @@ static void on_notify(void *ctx, uint32_t events)
 }
 
 int virtio_dev_init(struct virtio_dev *d, struct vm *vm, struct evloop *ev, const char *name, uint16_t device_id,
-		    uint32_t class_code, unsigned nqueues, uint16_t queue_max, const struct virtio_ops *ops, void *priv,
-		    isola_error *err)
+                    uint32_t class_code, unsigned nqueues, uint16_t queue_max, const struct virtio_ops *ops, void *priv,
+                    isola_error *err)
 {
 	memset(d, 0, sizeof *d);
 	pthread_mutex_init(&d->lock, NULL);
@@ -366,14 +408,17 @@ int virtio_dev_init(struct virtio_dev *d, struct vm *vm, struct evloop *ev, cons
 		put32(d->pci.cfg + 0x10, 0xc0000000), d->pci.bar_size[0] = VIRTIO_BAR_SIZE;
 
 	/* Vendor capabilities (struct virtio_pci_cap): cfg_type, bar, id, pad[2], offset, length. */
-	struct { uint8_t type; uint32_t off, len; } caps[] = {
-		{ VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_BAR_COMMON, 0x38 },
-		{ VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_BAR_ISR, 1 },
-		{ VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_BAR_DEVICE, VIRTIO_DEV_CFG_MAX },
-		{ VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_BAR_NOTIFY, VIRTIO_MAX_QUEUES * VIRTIO_NOTIFY_MULT },
+	struct {
+		uint8_t type;
+		uint32_t off, len;
+	} caps[] = {
+	    {VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_BAR_COMMON, 0x38},
+	    {VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_BAR_ISR, 1},
+	    {VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_BAR_DEVICE, VIRTIO_DEV_CFG_MAX},
+	    {VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_BAR_NOTIFY, VIRTIO_MAX_QUEUES * VIRTIO_NOTIFY_MULT},
 	};
 	for (unsigned i = 0; i < 4; i++) {
-		uint8_t b[18] = { 0 };
+		uint8_t b[18] = {0};
 		unsigned blen = caps[i].type == VIRTIO_PCI_CAP_NOTIFY_CFG ? 18 : 14;
 		b[0] = (uint8_t)(blen + 2); /* cap_len */
 		b[1] = caps[i].type;
@@ -385,7 +430,7 @@ int virtio_dev_init(struct virtio_dev *d, struct vm *vm, struct evloop *ev, cons
 		if (!pci_add_cap(&d->pci, PCI_CAP_ID_VNDR, b, blen))
 			return isola_err(err, 0, "%s: config space full", name);
 	}
-	uint8_t mx[10] = { 0 };
+	uint8_t mx[10] = {0};
 	put16(mx, VIRTIO_MSIX_VECTORS - 1);       /* table size - 1; enable/mask bits clear */
 	put32(mx + 2, VIRTIO_BAR_MSIX_TABLE | 0); /* BIR 0 */
 	put32(mx + 6, VIRTIO_BAR_MSIX_PBA | 0);
@@ -404,7 +449,7 @@ int virtio_dev_init(struct virtio_dev *d, struct vm *vm, struct evloop *ev, cons
 		d->gsi[v] = vm_msi_gsi_alloc(vm, err);
 		if (d->gsi[v] < 0)
 			return -1;
-		struct kvm_irqfd irqfd = { .fd = (uint32_t)d->irqfd[v], .gsi = (uint32_t)d->gsi[v] };
+		struct kvm_irqfd irqfd = {.fd = (uint32_t)d->irqfd[v], .gsi = (uint32_t)d->gsi[v]};
 		if (KVM_IOCTL(vm->vm_fd, KVM_IRQFD, &irqfd, "eventfd write -> interrupt on this GSI (MSI route)") < 0)
 			return isola_err(err, errno, "%s: KVM_IRQFD", name);
 	}

@@ -14,20 +14,20 @@
 #include "vmm/pci.h"
 #include "vmm/virtio/virtq.h"
 
-#define VIRTIO_MAX_QUEUES 4
-#define VIRTIO_MSIX_VECTORS (VIRTIO_MAX_QUEUES + 1)
-#define VIRTIO_BAR_SIZE 0x8000
-#define VIRTIO_BAR_COMMON 0x0000
-#define VIRTIO_BAR_ISR 0x1000
-#define VIRTIO_BAR_DEVICE 0x2000
-#define VIRTIO_BAR_NOTIFY 0x3000
-#define VIRTIO_NOTIFY_MULT 4
+#define VIRTIO_MAX_QUEUES     4
+#define VIRTIO_MSIX_VECTORS   (VIRTIO_MAX_QUEUES + 1)
+#define VIRTIO_BAR_SIZE       0x8000
+#define VIRTIO_BAR_COMMON     0x0000
+#define VIRTIO_BAR_ISR        0x1000
+#define VIRTIO_BAR_DEVICE     0x2000
+#define VIRTIO_BAR_NOTIFY     0x3000
+#define VIRTIO_NOTIFY_MULT    4
 #define VIRTIO_BAR_MSIX_TABLE 0x4000
-#define VIRTIO_BAR_MSIX_PBA 0x5000
-#define VIRTIO_DEV_CFG_MAX 256
+#define VIRTIO_BAR_MSIX_PBA   0x5000
+#define VIRTIO_DEV_CFG_MAX    256
 
 #define VIRTIO_FEATURE_VERSION_1 (1ULL << 32) /* VIRTIO_F_VERSION_1 is bit 32 */
-#define VIRTIO_NO_VECTOR 0xffff
+#define VIRTIO_NO_VECTOR         0xffff
 
 struct vm;
 struct evloop;
@@ -67,7 +67,7 @@ struct virtio_dev {
 	uint8_t devcfg[VIRTIO_DEV_CFG_MAX];
 	unsigned devcfg_len;
 
-	uint8_t msix_cap;        /* offset of the MSI-X capability in config space */
+	uint8_t msix_cap; /* offset of the MSI-X capability in config space */
 	uint32_t msix_table[VIRTIO_MSIX_VECTORS][4];
 	uint64_t msix_pba;
 	int irqfd[VIRTIO_MSIX_VECTORS];
@@ -79,8 +79,8 @@ struct virtio_dev {
 /* Build the PCI function (ids, BAR, capabilities); when vm is non-NULL also bind irqfds. The device
  * back end then fills devcfg/devcfg_len and host_features. */
 int virtio_dev_init(struct virtio_dev *d, struct vm *vm, struct evloop *ev, const char *name, uint16_t device_id,
-		    uint32_t class_code, unsigned nqueues, uint16_t queue_max, const struct virtio_ops *ops, void *priv,
-		    isola_error *err);
+                    uint32_t class_code, unsigned nqueues, uint16_t queue_max, const struct virtio_ops *ops, void *priv,
+                    isola_error *err);
 /* Put it on the PCI bus and watch its notifications on the device thread. */
 int virtio_dev_attach(struct virtio_dev *d, isola_error *err);
 void virtio_dev_destroy(struct virtio_dev *d);

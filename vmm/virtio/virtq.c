@@ -40,16 +40,16 @@ int virtq_enable(struct virtq *q, const struct guest_mem *m, isola_error *err)
 	/* §2.7 alignment: descriptors 16, available ring 2, used ring 4. */
 	if ((q->desc_gpa & 15) || (q->avail_gpa & 1) || (q->used_gpa & 3))
 		return isola_err(err, 0, "misaligned ring address (desc %#llx avail %#llx used %#llx)",
-				 (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
-				 (unsigned long long)q->used_gpa);
+		                 (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
+		                 (unsigned long long)q->used_gpa);
 	/* Sizes include the used_event/avail_event trailers so that a later EVENT_IDX stays in bounds. */
 	q->desc = guest_mem_ptr(m, q->desc_gpa, 16ULL * n);
 	q->avail = guest_mem_ptr(m, q->avail_gpa, 6 + 2ULL * n);
 	q->used = guest_mem_ptr(m, q->used_gpa, 6 + 8ULL * n);
 	if (!q->desc || !q->avail || !q->used)
-		return isola_err(err, 0, "ring of %u entries at desc %#llx avail %#llx used %#llx is outside guest RAM", n,
-				 (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
-				 (unsigned long long)q->used_gpa);
+		return isola_err(err, 0, "ring of %u entries at desc %#llx avail %#llx used %#llx is outside guest RAM",
+		                 n, (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
+		                 (unsigned long long)q->used_gpa);
 	q->mem = m;
 	q->last_avail = 0;
 	q->used_idx = 0;
@@ -104,7 +104,7 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, isola_error *err)
 		bool w = d.flags & VRING_DESC_F_WRITE;
 		if (!w && c->nwrite)
 			return broken(q, err, "readable descriptor after a writable one", i, head);
-		c->iov[c->nread + c->nwrite] = (struct iovec){ .iov_base = p, .iov_len = d.len };
+		c->iov[c->nread + c->nwrite] = (struct iovec){.iov_base = p, .iov_len = d.len};
 		if (w) {
 			c->nwrite++;
 			c->write_len += d.len;
@@ -123,7 +123,10 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c, isola_error *err)
 	return 1;
 }
 
-void virtq_unpop(struct virtq *q) { q->last_avail--; }
+void virtq_unpop(struct virtq *q)
+{
+	q->last_avail--;
+}
 
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {

@@ -1,10 +1,8 @@
-import pathlib
-import sys
+import shutil
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import imaged_util as U  # noqa: E402
+import imaged_util as U  # pytest puts this directory on sys.path (rootdir-relative "prepend" import mode)
 
 
 @pytest.fixture
@@ -12,10 +10,10 @@ def daemon_factory(tmp_path):
     """Start private isola-imaged instances; everything they mounted is released at the end."""
     started = []
 
-    def make(name="d", store=None, extra=()):
+    def make(name="d", store=None, extra=(), soft_nofile=None):
         root = tmp_path / name
         root.mkdir(exist_ok=True)
-        d = U.Daemon(root, store=store, extra=extra).start()
+        d = U.Daemon(root, store=store, extra=extra, soft_nofile=soft_nofile).start()
         started.append(d)
         return d
 
@@ -44,5 +42,7 @@ def unified_image(tmp_path_factory, busybox_tree):
 
 @pytest.fixture(scope="session")
 def split_image(tmp_path_factory, busybox_tree):
+    if not shutil.which("mksquashfs"):
+        pytest.skip("needs the mksquashfs command (squashfs-tools) to build a split test image")
     d = tmp_path_factory.mktemp("split")
     return U.make_metadata_tarball(d / "meta.tar.gz"), U.make_squashfs(d / "rootfs.squashfs", busybox_tree)

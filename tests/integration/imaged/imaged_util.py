@@ -13,7 +13,7 @@ import tarfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-BUILD = pathlib.Path(os.environ.get("ISOLA_BUILD", REPO / "build"))
+BUILD = pathlib.Path(os.environ.get("ISOLA_BUILD", REPO / "build")).resolve()
 IMAGED = BUILD / "bin" / "isola-imaged"
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 # the images rootfs/ builds (make images); ISOLA_IMAGES points elsewhere (e.g. another checkout's build)
@@ -45,7 +45,8 @@ class ImagedError(Exception):
 class Daemon:
     """One private isola-imaged: its own socket and store under a test's tmp dir."""
 
-    def __init__(self, root, store=None, extra=()):
+    def __init__(self, root, store=None, extra=(), soft_nofile=None):
+        self.soft_nofile = soft_nofile
         self.root = pathlib.Path(root)
         self.sock = str(self.root / "imaged.sock")
         self.store = pathlib.Path(store) if store else self.root / "store"
@@ -57,8 +58,14 @@ class Daemon:
         if os.path.exists(self.sock):
             os.unlink(self.sock)
         self.logf = open(self.log, "ab")
+        def limits():
+            if self.soft_nofile:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE,
+                                   (self.soft_nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
         self.proc = subprocess.Popen([str(IMAGED), "--socket", self.sock, "--store", str(self.store)] + self.extra,
-                                     stdout=self.logf, stderr=self.logf)
+                                     stdout=self.logf, stderr=self.logf, preexec_fn=limits)
         for _ in range(500):
             # the path exists from bind(2) on, but connect(2) is refused until listen(2): probe it
             try:

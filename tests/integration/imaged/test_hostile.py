@@ -210,3 +210,15 @@ def test_ownership_modes_xattrs_and_file_capabilities_kept(imaged, tmp_path):
     assert stat.S_IMODE((root / "bin/ping").lstat().st_mode) == 0o4755, "setuid bit lost"
     assert os.getxattr(root / "bin/ping", "user.origin") == b"isola"
     assert os.getxattr(root / "bin/ping", "security.capability") == cap, "file capability lost"
+
+
+def test_deep_tree_imports_and_deletes(daemon_factory, tmp_path):
+    """1,500 nested directories (a 3,000-byte path): unpacked, then removed without running out of fds,
+    even when started with the usual soft limit of 1,024 open files."""
+    imaged = daemon_factory("deep", soft_nofile=1024)
+    deep = "rootfs/" + "/".join(["d"] * 1500)
+    p = U.hostile_tarball(tmp_path / "deep.tar.gz", [lambda t: U.add_bytes(t, deep + "/leaf", b"x")])
+    fp = imaged.call("image.import", path=str(p))["fingerprint"]
+    assert len(imaged.call("image.list")["images"]) == 1
+    imaged.call("image.delete", ref=fp)
+    assert imaged.image_dirs() == [] and imaged.tmp_dirs() == [], imaged.log_text()[-2000:]

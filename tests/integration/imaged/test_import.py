@@ -1,5 +1,6 @@
 """Import, list, show, export, properties, aliases, publish, delete — the store's everyday operations."""
 import errno
+import json
 import os
 import pathlib
 import subprocess
@@ -207,3 +208,21 @@ def test_rootfs_vm_image_raw_disk(imaged):
     st, orig = disk.stat(), files[1].stat()
     assert st.st_size == orig.st_size
     assert st.st_blocks * 512 < st.st_size, "the copy of a sparse disk must stay sparse"
+
+
+def test_relative_paths_refused_and_call_mode_resolves_them(imaged, unified_image, tmp_path):
+    with pytest.raises(U.ImagedError) as e:
+        imaged.call("image.import", path="busybox.tar.gz")
+    assert e.value.errno == errno.EINVAL and "not an absolute path" in str(e.value)
+    # `isola-imaged call` is for shells: it resolves relative paths against its own cwd
+    r = subprocess.run([str(U.IMAGED), "--socket", imaged.sock, "call", "image.import",
+                        '{"path": "%s", "aliases": ["viacall"]}' % unified_image.name],
+                       cwd=str(unified_image.parent), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert json.loads(lines[0]) == {"stage": "start", "bytes": 0, "total": 0}
+    reply = json.loads("\n".join(l for l in lines if not l.startswith('{"stage"')))
+    assert reply["fingerprint"] == U.sha256sum(unified_image)
+    r = subprocess.run([str(U.IMAGED), "--socket", imaged.sock, "call", "image.show", '{"ref": "nope"}'],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "no such alias or fingerprint" in r.stderr

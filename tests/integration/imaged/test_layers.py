@@ -102,7 +102,8 @@ def test_holders_survive_restart(imaged, split_image):
     assert layer_mounts(imaged, fp) == []
 
 
-def test_vm_image_hands_out_the_raw_disk(imaged, tmp_path):
+def test_vm_image_hands_out_the_raw_disk(imaged, tmp_path, needs):
+    needs(tool="qemu-img")
     raw = tmp_path / "disk.raw"
     with open(raw, "wb") as f:
         f.truncate(4 << 20)
@@ -133,7 +134,8 @@ def test_vm_image_raw_ext4_disk_stays_sparse(imaged, tmp_path, needs):
     assert disk.stat().st_blocks * 512 < (16 << 20), "a 64 MiB mostly-empty disk was copied densely"
 
 
-def test_qcow2_with_backing_file_is_refused(imaged, tmp_path):
+def test_qcow2_with_backing_file_is_refused(imaged, tmp_path, needs):
+    needs(tool="qemu-img")
     secret = tmp_path / "host-secret.raw"
     secret.write_bytes(b"SECRET" * 1000)
     qcow = tmp_path / "evil.img"

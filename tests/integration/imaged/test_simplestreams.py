@@ -16,6 +16,8 @@ HERE = pathlib.Path(__file__).parent
 
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory):
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command to make the test certificate")
     d = tmp_path_factory.mktemp("tls")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],

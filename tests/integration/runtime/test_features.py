@@ -372,3 +372,17 @@ def test_notify_socket_container_exits_without_ready(rt, tmp_path):
     p = rt.cmd("run", "-d", rt.new_id(), env={**os.environ, "NOTIFY_SOCKET": str(host)}, timeout=20)
     srv.close()
     assert p.returncode == 1 and "exited before sending READY=1" in p.stderr, p.stderr
+
+
+def test_events_stats_and_state_transitions_on_pause(rt):
+    rt.set_args("/bin/sleep", "300")
+    cid = rt.new_id()
+    rt.cmd("run", "-d", cid, check=True)
+    p = rt.cmd("events", "--stats", cid)
+    st = json.loads((rt.root / cid / "state.json").read_text())
+    if not st.get("cgroup"):
+        assert p.returncode == 1 and "no cgroup" in p.stderr
+        return
+    assert p.returncode == 0, p.stderr
+    ev = json.loads(p.stdout)
+    assert ev["type"] == "stats" and ev["id"] == cid and isinstance(ev["data"], dict), ev

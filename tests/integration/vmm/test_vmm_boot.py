@@ -3,7 +3,7 @@
 import os
 import pathlib
 import subprocess
-import tempfile
+import time
 
 import pytest
 
@@ -15,22 +15,21 @@ def vmm(needs):
     return make_vmm_runner(needs)
 
 
-def test_boot_prints_marker_and_powers_off(vmm):
-    p = vmm()
-    assert "ISOLA-GUEST-UP cpus=1" in p.stdout, p.stdout + p.stderr
+def test_smp_boot_with_devices_powers_off(vmm, tmp_path):
+    """One boot covers the basics (nested KVM is slow): 2 vCPUs, virtio-blk/console/rng found by the
+    stock kernel's modules, hwrng bytes, hvc0 output in the log, and power-off -> exit 0."""
+    log = tmp_path / "hvc0.log"
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"\0" * (1 << 20))
+    p = vmm("--cpus", "2", "--disk", str(disk), "--rng", "--console-log", str(log), cmdline="isola.test=devices")
+    out = p.stdout
+    assert "ISOLA-GUEST-UP cpus=2" in out, "guest must see both vCPUs:\n" + out + p.stderr
+    for dev in ("0x0002 virtio_blk", "0x0003 virtio_console", "0x0004 virtio_rng"):
+        assert "VIRTIO " + dev in out, "%s not bound in the guest:\n%s" % (dev, out)
+    rng = [l for l in out.splitlines() if l.startswith("HWRNG ")]
+    assert rng and len(rng[0].split()[1]) == 32, "16 bytes from /dev/hwrng expected:\n" + out
+    assert "hello from hvc0" in log.read_text()
     assert p.returncode == 0, "power-off must exit 0, got %d\n%s" % (p.returncode, p.stderr)
-
-
-def test_smp_guest_sees_all_vcpus(vmm):
-    p = vmm("--cpus", "2")
-    assert "ISOLA-GUEST-UP cpus=2" in p.stdout, p.stdout + p.stderr
-    assert p.returncode == 0
-
-
-def test_reboot_exits_2(vmm):
-    p = vmm(cmdline="isola.test=reboot")
-    assert "ISOLA-GUEST-UP" in p.stdout
-    assert p.returncode == 2, "guest reboot (reboot=k, i8042 0xFE) must exit 2, got %d" % p.returncode
 
 
 def test_disk_survives_reboot_and_ro_refuses_writes(vmm, tmp_path):
@@ -38,26 +37,14 @@ def test_disk_survives_reboot_and_ro_refuses_writes(vmm, tmp_path):
     disk.write_bytes(b"\0" * (4 << 20))
     p = vmm("--disk", str(disk), cmdline="isola.test=disk-write")
     assert "DISK-WRITTEN" in p.stdout, p.stdout + p.stderr
-    assert p.returncode == 2
-    # The guest's write reached the host file (flushed before the guest rebooted).
+    assert p.returncode == 2, "guest reboot (reboot=k, i8042 0xFE) must exit 2, got %d" % p.returncode
+    # The guest's write reached the host file.
     assert disk.read_bytes().startswith(b"isola-vmm persistent "), disk.read_bytes()[:64]
     # Boot again with the same disk read-only: the data is there and writes fail in the guest.
     p = vmm("--disk", "%s,ro" % disk, cmdline="isola.test=disk-read")
     assert "DISK-CONTENT isola-vmm persistent" in p.stdout, p.stdout
     assert "RO-WRITE-FAILED" in p.stdout, "a ,ro disk must refuse writes:\n" + p.stdout
-    assert disk.read_bytes()[:9] == b"isola-vmm"
-    assert p.returncode == 0
-
-
-def test_rng_and_console_devices(vmm, tmp_path):
-    log = tmp_path / "hvc0.log"
-    p = vmm("--rng", "--console-log", str(log), cmdline="isola.test=devices")
-    out = p.stdout
-    assert "VIRTIO 0x0004 virtio_rng" in out, out
-    assert "VIRTIO 0x0003 virtio_console" in out, out
-    rng = [l for l in out.splitlines() if l.startswith("HWRNG ")]
-    assert rng and len(rng[0].split()[1]) == 32, "16 bytes from /dev/hwrng expected:\n" + out
-    assert "hello from hvc0" in log.read_text()
+    assert disk.read_bytes().startswith(b"isola-vmm persistent ")
     assert p.returncode == 0
 
 
@@ -88,12 +75,16 @@ def test_control_pause_resume_counters_shutdown(vmm, tmp_path):
 
 
 def test_control_stop_exits_4(vmm, tmp_path):
+    """stop needs no guest cooperation: send it as soon as the socket exists."""
     sock = tmp_path / "ctl.sock"
     proc = vmm("--control", str(sock), cmdline="isola.test=powerbutton", wait=False)
     try:
-        wait_for_line(proc, "WAITING-POWER-BUTTON", BOOT_TIMEOUT)
+        for _ in range(600):
+            if sock.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
         assert control(sock, "stop")["ok"]
-        proc.communicate(timeout=60)
+        proc.communicate(timeout=120)
         assert proc.returncode == 4
     finally:
         if proc.poll() is None:
