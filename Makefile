@@ -80,11 +80,11 @@ deps:
 	else echo "deps: all installed"; fi
 
 # The first thing a new user runs: dependencies, the build, then the first container (run-demo is defined
-# by the component that owns the user-facing entry point).
+# by cli/build.mk: defaults, then a networked busybox system container).
 run:
 	$(MAKE) deps
 	$(MAKE) all
-	$(MAKE) run-demo
+	$(MAKE) run-isola
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

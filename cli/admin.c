@@ -15,7 +15,7 @@
 #include "manager/storage.h"
 
 static const char admin_usage[] =
-	"isola admin init [--minimal | --preseed FILE] | isola admin snapshot-tick [--at UNIXTIME]";
+    "isola admin init [--minimal | --preseed FILE] | isola admin snapshot-tick [--at UNIXTIME]";
 
 static int pool_make(struct cli *c, const char *name, const char *driver, uint64_t size, isola_error *err)
 {

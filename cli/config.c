@@ -61,7 +61,10 @@ static int device_cmd(struct cli *c, int argc, char **argv, isola_error *err)
 		}
 		const char *k;
 		json_t *v;
-		json_object_foreach(devs, k, v) printf("%s\n", k);
+		json_object_foreach(devs, k, v)
+		{
+			printf("%s\n", k);
+		}
 		return 0;
 	}
 	return usage_err(err, config_usage);

@@ -118,7 +118,9 @@ int cmd_image(struct cli *c, int argc, char **argv, isola_error *err)
 			size_t k;
 			json_t *a;
 			json_array_foreach(json_object_get(im, "aliases"), k, a)
-			    fprintf(f, "%s%s", k ? "\n" : "", json_string_value(a));
+			{
+				fprintf(f, "%s%s", k ? "\n" : "", json_string_value(a));
+			}
 			fclose(f);
 			char fp[13], size[32], date[40];
 			snprintf(fp, sizeof fp, "%.12s", json_string_value(json_object_get(im, "fingerprint")) ?: "");
@@ -165,7 +167,10 @@ int cmd_image(struct cli *c, int argc, char **argv, isola_error *err)
 			return -1;
 		size_t i;
 		json_t *f;
-		json_array_foreach(json_object_get(reply, "files"), i, f) printf("%s\n", json_string_value(f));
+		json_array_foreach(json_object_get(reply, "files"), i, f)
+		{
+			printf("%s\n", json_string_value(f));
+		}
 		return 0;
 	}
 	if (!strcmp(sub, "alias") && argc >= 3) {

@@ -290,7 +290,9 @@ int cmd_list(struct cli *c, int argc, char **argv, isola_error *err)
 			if (!want)
 				continue;
 		}
-		json_t *o2 = instance_json(&c->m, &v[i], true, err);
+		json_t *o2 = instance_json(
+		    &c->m, &v[i],
+		    fmt == FMT_JSON || fmt == FMT_YAML ? INSTANCE_JSON_STATE : INSTANCE_JSON_STATE_NO_DISK, err);
 		if (!o2) {
 			rc = -1;
 			break;
@@ -332,7 +334,7 @@ int cmd_info(struct cli *c, int argc, char **argv, isola_error *err)
 	struct instance_rec r;
 	if (db_instance_get(c->m.db, argv[1], &r, err) < 0)
 		return -1;
-	_cleanup_json_ json_t *o = instance_json(&c->m, &r, true, err);
+	_cleanup_json_ json_t *o = instance_json(&c->m, &r, INSTANCE_JSON_STATE, err);
 	instance_rec_clear(&r);
 	if (!o)
 		return -1;
@@ -380,11 +382,14 @@ int cmd_info(struct cli *c, int argc, char **argv, isola_error *err)
 			printf("      MTU: %lld\n", (long long)json_integer_value(json_object_get(n, "mtu")));
 			size_t i;
 			json_t *a;
-			json_array_foreach(json_object_get(n, "addresses"), i, a) printf(
-			    "      IP address: %s/%s (%s, %s)\n", json_string_value(json_object_get(a, "address")),
-			    json_string_value(json_object_get(a, "netmask")),
-			    json_string_value(json_object_get(a, "family")),
-			    json_string_value(json_object_get(a, "scope")));
+			json_array_foreach(json_object_get(n, "addresses"), i, a)
+			{
+				printf("      IP address: %s/%s (%s, %s)\n",
+				       json_string_value(json_object_get(a, "address")),
+				       json_string_value(json_object_get(a, "netmask")),
+				       json_string_value(json_object_get(a, "family")),
+				       json_string_value(json_object_get(a, "scope")));
+			}
 			json_t *cnt = json_object_get(n, "counters");
 			human_bytes(b, sizeof b, json_integer_value(json_object_get(cnt, "bytes_received")));
 			printf("      Bytes received: %s\n", b);
@@ -397,7 +402,10 @@ int cmd_info(struct cli *c, int argc, char **argv, isola_error *err)
 		printf("\nSnapshots:\n");
 		size_t i;
 		json_t *s;
-		json_array_foreach(snaps, i, s) printf("  %s\n", json_string_value(s));
+		json_array_foreach(snaps, i, s)
+		{
+			printf("  %s\n", json_string_value(s));
+		}
 	}
 	return 0;
 }

@@ -24,7 +24,9 @@ static json_t *profile_doc(struct cli *c, struct profile_rec *p, isola_error *er
 	size_t i;
 	json_t *u;
 	json_array_foreach(used, i, u)
-	    json_array_append_new(paths, json_sprintf("/1.0/instances/%s", json_string_value(u)));
+	{
+		json_array_append_new(paths, json_sprintf("/1.0/instances/%s", json_string_value(u)));
+	}
 	json_decref(used);
 	return json_pack("{ss ss sO sO so}", "name", p->name, "description", p->description ? p->description : "",
 	                 "config", p->config, "devices", p->devices, "used_by", paths);
@@ -180,7 +182,10 @@ int cmd_profile(struct cli *c, int argc, char **argv, isola_error *err)
 			else {
 				const char *k;
 				json_t *v;
-				json_object_foreach(r.devices, k, v) printf("%s\n", k);
+				json_object_foreach(r.devices, k, v)
+				{
+					printf("%s\n", k);
+				}
 			}
 			profile_rec_clear(&r);
 			return 0;

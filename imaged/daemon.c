@@ -266,6 +266,7 @@ struct job {
 	int sock;       /* our end of the socketpair, -1 when the slot is free */
 	int conn;       /* the client */
 	json_t *aliases;
+	bool move_aliases; /* simplestreams.pull refresh: existing aliases move to the new image */
 	char op[32];
 };
 
@@ -323,8 +324,18 @@ static int start_job(struct daemon *d, int conn, json_t *req, const char *op, op
 	if (!slot)
 		return isola_err(err, EAGAIN, "%d imports already running; retry later", MAX_WORKERS);
 	json_t *aliases = NULL;
+	bool refresh = false;
 	if (json_get_arr(req, "", "aliases", false, &aliases, err) < 0 ||
-	    store_check_aliases(&d->store, aliases, err) < 0) /* fail fast, before any work */
+	    json_get_bool(req, "", "refresh", false, &refresh, err) < 0)
+		return -1;
+	refresh = refresh && strcmp(op, "simplestreams.pull") == 0;
+	size_t ai;
+	json_t *av;
+	json_array_foreach(aliases, ai, av) {
+		if (!json_is_string(av) || !alias_name_valid(json_string_value(av)))
+			return isola_err(err, EINVAL, "aliases[%zu]: not a valid alias name", ai);
+	}
+	if (!refresh && store_check_aliases(&d->store, aliases, err) < 0) /* fail fast, before any work */
 		return -1;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -344,6 +355,7 @@ static int start_job(struct daemon *d, int conn, json_t *req, const char *op, op
 	slot->sock = sv[0];
 	slot->conn = conn;
 	slot->aliases = json_incref(aliases);
+	slot->move_aliases = refresh;
 	snprintf(slot->op, sizeof slot->op, "%s", op);
 	log_debug("%s: worker %d", op, pid);
 	return 0;
@@ -372,7 +384,8 @@ static void finish_job(struct daemon *d, struct job *j)
 		json_t *a;
 		int ok = fp && store_load_image(&d->store, fp, &err) == 0 ? 0 : -1;
 		json_array_foreach(j->aliases, i, a) {
-			if (ok == 0 && alias_create(&d->store, json_string_value(a), fp, NULL, &err) < 0) {
+			if (ok == 0 && (j->move_aliases ? alias_point(&d->store, json_string_value(a), fp, &err)
+							: alias_create(&d->store, json_string_value(a), fp, NULL, &err)) < 0) {
 				isola_err_wrap(&err, "image %s is in, but", fp);
 				ok = -1;
 			}

@@ -1,6 +1,7 @@
 #include "extract.h"
 #include "cleanup.h"
 #include "explain.h"
+#include "log.h"
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -172,6 +173,10 @@ static int extract_entries(struct archive *a, struct archive *w, int rootfd, con
 		if (archive_entry_size(e) > 0 && copy_data(a, w, norm, &st->bytes, err) < 0)
 			return -1;
 		r = archive_write_finish_entry(w);
+		/* ARCHIVE_WARN: metadata the store's filesystem cannot hold (xattrs on a filesystem without
+		 * them, an ACL): the file is there, so go on, but say so — a lost security.capability matters */
+		if (r == ARCHIVE_WARN && st->warnings++ < 5)
+			log_warn("entry \"%s\": %s", norm, archive_error_string(w) ?: "metadata not restored");
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			return isola_err(err, archive_errno(w) > 0 ? archive_errno(w) : EIO, "entry \"%s\": %s", norm,
 					 archive_error_string(w) ?: "finish");

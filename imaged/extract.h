@@ -31,6 +31,7 @@ struct extract_stats {
 	uint64_t entries;
 	uint64_t bytes;
 	uint64_t skipped_devices;
+	uint64_t warnings; /* entries whose metadata (xattrs, ACLs) could not all be restored */
 };
 
 /* Normalise one entry name into out. "" (the archive's "./") means the root itself. Pure function

@@ -312,6 +312,20 @@ int alias_create(struct store *s, const char *name, const char *target_ref, cons
 	return 0;
 }
 
+int alias_point(struct store *s, const char *name, const char *fp, isola_error *err)
+{
+	json_t *a = json_object_get(s->aliases, name ? name : "");
+	if (!a)
+		return alias_create(s, name, fp, NULL, err);
+	_cleanup_json_ json_t *old = json_deep_copy(a);
+	json_object_set_new(a, "target", json_string(fp));
+	if (save_aliases(s, err) < 0) {
+		json_object_set(s->aliases, name, old);
+		return -1;
+	}
+	return 0;
+}
+
 int alias_delete(struct store *s, const char *name, isola_error *err)
 {
 	_cleanup_json_ json_t *old = json_incref(json_object_get(s->aliases, name ? name : ""));
@@ -694,13 +708,13 @@ static int import_finish(struct import_ctx *c, const struct import_req *r, const
 			return isola_err(err, EINVAL, "properties.%s: expected a string", k);
 		json_object_set(props, k, v);
 	}
-	json_t *img = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O, s:O, s:s, s:b, s:o, s:s, s:I}",
+	json_t *img = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O, s:O, s:s, s:b, s:o, s:s, s:I, s:I}",
 				"fingerprint", c->fp, "type", type, "format", format, "architecture", md.architecture,
 				"creation_date", (json_int_t)md.creation_date, "expiry_date", (json_int_t)md.expiry_date,
 				"uploaded_at", (json_int_t)time(NULL), "size", (json_int_t)c->total, "properties",
 				props, "files", c->files, "rootfs_format", rootfs_format, "privileged", r->privileged,
 				"templates", templates, "source", r->source ? r->source : "file", "skipped_devices",
-				(json_int_t)st.skipped_devices);
+				(json_int_t)st.skipped_devices, "unpack_warnings", (json_int_t)st.warnings);
 	_cleanup_json_ json_t *imgref = img;
 	_cleanup_free_ char *ij = tmp_path(c, "image.json");
 	if (json_store_path(ij, img, true, err) < 0)
@@ -802,8 +816,12 @@ int store_publish(struct store *s, const char *dir, const char *arch, json_t *pr
 		  store_progress_fn pf, void *ud, json_t **out, isola_error *err)
 {
 	struct stat st;
-	if (!dir || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return isola_err(err, errno ? errno : EINVAL, "publish: %s is not a directory", dir ? dir : "(none)");
+	if (!dir)
+		return isola_err(err, EINVAL, "publish: dir: missing");
+	if (stat(dir, &st) < 0)
+		return isola_err(err, errno, "publish: %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return isola_err(err, ENOTDIR, "publish: %s is not a directory", dir);
 	const char *canon = arch_canonical(arch ? arch : arch_host());
 	if (!canon)
 		return isola_err(err, ENOTSUP, "publish: unknown architecture \"%s\"", arch);

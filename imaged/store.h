@@ -67,6 +67,8 @@ int store_export(struct store *s, const char *ref, const char *dir, json_t **out
 int store_set_properties(struct store *s, const char *ref, json_t *set, json_t *unset, isola_error *err);
 
 int alias_create(struct store *s, const char *name, const char *target_ref, const char *desc, isola_error *err);
+/* Create name → fp, or move an existing alias to fp (a refresh). */
+int alias_point(struct store *s, const char *name, const char *fp, isola_error *err);
 int alias_delete(struct store *s, const char *name, isola_error *err);
 int alias_rename(struct store *s, const char *name, const char *new_name, isola_error *err);
 json_t *alias_list(struct store *s);

@@ -11,7 +11,8 @@ $(LIB_MANAGER): $(MANAGER_SRCS:%.c=$(B)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-UNIT_TESTS += $(B)/tests/unit/test_manager_config $(B)/tests/unit/test_manager_db $(B)/tests/unit/test_manager_bundle
+UNIT_TESTS += $(B)/tests/unit/test_manager_config $(B)/tests/unit/test_manager_db $(B)/tests/unit/test_manager_bundle \
+	$(B)/tests/unit/test_manager_storage
 $(B)/tests/unit/test_manager_%: $(B)/obj/tests/unit/test_manager_%.o $(LIB_MANAGER) $(B)/lib/libisola-runtime.a $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,cmocka) $(MANAGER_LDLIBS)

@@ -1,4 +1,6 @@
 #include "bundle.h"
+#include <sys/capability.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +114,11 @@ static json_t *caps(bool privileged)
 	json_t *set = json_array();
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
 		bool drop = false;
+		/* a privileged container cannot hold what this host process may not have (capset(2) EPERM):
+		 * keep only what is in our own bounding set (a host running us in a container may lack some) */
+		cap_value_t cv;
+		if (privileged && cap_from_name(all[i], &cv) == 0 && prctl(PR_CAPBSET_READ, cv, 0, 0, 0) != 1)
+			drop = true;
 		for (size_t j = 0; privileged && j < ARRAY_SIZE(drop_privileged); j++)
 			drop |= !strcmp(all[i], drop_privileged[j]);
 		if (!drop)
@@ -144,7 +151,9 @@ json_t *bundle_config(const struct bundle_params *p, isola_error *err)
 	const char *k;
 	json_t *v;
 	json_object_foreach(p->config, k, v) if (!strncmp(k, "environment.", 12))
-	    json_array_append_new(env, json_sprintf("%s=%s", k + 12, json_string_value(v)));
+	{
+		json_array_append_new(env, json_sprintf("%s=%s", k + 12, json_string_value(v)));
+	}
 
 	_cleanup_json_ json_t *resources = bundle_resources(p->config, p->host_mem, err);
 	if (!resources)

@@ -202,6 +202,7 @@ struct monitor {
 	json_t *devices;
 	struct instance_rec rec;
 	int stop_signal;
+	uint32_t uid_base; /* 0: privileged */
 };
 
 static void write_all(int fd, const char *p, size_t n)
@@ -273,9 +274,22 @@ static void monitor_loop(struct monitor *mo, int lfd)
 		close(client);
 	if (pidfd >= 0)
 		close(pidfd);
+	/* drain what init wrote last, then say how it ended (monitor.log: the first place to look) */
+	for (;;) {
+		struct pollfd p = {mo->ptm, POLLIN, 0};
+		ssize_t n = poll(&p, 1, 0) > 0 ? read(mo->ptm, buf, sizeof buf) : 0;
+		if (n <= 0)
+			break;
+		if (logfd >= 0)
+			write_all(logfd, buf, (size_t)n);
+	}
 	int st;
-	while (waitpid(-1, &st, WNOHANG) > 0)
-		;
+	pid_t w;
+	while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+		if (w == mo->init)
+			log_info("%s: init (pid %d) %s %d", mo->name, w,
+			         WIFEXITED(st) ? "exited with status" : "was killed by signal",
+			         WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
 /* After init exited: undo the start. Runs in the monitor (no instance lock: the stopping command, if
@@ -389,6 +403,16 @@ static int monitor_run(struct monitor *mo, const char *rootfs, int status_fd, in
 	if (mo->ptm < 0 || grantpt(mo->ptm) < 0 || unlockpt(mo->ptm) < 0) {
 		isola_err(&err, errno, "console pty");
 		goto out;
+	}
+	if (mo->uid_base) {
+		/* the pty comes from the host's devpts, owned by host root: inside the user namespace that id
+		 * is unmapped and the container's root could not open its own /dev/console (EACCES). Give the
+		 * slave to the container's root and tty group (gid 5 inside) — pts(4) */
+		char pts[64];
+		if (ptsname_r(mo->ptm, pts, sizeof pts) != 0 || chown(pts, mo->uid_base, mo->uid_base + 5) < 0) {
+			isola_err(&err, errno, "console pty %s: chown to the container's root", pts);
+			goto out;
+		}
 	}
 	lfd = console_listen(mo->name, &err);
 	if (lfd < 0)
@@ -594,7 +618,13 @@ int container_start(struct manager *m, const struct instance_rec *r, json_t *con
 	if (ensure_macs(m, r, devices, err) < 0)
 		return -1;
 
-	struct monitor mo = {.init = 0, .ptm = -1, .devices = devices, .rec = *r, .id = r->id, .stop_signal = stop_sig};
+	struct monitor mo = {.init = 0,
+	                     .ptm = -1,
+	                     .devices = devices,
+	                     .rec = *r,
+	                     .id = r->id,
+	                     .stop_signal = stop_sig,
+	                     .uid_base = base};
 	snprintf(mo.name, sizeof mo.name, "%s", r->name);
 	if (fg_lock)
 		return monitor_run(&mo, rootfs, -1, fg_lock) < 0 ? isola_err(err, EIO, "start %s failed", r->name) : 0;

@@ -13,8 +13,19 @@
 #include "cleanup.h"
 #include "explain.h"
 
+static copy_progress_fn progress_fn;
+static void *progress_ud;
+
+void fsutil_set_progress(copy_progress_fn fn, void *ud)
+{
+	progress_fn = fn;
+	progress_ud = ud;
+}
+
 int file_clone_fd(int src, int dst, bool *reflinked, isola_error *err)
 {
+	struct stat sst;
+	uint64_t total = fstat(src, &sst) == 0 ? (uint64_t)sst.st_size : 0, done = 0, last = 0;
 	if (reflinked)
 		*reflinked = false;
 	int r = ioctl(dst, FICLONE, src);
@@ -26,13 +37,19 @@ int file_clone_fd(int src, int dst, bool *reflinked, isola_error *err)
 	}
 	/* EXDEV/EOPNOTSUPP/EINVAL: no sharing here; copy_file_range still avoids user-space copies */
 	for (;;) {
-		ssize_t n = copy_file_range(src, NULL, dst, NULL, 1 << 30, 0);
-		if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL))
+		/* 64 MiB at a time so a long copy can report progress */
+		ssize_t n = copy_file_range(src, NULL, dst, NULL, 64 << 20, 0);
+		if (n < 0 && done == 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL))
 			break;
 		if (n < 0)
 			return isola_err(err, errno, "copy_file_range");
 		if (n == 0)
 			return 0;
+		done += (uint64_t)n;
+		if (progress_fn && done - last >= (64 << 20)) {
+			progress_fn(done, total, progress_ud);
+			last = done;
+		}
 	}
 	char buf[65536];
 	for (;;) {
@@ -198,10 +215,10 @@ int tree_copy(const char *src, const char *dst, struct copy_stats *stats, isola_
 		return isola_err(err, errno, "stat %s", src);
 	if (!S_ISDIR(st.st_mode))
 		return isola_err(err, ENOTDIR, "copy %s: not a directory", src);
-	_cleanup_free_ char *dcopy = strdup(dst);
-	_cleanup_free_ char *scopy = strdup(src);
-	if (!dcopy || !scopy)
-		return isola_err(err, ENOMEM, "copy %s", src);
+	char dcopy[4096], scopy[4096];
+	if (snprintf(dcopy, sizeof dcopy, "%s", dst) >= (int)sizeof dcopy ||
+	    snprintf(scopy, sizeof scopy, "%s", src) >= (int)sizeof scopy)
+		return isola_err(err, ENAMETOOLONG, "copy %s", src);
 	char *slash = strrchr(dcopy, '/');
 	const char *dparent = ".", *dname = dcopy;
 	if (slash) {

@@ -11,6 +11,11 @@ struct copy_stats {
 	uint64_t files, bytes, reflinked; /* reflinked: files cloned with FICLONE */
 };
 
+/* Progress of long copies (a VM disk that cannot be reflinked): called every 64 MiB or so with the bytes
+ * copied and the total. NULL (default): silent. Set by the caller for the duration of one copy. */
+typedef void (*copy_progress_fn)(uint64_t done, uint64_t total, void *ud);
+void fsutil_set_progress(copy_progress_fn fn, void *ud);
+
 /* Copy one regular file's contents fd → fd: FICLONE, else copy_file_range, else read/write. */
 int file_clone_fd(int src, int dst, bool *reflinked, isola_error *err);
 /* Copy a regular file path → new file path (mode kept). */

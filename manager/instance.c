@@ -158,7 +158,7 @@ static json_t *rfc3339(int64_t t)
 	return json_string(buf);
 }
 
-json_t *instance_json(struct manager *m, const struct instance_rec *r, bool with_state, isola_error *err)
+json_t *instance_json(struct manager *m, const struct instance_rec *r, enum instance_json_level level, isola_error *err)
 {
 	_cleanup_json_ json_t *cfg = NULL, *devs = NULL;
 	if (instance_effective(m, r, &cfg, &devs, err) < 0)
@@ -182,7 +182,7 @@ json_t *instance_json(struct manager *m, const struct instance_rec *r, bool with
 		snapshot_list_free(sv, sn);
 	}
 	json_object_set_new(o, "snapshots", snaps);
-	if (with_state) {
+	if (level != INSTANCE_JSON_PLAIN) {
 		json_t *state = json_pack("{ss si si s{s{sI}} s{sIsIsI} s{} s{sI}}", "status", instance_status_name(st),
 		                          "status_code", instance_status_code(st), "pid", 0, "disk", "root", "usage",
 		                          (json_int_t)0, "memory", "usage", (json_int_t)0, "usage_peak", (json_int_t)0,
@@ -190,7 +190,7 @@ json_t *instance_json(struct manager *m, const struct instance_rec *r, bool with
 		json_object_set_new(state, "processes", json_integer(0));
 		struct pool_rec pool;
 		isola_error e2;
-		if (db_pool_get(m->db, r->pool, &pool, &e2) == 0) {
+		if (level == INSTANCE_JSON_STATE && db_pool_get(m->db, r->pool, &pool, &e2) == 0) {
 			uint64_t used = 0;
 			if (storage_volume_usage(&pool, r->name, r->type, &used, &e2) == 0)
 				json_object_set_new(json_object_get(json_object_get(state, "disk"), "root"), "usage",
@@ -252,6 +252,17 @@ static int pool_for(struct manager *m, json_t *devices, struct pool_rec *pool, i
 	                 "no root disk: the profiles give none (run `isola admin init`, or use --storage POOL)");
 }
 
+/* fsutil progress → the manager's ipc-style progress callback ({"stage", "bytes", "total"}) */
+static void copy_progress(uint64_t done, uint64_t total, void *ud)
+{
+	struct manager *m = ud;
+	if (!m->progress)
+		return;
+	json_t *p = json_pack("{ss sI sI}", "stage", "copy", "bytes", (json_int_t)done, "total", (json_int_t)total);
+	m->progress(p, m->progress_ud);
+	json_decref(p);
+}
+
 int instance_create(struct manager *m, const struct create_opts *o, isola_error *err)
 {
 	if (instance_name_check(o->name, err) < 0)
@@ -259,7 +270,7 @@ int instance_create(struct manager *m, const struct create_opts *o, isola_error 
 	_cleanup_close_ int lock = instance_lock(o->name, err);
 	if (lock < 0)
 		return -1;
-	struct instance_rec rec_store = { 0 };
+	struct instance_rec rec_store = {0};
 	_cleanup_(instance_rec_clearp) struct instance_rec *rec = &rec_store;
 	struct instance_rec existing;
 	isola_error e2;
@@ -349,8 +360,11 @@ int instance_create(struct manager *m, const struct create_opts *o, isola_error 
 		isola_err(err, EPROTO, "isola-imaged: layer.acquire reply lacks path");
 		goto fail;
 	}
-	/* 3. the volume */
-	if (storage_volume_create(&pool, rec->name, type, lpath, fp, err) < 0)
+	/* 3. the volume (a VM disk copy can be long: progress) */
+	fsutil_set_progress(copy_progress, m);
+	int vrc = storage_volume_create(&pool, rec->name, type, lpath, fp, err);
+	fsutil_set_progress(NULL, NULL);
+	if (vrc < 0)
 		goto fail;
 	u.volume = true;
 	/* 4. done */
@@ -618,7 +632,11 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 	const char *k;
 	json_t *v;
 	void *tmp;
-	json_object_foreach_safe(dst.config, tmp, k, v) if (!strncmp(k, "volatile.", 9)) json_object_del(dst.config, k);
+	json_object_foreach_safe(dst.config, tmp, k, v)
+	{
+		if (!strncmp(k, "volatile.", 9))
+			json_object_del(dst.config, k);
+	}
 	json_object_set_new(dst.config, "volatile.apply_template", json_string("copy"));
 	_cleanup_json_ json_t *cfg = NULL;
 	if (instance_effective(m, &dst, &cfg, NULL, err) < 0)
@@ -652,7 +670,10 @@ int instance_copy(struct manager *m, const char *from, const char *to, bool ephe
 		from_base = 0;
 	if (dst.type != INSTANCE_CONTAINER || config_bool(cfg, "security.privileged", false))
 		base = 0;
-	if (storage_volume_copy(&pool, from, to, dst.type, from_base, base, err) < 0)
+	fsutil_set_progress(copy_progress, m);
+	int crc = storage_volume_copy(&pool, from, to, dst.type, from_base, base, err);
+	fsutil_set_progress(NULL, NULL);
+	if (crc < 0)
 		goto fail;
 	u.volume = true;
 	if (db_instance_set_status(m->db, dst.id, STATUS_STOPPED, err) < 0)

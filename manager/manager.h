@@ -33,8 +33,12 @@ int instance_effective(struct manager *m, const struct instance_rec *r, json_t *
 /* The status to show: the record's, corrected by reality (a dead launch is Broken; a Running record
  * whose container is gone is Stopped). */
 enum instance_status instance_status_now(struct manager *m, const struct instance_rec *r);
-/* Incus's instance object (GET /1.0/instances/<name>); with_state adds "state" like ?recursion=2. */
-json_t *instance_json(struct manager *m, const struct instance_rec *r, bool with_state, isola_error *err);
+/* Incus's instance object (GET /1.0/instances/<name>). state: INSTANCE_JSON_PLAIN (no "state"),
+ * INSTANCE_JSON_STATE (state, as ?recursion=2), INSTANCE_JSON_STATE_NO_DISK (state without
+ * disk.root.usage, which walks the instance's tree: what a table listing leaves out). */
+enum instance_json_level { INSTANCE_JSON_PLAIN, INSTANCE_JSON_STATE, INSTANCE_JSON_STATE_NO_DISK };
+json_t *instance_json(struct manager *m, const struct instance_rec *r, enum instance_json_level level,
+                      isola_error *err);
 int instance_status_code(enum instance_status s); /* Incus api.StatusCode */
 
 /* ---- lifecycle ---- */

@@ -127,7 +127,8 @@ static int store_profile(struct manager *m, struct profile_rec *p, isola_error *
 			log_warn("profile %s: restoring: %s", p->name, e.msg);
 			return rc;
 		}
-		json_array_foreach (users, i, u) {
+		json_array_foreach(users, i, u)
+		{
 			struct instance_rec r;
 			pid_t pid;
 			bool frozen;

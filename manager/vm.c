@@ -129,8 +129,9 @@ struct vm_monitor {
 static void detach_nic(struct vm_monitor *vm)
 {
 	isola_error e;
-	if (vm->net[0] && daemon_op(DAEMON_NETD, "detach", json_pack("{ss ss}", "network", vm->net, "instance", vm->nname),
-				    NULL, NULL, NULL, &e) < 0 &&
+	if (vm->net[0] &&
+	    daemon_op(DAEMON_NETD, "detach", json_pack("{ss ss}", "network", vm->net, "instance", vm->nname), NULL,
+	              NULL, NULL, &e) < 0 &&
 	    e.errnum != ENOENT)
 		log_warn("%s: detach: %s", vm->rec.name, e.msg);
 }
@@ -146,7 +147,7 @@ static void report(int fd, int rc, const isola_error *err)
 
 static int monitor_run(struct vm_monitor *vm, int status_fd, int *fg_lock)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	char pidp[4096], vpidp[4096], ctrl[4096];
 	ipath(vm->rec.name, "monitor.pid", pidp, sizeof pidp);
 	ipath(vm->rec.name, "vmm.pid", vpidp, sizeof vpidp);
@@ -175,7 +176,7 @@ static int monitor_run(struct vm_monitor *vm, int status_fd, int *fg_lock)
 		int st;
 		if (waitpid(child, &st, WNOHANG) == child) {
 			isola_err(&err, EIO, "isola-vmm exited during start (status %d; see %s/instances/%s/vmm.log)",
-				  WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), isola_dir(), vm->rec.name);
+			          WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), isola_dir(), vm->rec.name);
 			goto fail;
 		}
 		int fd = ipc_connect(ctrl, &err);
@@ -183,7 +184,7 @@ static int monitor_run(struct vm_monitor *vm, int status_fd, int *fg_lock)
 			close(fd);
 			break;
 		}
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	{
@@ -260,10 +261,10 @@ static int bin_path(char *out, size_t len, isola_error *err)
 }
 
 int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, json_t *devices, int *fg_lock,
-	     isola_error *err)
+             isola_error *err)
 {
 	static char vmm[4096], kernel[4096], initrd[4096], disk[4096], serial[4200], ctrl[4096], clog[4096], mem[32],
-		cpus[16], cmdline[1024], idir[4096];
+	    cpus[16], cmdline[1024], idir[4096];
 	if (bin_path(vmm, sizeof vmm, err) < 0)
 		return isola_err_wrap(err, "start %s: isola-vmm", r->name);
 	if (access("/dev/kvm", R_OK | W_OK) < 0)
@@ -286,7 +287,7 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
 	const char *pc = json_string_value(json_object_get(props, "isola.cmdline"));
 	if (!pk)
 		return isola_err(err, ENOENT, "start %s: the image has no isola.kernel property (a direct-boot kernel)",
-				 r->name);
+		                 r->name);
 	ipath(r->name, "vmlinuz", kernel, sizeof kernel);
 	ipath(r->name, "initrd", initrd, sizeof initrd);
 	struct stat st;
@@ -308,27 +309,30 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
 	ipath(r->name, "control.sock", ctrl, sizeof ctrl);
 	ipath(r->name, "console.log", clog, sizeof clog);
 
-	struct vm_monitor vm = { .rec = *r, .devices = devices, .tap = -1 };
+	struct vm_monitor vm = {.rec = *r, .devices = devices, .tap = -1};
 	instance_netd_name(r, vm.nname, sizeof vm.nname);
 	int ai = 0;
 	char **a = vm.argv;
 	a[ai++] = vmm, a[ai++] = "--kernel", a[ai++] = kernel;
 	if (pi)
 		a[ai++] = "--initrd", a[ai++] = initrd;
-	a[ai++] = "--cmdline", a[ai++] = cmdline, a[ai++] = "--cpus", a[ai++] = cpus, a[ai++] = "--memory", a[ai++] = mem;
-	a[ai++] = "--disk", a[ai++] = disk, a[ai++] = "--serial", a[ai++] = serial, a[ai++] = "--control", a[ai++] = ctrl;
+	a[ai++] = "--cmdline", a[ai++] = cmdline, a[ai++] = "--cpus", a[ai++] = cpus, a[ai++] = "--memory",
+	a[ai++] = mem;
+	a[ai++] = "--disk", a[ai++] = disk, a[ai++] = "--serial", a[ai++] = serial, a[ai++] = "--control",
+	a[ai++] = ctrl;
 	a[ai++] = "--console-log", a[ai++] = clog, a[ai++] = "--rng";
 	/* the first nic: a tap from netd (virtio-net takes one inherited fd) */
 	const char *k;
 	json_t *d;
-	json_object_foreach (devices, k, d) {
+	json_object_foreach(devices, k, d)
+	{
 		if (strcmp(json_string_value(json_object_get(d, "type")) ?: "", "nic") || vm.net[0])
 			continue;
 		const char *net = json_string_value(json_object_get(d, "network"));
 		if (!net)
 			continue;
-		_cleanup_json_ json_t *req = json_pack("{ss ss ss ss}", "op", "attach", "network", net, "instance", vm.nname,
-						       "kind", "tap");
+		_cleanup_json_ json_t *req =
+		    json_pack("{ss ss ss ss}", "op", "attach", "network", net, "instance", vm.nname, "kind", "tap");
 		_cleanup_json_ json_t *reply = NULL;
 		int fds[IPC_MAX_FDS];
 		size_t nfds = 0;
@@ -341,15 +345,16 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
 		vm.tap = fds[0];
 		snprintf(vm.net, sizeof vm.net, "%s", net);
 		/* what `list` shows for the VM (no guest agent to ask) */
-		json_t *info = json_pack("{s{s[{ssssssss}] ss ss sO ss ss}}", k, "addresses", "family", "inet", "address",
-					 json_string_value(json_object_get(reply, "ipv4")) ?: "", "netmask", "24", "scope",
-					 "global", "hwaddr", json_string_value(json_object_get(reply, "mac")) ?: "",
-					 "host_name", json_string_value(json_object_get(reply, "host_ifname")) ?: "", "mtu",
-					 json_object_get(reply, "mtu") ?: json_integer(1500), "state", "up", "type", "broadcast");
+		json_t *info =
+		    json_pack("{s{s[{ssssssss}] ss ss sO ss ss}}", k, "addresses", "family", "inet", "address",
+		              json_string_value(json_object_get(reply, "ipv4")) ?: "", "netmask", "24", "scope",
+		              "global", "hwaddr", json_string_value(json_object_get(reply, "mac")) ?: "", "host_name",
+		              json_string_value(json_object_get(reply, "host_ifname")) ?: "", "mtu",
+		              json_object_get(reply, "mtu") ?: json_integer(1500), "state", "up", "type", "broadcast");
 		json_t *prefix = json_object_get(reply, "prefix4");
 		if (info && json_is_integer(prefix))
 			json_object_set_new(json_array_get(json_object_get(json_object_get(info, k), "addresses"), 0),
-					    "netmask", json_sprintf("%lld", (long long)json_integer_value(prefix)));
+			                    "netmask", json_sprintf("%lld", (long long)json_integer_value(prefix)));
 		char np[4096];
 		ipath(r->name, "network.json", np, sizeof np);
 		if (info)
@@ -412,7 +417,7 @@ static bool gone(pid_t pid, int timeout_ms)
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pfd < 0)
 		return errno == ESRCH;
-	struct pollfd p = { pfd, POLLIN, 0 };
+	struct pollfd p = {pfd, POLLIN, 0};
 	int r;
 	do
 		r = poll(&p, 1, timeout_ms);
@@ -427,7 +432,8 @@ int vm_stop(struct manager *m, const struct instance_rec *r, bool force, int tim
 	isola_error e;
 	if (vm_running(m, r, &vmm)) {
 		/* the ACPI power button first: the guest shuts down cleanly; then the hard stop */
-		if (!force && control(r->name, "shutdown", NULL, &e) == 0 && gone(vmm, (timeout_s > 0 ? timeout_s : 30) * 1000))
+		if (!force && control(r->name, "shutdown", NULL, &e) == 0 &&
+		    gone(vmm, (timeout_s > 0 ? timeout_s : 30) * 1000))
 			;
 		else if (control(r->name, "stop", NULL, &e) < 0 || !gone(vmm, 5000))
 			kill(vmm, SIGKILL);

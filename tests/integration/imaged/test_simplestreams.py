@@ -131,3 +131,29 @@ def test_https_url_import(served_tree, daemon_factory, cert, unified_image):
         dst.call("image.import", url=url + "/images/missing.tar.gz", ca_file=str(cert[0]))
     assert e.value.errno == errno.ENOENT and "404" in str(e.value)
     assert dst.tmp_dirs() == []
+
+
+def test_refresh_moves_alias_to_the_newer_version(daemon_factory, tmp_path, busybox_tree, serve, cert):
+    src = daemon_factory("src")
+    v1 = U.make_unified(tmp_path / "v1.tar.gz", busybox_tree)
+    f1 = src.call("image.import", path=str(v1), aliases=["bb"])["fingerprint"]
+    tree = tmp_path / "ss"
+    src.call("simplestreams.generate", dir=str(tree))
+    url = serve(tree)
+    dst = daemon_factory("dst")
+    assert dst.call("simplestreams.pull", url=url, alias="bb", ca_file=str(cert[0]), aliases=["bb"])["fingerprint"] == f1
+    # the server gets a newer build of the same product
+    v2 = U.make_unified(tmp_path / "v2.tar.gz", busybox_tree, metadata=U.METADATA.replace("1700000000", "1700090000"))
+    f2 = src.call("image.import", path=str(v2))["fingerprint"]
+    src.call("simplestreams.generate", dir=str(tree))
+    images = json.loads((tree / "streams/v1/images.json").read_text())
+    assert len(images["products"]["busybox:1.36:default:amd64"]["versions"]) == 2
+    with pytest.raises(U.ImagedError) as e:  # without refresh a taken alias is an error, before any download
+        dst.call("simplestreams.pull", url=url, alias="bb", ca_file=str(cert[0]), aliases=["bb"])
+    assert e.value.errno == errno.EEXIST
+    r = dst.call("simplestreams.pull", url=url, alias="bb", ca_file=str(cert[0]), aliases=["bb"], refresh=True)
+    assert r["fingerprint"] == f2 and r["already"] is False, "refresh must take the newest version"
+    assert dst.call("image.show", ref="bb")["image"]["fingerprint"] == f2
+    assert {i["fingerprint"] for i in dst.call("image.list")["images"]} == {f1, f2}
+    r = dst.call("simplestreams.pull", url=url, alias="bb", ca_file=str(cert[0]), aliases=["bb"], refresh=True)
+    assert r["already"] is True

@@ -23,13 +23,14 @@ def test_debian_vm_boots_to_login_and_powers_off(needs, tmp_path):
     subprocess.run(["cp", "--reflink=auto", "--sparse=always", str(img), str(disk)], check=True)
     sock = tmp_path / "ctl.sock"
     proc = subprocess.Popen(
-        [str(VMM), "--kernel", str(kernel), "--initrd", str(initrd), "--memory", "1024", "--cpus", "2",
+        [str(VMM), "--kernel", str(kernel), "--initrd", str(initrd), "--memory", "512", "--cpus", "2",
          "--disk", str(disk), "--control", str(sock),
          "--cmdline", "root=/dev/vda rw net.ifnames=0 systemd.show_status=1"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
     try:
+        # systemd's serial getty prints the prompt once the boot reached multi-user.target's getty.
         out = wait_for_line(proc, "login:", BOOT_TIMEOUT * 2)
-        assert "Multi-User System" in out or "isola-booted" in out or "login:" in out, out
+        assert "Failed to mount" not in out and "emergency mode" not in out, out[-4000:]
         assert control(sock, "shutdown")["ok"]
         rest, err = proc.communicate(timeout=BOOT_TIMEOUT)
         assert proc.returncode == 0, "systemd should power off on the power button; rc %d\n%s\n%s" % (
