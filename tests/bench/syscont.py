@@ -118,17 +118,21 @@ class Nspawn:
         if not osr.exists() and not osr.is_symlink():
             osr.write_text("ID=busybox\nNAME=BusyBox\n")  # nspawn refuses a tree without os-release
         self.halt = halt
+        self.errlog = work / "nspawn.err"
 
     def boot(self, n):
         t0 = time.monotonic()
         proc = subprocess.Popen(["systemd-nspawn", "--boot", "-D", str(self.dir), "--register=no", "--keep-unit",
                                  "-q", "--kill-signal=" + self.halt, "--console=read-only", "-M", "bench"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=open(self.errlog, "w"))
         # nspawn's first child is a short-lived "outer child"; PID 1 of the container is the child in
         # another PID namespace (clone(CLONE_PARENT) makes it nspawn's child too)
         kids = f"/proc/{proc.pid}/task/{proc.pid}/children"
         own = os.readlink("/proc/self/ns/pid")
         while time.monotonic() < t0 + TIMEOUT:
+            if proc.poll() is not None:
+                raise RuntimeError(f"systemd-nspawn exited {proc.returncode}: {self.errlog.read_text()[-300:]}")
             try:
                 for c in open(kids).read().split():
                     if os.readlink(f"/proc/{c}/ns/pid") != own and os.path.exists(f"/proc/{c}/root/{MARKER}"):

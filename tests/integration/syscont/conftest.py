@@ -47,6 +47,13 @@ def debian_image(tmp_path_factory):
     return unpack(tb, tmp_path_factory.mktemp("sc") / "debian")
 
 
+def overlay_layers_by_fd():
+    """--ephemeral gives overlayfs its layers by fd (fsconfig FSCONFIG_SET_FD), Linux 6.13+. Older kernels
+    (the proving ground's Debian 6.1) boot a private copy of the rootfs instead."""
+    rel = os.uname().release.split("-")[0].split(".")
+    return (int(rel[0]), int(rel[1])) >= (6, 13)
+
+
 class Syscont:
     def __init__(self, base):
         self.base = base
@@ -69,7 +76,14 @@ class Syscont:
 
     def boot(self, cid, image, *extra, check=True, timeout_s=120):
         log = self.base / f"{cid}.console"
-        p = self.cmd("boot", "--image", image, "--ephemeral", "--idmap-dir", self.idmap, "--console-log", log,
+        if overlay_layers_by_fd():
+            src = ["--image", image, "--ephemeral"]
+        else:
+            copy = self.base / f"{cid}-rootfs"
+            if not copy.exists():
+                subprocess.run(["cp", "-a", str(image / "rootfs"), str(copy)], check=True)
+            src = ["--rootfs", copy, "--metadata", image / "metadata.yaml"]
+        p = self.cmd("boot", *src, "--idmap-dir", self.idmap, "--console-log", log,
                      "--timeout", timeout_s, *extra, cid, timeout=timeout_s + 60, check=False)
         if p.returncode == 0:
             self.booted.append(cid)
