@@ -17,8 +17,7 @@ static bool overlaps(uint64_t a, uint64_t asz, uint64_t b, uint64_t bsz)
 	return a < b + bsz && b < a + asz;
 }
 
-int idmap_pick(const struct idmap_range *used, size_t n, uint64_t first, uint64_t size, uint64_t *out,
-	       isola_error *err)
+int idmap_pick(const struct idmap_range *used, size_t n, uint64_t first, uint64_t size, uint64_t *out, isola_error *err)
 {
 	if (!size)
 		return isola_err(err, EINVAL, "id range size 0");
@@ -63,7 +62,7 @@ int idmap_parse_subid(const char *text, struct idmap_range **v, size_t *n, isola
 		if (!nv)
 			return isola_err(err, ENOMEM, "subid");
 		*v = nv;
-		(*v)[(*n)++] = (struct idmap_range){ start, count };
+		(*v)[(*n)++] = (struct idmap_range){start, count};
 	}
 	return 0;
 }
@@ -113,11 +112,13 @@ static int idmap_db_open(const char *dir, struct idmap_db *db, isola_error *err)
 		return -1;
 	size_t i;
 	json_t *e;
-	json_array_foreach(db->ranges, i, e) {
+	json_array_foreach(db->ranges, i, e)
+	{
 		const char *owner;
 		uint64_t base, size;
 		const char *jp = json_path_idx("ranges", i);
-		if (json_get_str(e, jp, "owner", true, &owner, err) < 0 || json_get_uint(e, jp, "base", true, &base, err) < 0 ||
+		if (json_get_str(e, jp, "owner", true, &owner, err) < 0 ||
+		    json_get_uint(e, jp, "base", true, &base, err) < 0 ||
 		    json_get_uint(e, jp, "size", true, &size, err) < 0)
 			return isola_err_wrap(err, "%s", db->path);
 	}
@@ -128,7 +129,8 @@ static json_t *find_owner(struct idmap_db *db, const char *owner, size_t *idx)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(db->ranges, i, e) {
+	json_array_foreach(db->ranges, i, e)
+	{
 		if (!strcmp(json_string_value(json_object_get(e, "owner")), owner)) {
 			if (idx)
 				*idx = i;
@@ -145,19 +147,20 @@ static int used_ranges(struct idmap_db *db, struct idmap_range **v, size_t *n, i
 	*n = 0;
 	size_t i;
 	json_t *e;
-	json_array_foreach(db->ranges, i, e) {
+	json_array_foreach(db->ranges, i, e)
+	{
 		struct idmap_range *nv = realloc(*v, (*n + 1) * sizeof **v);
 		if (!nv)
 			return isola_err(err, ENOMEM, "id map");
 		*v = nv;
-		(*v)[(*n)++] = (struct idmap_range){ json_integer_value(json_object_get(e, "base")),
-						     json_integer_value(json_object_get(e, "size")) };
+		(*v)[(*n)++] = (struct idmap_range){json_integer_value(json_object_get(e, "base")),
+		                                    json_integer_value(json_object_get(e, "size"))};
 	}
-	static const char *const subid[] = { "/etc/subuid", "/etc/subgid" };
+	static const char *const subid[] = {"/etc/subuid", "/etc/subgid"};
 	for (size_t k = 0; k < ARRAY_SIZE(subid); k++) {
 		_cleanup_free_ char *text = NULL;
 		size_t len;
-		isola_error ig = { 0 };
+		isola_error ig = {0};
 		if (read_file_at(AT_FDCWD, subid[k], &text, &len, &ig) < 0)
 			continue; /* absent: nothing delegated */
 		if (idmap_parse_subid(text, v, n, err) < 0)
@@ -168,7 +171,7 @@ static int used_ranges(struct idmap_db *db, struct idmap_range **v, size_t *n, i
 
 int idmap_alloc(const char *dir, const char *owner, uint64_t *base, isola_error *err)
 {
-	_cleanup_(idmap_db_close) struct idmap_db db = { .lockfd = -1 };
+	_cleanup_(idmap_db_close) struct idmap_db db = {.lockfd = -1};
 	if (idmap_db_open(dir, &db, err) < 0)
 		return -1;
 	json_t *e = find_owner(&db, owner, NULL);
@@ -184,7 +187,7 @@ int idmap_alloc(const char *dir, const char *owner, uint64_t *base, isola_error 
 	if (idmap_pick(used, n, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, err) < 0)
 		return isola_err_wrap(err, "allocate host ids for %s", owner);
 	if (json_array_append_new(db.ranges, json_pack("{s:s, s:I, s:I}", "owner", owner, "base", (json_int_t)b, "size",
-						       (json_int_t)IDMAP_RANGE_SIZE)) < 0)
+	                                               (json_int_t)IDMAP_RANGE_SIZE)) < 0)
 		return isola_err(err, ENOMEM, "id map");
 	if (json_store_path(db.path, db.doc, true, err) < 0)
 		return -1;
@@ -194,7 +197,7 @@ int idmap_alloc(const char *dir, const char *owner, uint64_t *base, isola_error 
 
 int idmap_lookup(const char *dir, const char *owner, uint64_t *base, isola_error *err)
 {
-	_cleanup_(idmap_db_close) struct idmap_db db = { .lockfd = -1 };
+	_cleanup_(idmap_db_close) struct idmap_db db = {.lockfd = -1};
 	if (idmap_db_open(dir, &db, err) < 0)
 		return -1;
 	json_t *e = find_owner(&db, owner, NULL);
@@ -206,7 +209,7 @@ int idmap_lookup(const char *dir, const char *owner, uint64_t *base, isola_error
 
 int idmap_release(const char *dir, const char *owner, isola_error *err)
 {
-	_cleanup_(idmap_db_close) struct idmap_db db = { .lockfd = -1 };
+	_cleanup_(idmap_db_close) struct idmap_db db = {.lockfd = -1};
 	if (idmap_db_open(dir, &db, err) < 0)
 		return -1;
 	size_t idx;

@@ -18,8 +18,8 @@
 #include <stdint.h>
 #include "error.h"
 
-#define IDMAP_RANGE_SIZE 65536u
-#define IDMAP_FIRST_BASE 1000000u
+#define IDMAP_RANGE_SIZE  65536u
+#define IDMAP_FIRST_BASE  1000000u
 #define IDMAP_DEFAULT_DIR "/var/lib/isola"
 /* the last usable id: 4294967295 is (uid_t)-1 and 4294967294 the overflow id of some tools */
 #define IDMAP_ID_LIMIT 4294967294ull
@@ -31,7 +31,7 @@ struct idmap_range {
 /* Pure: the lowest base >= first, aligned to size, such that [base, base+size) overlaps none of used[]
  * and ends at or below IDMAP_ID_LIMIT. Returns 0 with *out, or -1 (ENOSPC) when the id space is full. */
 int idmap_pick(const struct idmap_range *used, size_t n, uint64_t first, uint64_t size, uint64_t *out,
-	       isola_error *err);
+               isola_error *err);
 
 /* Parse /etc/subuid-style text ("name:start:count" lines; '#' comments) and append its ranges to
  * the vector v (n entries, realloc'd). Malformed lines are skipped (they are the host admin's business, not ours). */

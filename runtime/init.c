@@ -339,8 +339,8 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 	/* syscont: attach the root the parent built while our fsuid is still the host's root, which may
 	 * search the directories above root.path; the namespace's root may not (syscont.c) */
 	_cleanup_close_ int early_root = -1;
-	if (a->rootfs_mnt >= 0 && (early_root = syscont_attach_root(cfg->root_path, cfg->rootfs_propagation,
-								     a->rootfs_mnt, err)) < 0)
+	if (a->rootfs_mnt >= 0 &&
+	    (early_root = syscont_attach_root(cfg->root_path, cfg->rootfs_propagation, a->rootfs_mnt, err)) < 0)
 		return -1;
 	if (cfg->clone_flags & CLONE_NEWUSER) {
 		/* become the namespace's root when it is mapped, so what we create is owned by it */
@@ -380,7 +380,8 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 		if (mount_entry(rootfd, &m, in_userns, err) < 0)
 			return isola_err_wrap(err, "NOTIFY_SOCKET");
 	}
-	if (a->system && a->system->n_mounts && syscont_attach_mounts(rootfd, a->system->mounts, a->system->n_mounts, err) < 0)
+	if (a->system && a->system->n_mounts &&
+	    syscont_attach_mounts(rootfd, a->system->mounts, a->system->n_mounts, err) < 0)
 		return -1;
 	if (a->console_slave_mnt >= 0 && mount_attach_detached(rootfd, a->console_slave_mnt, "/dev/console", err) < 0)
 		return isola_err_wrap(err, "/dev/console");

@@ -29,7 +29,7 @@
 #include "runtime/state.h"
 #include "util.h"
 
-#define NOTIFY_DIR_INSIDE "/run/host/notify"
+#define NOTIFY_DIR_INSIDE        "/run/host/notify"
 #define READY_TIMEOUT_DEFAULT_MS 120000u
 
 /* ---- image metadata and init detection ---- */
@@ -38,8 +38,8 @@ static const struct {
 	const char *name;
 	int sig;
 } sig_names[] = {
-	{ "HUP", SIGHUP },   { "INT", SIGINT },	  { "QUIT", SIGQUIT }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 },
-	{ "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "PWR", SIGPWR },   { "CONT", SIGCONT }, { "WINCH", SIGWINCH },
+    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"PWR", SIGPWR},   {"CONT", SIGCONT}, {"WINCH", SIGWINCH},
 };
 
 int syscont_parse_signal(const char *s)
@@ -75,7 +75,7 @@ int syscont_parse_ready(const char *s, struct syscont_image_meta *m, isola_error
 	} else if (!strcmp(s, "none")) {
 		m->ready = SYSCONT_READY_NONE;
 	} else if (!strncmp(s, "file:", 5) && s[5] == '/' && strlen(s + 5) < sizeof m->ready_path &&
-		   !strstr(s + 5, "/../") && !str_has_suffix(s + 5, "/..")) {
+	           !strstr(s + 5, "/../") && !str_has_suffix(s + 5, "/..")) {
 		m->ready = SYSCONT_READY_FILE;
 		snprintf(m->ready_path, sizeof m->ready_path, "%s", s + 5);
 	} else {
@@ -134,7 +134,9 @@ int syscont_parse_metadata(const char *yaml, struct syscont_image_meta *m, isola
 		if (!strcmp(k, "isola.stop_signal")) {
 			int s = syscont_parse_signal(v);
 			if (s < 0)
-				return isola_err(err, EINVAL, "metadata.yaml: properties.isola.stop_signal: unknown signal \"%s\"", v);
+				return isola_err(err, EINVAL,
+				                 "metadata.yaml: properties.isola.stop_signal: unknown signal \"%s\"",
+				                 v);
 			m->stop_signal = s;
 		} else if (!strcmp(k, "isola.ready")) {
 			if (syscont_parse_ready(v, m, err) < 0)
@@ -189,14 +191,14 @@ static int mapping_userns(uint64_t base, isola_error *err)
 		_exit(r < 0);
 	}
 	closep(&rd);
-	struct rt_idmap m = { 0, (uint32_t)base, IDMAP_RANGE_SIZE };
+	struct rt_idmap m = {0, (uint32_t)base, IDMAP_RANGE_SIZE};
 	int fd = -1;
 	if (process_write_idmaps(pid, &m, 1, &m, 1, err) == 0) {
 		char path[64];
 		snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		EXPLAIN(fd, "user_namespaces(7)", "open(\"%s\", O_RDONLY|O_CLOEXEC)  /* the mapping for MOUNT_ATTR_IDMAP */",
-			path);
+		EXPLAIN(fd, "user_namespaces(7)",
+		        "open(\"%s\", O_RDONLY|O_CLOEXEC)  /* the mapping for MOUNT_ATTR_IDMAP */", path);
 		if (fd < 0)
 			isola_err(err, errno, "open %s", path);
 	}
@@ -212,18 +214,20 @@ static int idmapped_clone(int dirfd, const char *path, int usernsfd, unsigned ex
 	unsigned f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (*path ? 0 : AT_EMPTY_PATH);
 	_cleanup_close_ int mnt = open_tree(dirfd, path, f);
 	EXPLAIN(mnt, "open_tree(2)", "open_tree(%d, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC%s)", dirfd, path,
-		*path ? "" : "|AT_EMPTY_PATH");
+	        *path ? "" : "|AT_EMPTY_PATH");
 	if (mnt < 0)
 		return isola_err(err, errno, "clone a mount of %s", *path ? path : "layer");
-	struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP | extra_attr, .userns_fd = (uint64_t)usernsfd };
+	struct mount_attr a = {.attr_set = MOUNT_ATTR_IDMAP | extra_attr, .userns_fd = (uint64_t)usernsfd};
 	int r = mount_setattr(mnt, "", AT_EMPTY_PATH, &a, sizeof a);
-	EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%d, \"\", AT_EMPTY_PATH, {attr_set=MOUNT_ATTR_IDMAP%s, userns_fd=%d})",
-		(int)mnt, extra_attr & MOUNT_ATTR_RDONLY ? "|MOUNT_ATTR_RDONLY" : "", usernsfd);
+	EXPLAIN(r, "mount_setattr(2)",
+	        "mount_setattr(%d, \"\", AT_EMPTY_PATH, {attr_set=MOUNT_ATTR_IDMAP%s, userns_fd=%d})", (int)mnt,
+	        extra_attr & MOUNT_ATTR_RDONLY ? "|MOUNT_ATTR_RDONLY" : "", usernsfd);
 	if (r < 0)
-		return isola_err(err, errno,
-				 "id-map the mount of %s (the filesystem must support idmapped mounts: ext4, xfs, btrfs, tmpfs, "
-				 "overlayfs and squashfs do on 6.x kernels)",
-				 *path ? path : "layer");
+		return isola_err(
+		    err, errno,
+		    "id-map the mount of %s (the filesystem must support idmapped mounts: ext4, xfs, btrfs, tmpfs, "
+		    "overlayfs and squashfs do on 6.x kernels)",
+		    *path ? path : "layer");
 	return steal_fd(&mnt);
 }
 
@@ -271,8 +275,9 @@ static int ephemeral_overlay(int lower, uint64_t base, isola_error *err)
 		return isola_err(err, errno, "stat the image root");
 	(void)base;
 	int r0 = fchownat(tmnt, "upper", lst.st_uid, lst.st_gid, AT_SYMLINK_NOFOLLOW);
-	EXPLAIN(r0, "chown(2)", "fchownat(<ephemeral tmpfs>, \"upper\", %u, %u)  /* the image root's owner, host ids */",
-		(unsigned)lst.st_uid, (unsigned)lst.st_gid);
+	EXPLAIN(r0, "chown(2)",
+	        "fchownat(<ephemeral tmpfs>, \"upper\", %u, %u)  /* the image root's owner, host ids */",
+	        (unsigned)lst.st_uid, (unsigned)lst.st_gid);
 	if (r0 < 0 || fchmodat(tmnt, "upper", lst.st_mode & 07777, 0) < 0)
 		return isola_err(err, errno, "chown/chmod the upper layer's root");
 	/* The upper layer is NOT id-mapped: overlayfs creates work/work and does copy-up with the mounter's
@@ -315,8 +320,8 @@ static int build_root(const struct runtime_boot_opts *o, uint64_t base, isola_er
 	} else {
 		unsigned f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
 		img = open_tree(AT_FDCWD, o->rootfs, f);
-		EXPLAIN(img, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)",
-			o->rootfs);
+		EXPLAIN(img, "open_tree(2)",
+		        "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)", o->rootfs);
 		if (img < 0)
 			isola_err(err, errno, "clone a mount of %s", o->rootfs);
 	}
@@ -363,8 +368,9 @@ static json_t *all_caps(void)
  * I/O, the clock, LSM policy, the audit configuration — nspawn's keep-list drops the same ones. */
 static bool privileged_drop(int c)
 {
-	static const int drop[] = { 16 /* SYS_MODULE */, 17 /* SYS_RAWIO */, 25 /* SYS_TIME */, 32 /* MAC_OVERRIDE */,
-				    33 /* MAC_ADMIN */, 30 /* AUDIT_CONTROL */, 34 /* SYSLOG */, 22 /* SYS_BOOT */ };
+	static const int drop[] = {
+	    16 /* SYS_MODULE */, 17 /* SYS_RAWIO */,     25 /* SYS_TIME */, 32 /* MAC_OVERRIDE */,
+	    33 /* MAC_ADMIN */,  30 /* AUDIT_CONTROL */, 34 /* SYSLOG */,   22 /* SYS_BOOT */};
 	for (size_t i = 0; i < ARRAY_SIZE(drop); i++)
 		if (drop[i] == c)
 			return true;
@@ -393,15 +399,17 @@ static int host_mount_add(struct host_mounts *h, const char *src, const char *de
 		return isola_err(err, E2BIG, "too many mounts");
 	unsigned f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
 	int fd = open_tree(AT_FDCWD, src, f);
-	EXPLAIN(fd, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC)  /* for %s */", src, dest);
+	EXPLAIN(fd, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC)  /* for %s */", src,
+	        dest);
 	if (fd < 0)
 		return isola_err(err, errno, "bind source %s", src);
 	h->m[h->n].fd = fd;
 	h->m[h->n++].destination = dest;
-	struct mount_attr a = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (ro ? MOUNT_ATTR_RDONLY : 0) };
+	struct mount_attr a = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (ro ? MOUNT_ATTR_RDONLY : 0)};
 	int r = mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof a);
-	EXPLAIN(r, "mount_setattr(2)", "mount_setattr(%d <%s>, \"\", AT_EMPTY_PATH, {attr_set=MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV%s})",
-		fd, src, ro ? "|MOUNT_ATTR_RDONLY" : "");
+	EXPLAIN(r, "mount_setattr(2)",
+	        "mount_setattr(%d <%s>, \"\", AT_EMPTY_PATH, {attr_set=MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV%s})", fd, src,
+	        ro ? "|MOUNT_ATTR_RDONLY" : "");
 	if (r < 0)
 		return isola_err(err, errno, "set attributes of bind %s", src);
 	return 0;
@@ -413,12 +421,12 @@ int syscont_attach_root(const char *root_path, unsigned long propagation, int mn
 	unsigned long first = (prop & MS_SHARED) ? (MS_SLAVE | MS_REC) : prop;
 	int r = mount(NULL, "/", NULL, first, NULL);
 	EXPLAIN(r, "mount_namespaces(7)", "mount(NULL, \"/\", NULL, %s)  /* before attaching the root */",
-		explain_mount_flags(first));
+	        explain_mount_flags(first));
 	if (r < 0)
 		return isola_err(err, errno, "make / %s", explain_mount_flags(first));
 	r = move_mount(mnt, "", AT_FDCWD, root_path, MOVE_MOUNT_F_EMPTY_PATH);
-	EXPLAIN(r, "move_mount(2)", "move_mount(%d <id-mapped root>, \"\", AT_FDCWD, \"%s\", MOVE_MOUNT_F_EMPTY_PATH)", mnt,
-		root_path);
+	EXPLAIN(r, "move_mount(2)", "move_mount(%d <id-mapped root>, \"\", AT_FDCWD, \"%s\", MOVE_MOUNT_F_EMPTY_PATH)",
+	        mnt, root_path);
 	if (r < 0)
 		return isola_err(err, errno, "attach the root on %s", root_path);
 	int fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -435,12 +443,13 @@ int syscont_attach_mounts(int rootfd, const struct runtime_system_mount *m, size
 		if (fstat(m[i].fd, &st) < 0)
 			return isola_err(err, errno, "stat the mount for %s", m[i].destination);
 		_cleanup_close_ int target = safe_create_target(rootfd, m[i].destination, S_ISDIR(st.st_mode),
-								S_ISDIR(st.st_mode) ? 0755 : 0644, err);
+		                                                S_ISDIR(st.st_mode) ? 0755 : 0644, err);
 		if (target < 0)
 			return isola_err_wrap(err, "mount target %s", m[i].destination);
 		int r = move_mount(m[i].fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
-		EXPLAIN(r, "move_mount(2)", "move_mount(%d, \"\", %d <%s>, \"\", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH)",
-			m[i].fd, (int)target, m[i].destination);
+		EXPLAIN(r, "move_mount(2)",
+		        "move_mount(%d, \"\", %d <%s>, \"\", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH)", m[i].fd,
+		        (int)target, m[i].destination);
 		if (r < 0)
 			return isola_err(err, errno, "mount on %s", m[i].destination);
 	}
@@ -454,7 +463,8 @@ static json_t *build_config(const char *id, const struct runtime_boot_opts *o, u
 		json_t *k = json_array();
 		size_t i;
 		json_t *e;
-		json_array_foreach(caps, i, e) {
+		json_array_foreach(caps, i, e)
+		{
 			int c = caps_from_name(json_string_value(e));
 			/* only what the runtime itself holds can be kept (capset(2) refuses the rest) */
 			if (!privileged_drop(c) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
@@ -463,16 +473,16 @@ static json_t *build_config(const char *id, const struct runtime_boot_opts *o, u
 		json_decref(caps);
 		caps = k;
 	}
-	json_t *env = json_pack("[s, s]", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=linux");
+	json_t *env =
+	    json_pack("[s, s]", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=linux");
 	if (notify)
 		json_array_append_new(env, json_string("NOTIFY_SOCKET=" NOTIFY_DIR_INSIDE "/notify.sock"));
 	const char *hostname = o->hostname ? o->hostname : hostname_valid(id) ? id : "isola";
 	json_t *cfg = json_pack(
-		"{s:s, s:{s:s, s:b}, s:s, s:{s:b, s:{s:i, s:i}, s:[s], s:o, s:s, s:{s:O, s:O, s:O, s:[], s:[]}, s:b}}",
-		"ociVersion", "1.2.0", "root", "path", o->rootfs, "readonly", false, "hostname", hostname, "process",
-		"terminal", false, "user", "uid", 0, "gid", 0, "args", "/sbin/init", "env", env, "cwd", "/",
-		"capabilities", "bounding", caps, "effective", caps, "permitted", caps, "inheritable", "ambient",
-		"noNewPrivileges", false);
+	    "{s:s, s:{s:s, s:b}, s:s, s:{s:b, s:{s:i, s:i}, s:[s], s:o, s:s, s:{s:O, s:O, s:O, s:[], s:[]}, s:b}}",
+	    "ociVersion", "1.2.0", "root", "path", o->rootfs, "readonly", false, "hostname", hostname, "process",
+	    "terminal", false, "user", "uid", 0, "gid", 0, "args", "/sbin/init", "env", env, "cwd", "/", "capabilities",
+	    "bounding", caps, "effective", caps, "permitted", caps, "inheritable", "ambient", "noNewPrivileges", false);
 	json_decref(caps);
 	if (!cfg)
 		return NULL;
@@ -481,8 +491,8 @@ static json_t *build_config(const char *id, const struct runtime_boot_opts *o, u
 	json_array_append_new(mounts, mnt("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
 	json_array_append_new(mounts, mnt("/sys/fs/cgroup", "cgroup2", "cgroup2", "nosuid,noexec,nodev"));
 	json_array_append_new(mounts, mnt("/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k"));
-	json_array_append_new(mounts, mnt("/dev/pts", "devpts", "devpts",
-					  "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"));
+	json_array_append_new(
+	    mounts, mnt("/dev/pts", "devpts", "devpts", "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"));
 	json_array_append_new(mounts, mnt("/dev/shm", "tmpfs", "shm", "nosuid,noexec,nodev,mode=1777,size=65536k"));
 	json_array_append_new(mounts, mnt("/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev"));
 	/* CONTAINER_INTERFACE.md: /run and /run/lock are tmpfs the container owns */
@@ -492,23 +502,24 @@ static json_t *build_config(const char *id, const struct runtime_boot_opts *o, u
 
 	json_t *lx = json_object();
 	json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "mount", "type", "ipc",
-			       "type", "uts", "type", "cgroup");
+	                       "type", "uts", "type", "cgroup");
 	json_array_append_new(ns, o->netns ? json_pack("{s:s, s:s}", "type", "network", "path", o->netns)
-					   : json_pack("{s:s}", "type", "network"));
+	                                   : json_pack("{s:s}", "type", "network"));
 	if (!o->privileged) {
 		json_array_append_new(ns, json_pack("{s:s}", "type", "user"));
 		json_t *map = json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID", (json_int_t)base, "size",
-					(json_int_t)IDMAP_RANGE_SIZE);
+		                        (json_int_t)IDMAP_RANGE_SIZE);
 		json_object_set(lx, "uidMappings", map);
 		json_object_set_new(lx, "gidMappings", map);
 		/* a user namespace owns its sysctls: /proc/sys stays writable (CONTAINER_INTERFACE.md) */
 		json_object_set_new(lx, "readonlyPaths", json_pack("[s, s]", "/proc/sysrq-trigger", "/proc/irq"));
 	} else {
-		json_object_set_new(lx, "readonlyPaths",
-				    json_pack("[s, s, s, s]", "/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"));
+		json_object_set_new(
+		    lx, "readonlyPaths",
+		    json_pack("[s, s, s, s]", "/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"));
 		json_object_set_new(lx, "maskedPaths",
-				    json_pack("[s, s, s, s, s]", "/proc/kcore", "/proc/keys", "/proc/timer_list",
-					      "/sys/firmware", "/proc/acpi"));
+		                    json_pack("[s, s, s, s, s]", "/proc/kcore", "/proc/keys", "/proc/timer_list",
+		                              "/sys/firmware", "/proc/acpi"));
 	}
 	json_object_set_new(lx, "namespaces", ns);
 	char cg[RUNTIME_ID_MAX + 16];
@@ -521,7 +532,8 @@ static json_t *build_config(const char *id, const struct runtime_boot_opts *o, u
 		json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)o->pids_limit));
 	json_object_set_new(lx, "resources", res);
 	json_object_set_new(cfg, "linux", lx);
-	json_object_set_new(cfg, "annotations", json_pack("{s:s}", "org.isola.system", o->privileged ? "privileged" : "unprivileged"));
+	json_object_set_new(cfg, "annotations",
+	                    json_pack("{s:s}", "org.isola.system", o->privileged ? "privileged" : "unprivileged"));
 	return cfg;
 }
 
@@ -529,7 +541,7 @@ static json_t *build_config(const char *id, const struct runtime_boot_opts *o, u
 
 static int notify_socket_open(const char *dir, isola_error *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify.sock", dir) >= (int)sizeof sa.sun_path)
 		return isola_err(err, ENAMETOOLONG, "notify socket in %s", dir);
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -537,8 +549,8 @@ static int notify_socket_open(const char *dir, isola_error *err)
 		return isola_err(err, errno, "socket");
 	unlink(sa.sun_path);
 	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-	EXPLAIN(r, "bind(2), sd_notify(3)", "bind(%d, \"%s\")  /* NOTIFY_SOCKET=" NOTIFY_DIR_INSIDE "/notify.sock inside */",
-		(int)fd, sa.sun_path);
+	EXPLAIN(r, "bind(2), sd_notify(3)",
+	        "bind(%d, \"%s\")  /* NOTIFY_SOCKET=" NOTIFY_DIR_INSIDE "/notify.sock inside */", (int)fd, sa.sun_path);
 	if (r < 0)
 		return isola_err(err, errno, "bind %s", sa.sun_path);
 	/* every uid of the container may notify (systemd's own socket is world-writable too) */
@@ -565,13 +577,13 @@ static bool marker_present(pid_t pid, const char *path)
 	_cleanup_close_ int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
 		return false;
-	isola_error ig = { 0 };
+	isola_error ig = {0};
 	_cleanup_close_ int fd = safe_openat(rfd, path, O_PATH, 0, &ig);
 	return fd >= 0;
 }
 
-static int wait_ready(const char *id, pid_t pid, enum syscont_ready kind, const char *path, int nfd, unsigned timeout_ms,
-		      isola_error *err)
+static int wait_ready(const char *id, pid_t pid, enum syscont_ready kind, const char *path, int nfd,
+                      unsigned timeout_ms, isola_error *err)
 {
 	_cleanup_close_ int pfd = pidfd_open(pid, 0);
 	if (pfd < 0)
@@ -579,17 +591,19 @@ static int wait_ready(const char *id, pid_t pid, enum syscont_ready kind, const 
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	for (;;) {
 		if (kind == SYSCONT_READY_FILE && marker_present(pid, path)) {
-			EXPLAIN(0, "openat2(2)", "openat2(/proc/%d/root, \"%s\", RESOLVE_IN_ROOT)  /* ready marker present */",
-				pid, path);
+			EXPLAIN(0, "openat2(2)",
+			        "openat2(/proc/%d/root, \"%s\", RESOLVE_IN_ROOT)  /* ready marker present */", pid,
+			        path);
 			return 0;
 		}
 		uint64_t now = now_ns();
 		if (now >= deadline)
 			return isola_err(err, ETIMEDOUT, "%s: not ready after %u ms (waiting for %s)", id, timeout_ms,
-					 kind == SYSCONT_READY_NOTIFY ? "READY=1 on NOTIFY_SOCKET" : path);
+			                 kind == SYSCONT_READY_NOTIFY ? "READY=1 on NOTIFY_SOCKET" : path);
 		int left = (int)((deadline - now) / 1000000ull) + 1;
-		struct pollfd p[2] = { { .fd = pfd, .events = POLLIN }, { .fd = nfd, .events = POLLIN } };
-		int r = poll(p, kind == SYSCONT_READY_NOTIFY ? 2 : 1, kind == SYSCONT_READY_FILE ? (left < 10 ? left : 10) : left);
+		struct pollfd p[2] = {{.fd = pfd, .events = POLLIN}, {.fd = nfd, .events = POLLIN}};
+		int r = poll(p, kind == SYSCONT_READY_NOTIFY ? 2 : 1,
+		             kind == SYSCONT_READY_FILE ? (left < 10 ? left : 10) : left);
 		if (r < 0 && errno != EINTR)
 			return isola_err(err, errno, "poll");
 		if (r > 0 && (p[0].revents & POLLIN))
@@ -600,7 +614,8 @@ static int wait_ready(const char *id, pid_t pid, enum syscont_ready kind, const 
 			while ((n = recv(nfd, buf, sizeof buf - 1, 0)) > 0) {
 				buf[n] = 0;
 				if (has_ready(buf)) {
-					EXPLAIN(n, "recv(2), sd_notify(3)", "recv(%d <notify socket>) = \"READY=1\"", nfd);
+					EXPLAIN(n, "recv(2), sd_notify(3)", "recv(%d <notify socket>) = \"READY=1\"",
+					        nfd);
 					return 0;
 				}
 			}
@@ -619,7 +634,7 @@ static void remove_syscont_dir(const struct runtime_ctx *ctx, const char *id)
 {
 	char d[PATH_MAX], p[PATH_MAX + 32];
 	syscont_dir(ctx, id, d, sizeof d);
-	static const char *const files[] = { "notify/notify.sock", "config.json", "boot.json" };
+	static const char *const files[] = {"notify/notify.sock", "config.json", "boot.json"};
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		snprintf(p, sizeof p, "%s/%s", d, files[i]);
 		unlink(p);
@@ -637,7 +652,8 @@ static int mkdir_p(const char *path, mode_t mode, isola_error *err)
 		if (*s != '/')
 			continue;
 		*s = 0;
-		if (mkdir(tmp, 0711) < 0 && errno != EEXIST) /* searchable: the bind source is opened as the container's root */
+		if (mkdir(tmp, 0711) < 0 &&
+		    errno != EEXIST) /* searchable: the bind source is opened as the container's root */
 			return isola_err(err, errno, "mkdir %s", tmp);
 		*s = '/';
 	}
@@ -657,7 +673,7 @@ static void boot_guard_release(struct boot_guard *g)
 {
 	if (g->committed)
 		return;
-	isola_error ig = { 0 };
+	isola_error ig = {0};
 	if (g->created)
 		runtime_delete(g->ctx, g->id, true, &ig);
 	if (g->dir_made)
@@ -667,7 +683,7 @@ static void boot_guard_release(struct boot_guard *g)
 }
 
 int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct runtime_boot_opts *o,
-		 struct runtime_boot_result *res, isola_error *err)
+                 struct runtime_boot_result *res, isola_error *err)
 {
 	uint64_t t0 = now_ns();
 	memset(res, 0, sizeof *res);
@@ -675,11 +691,12 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 		return isola_err(err, EINVAL, "container id \"%s\" is not valid", id);
 	if (!o->rootfs)
 		return isola_err(err, EINVAL, "boot %s: no root filesystem given", id);
-	struct syscont_image_meta meta = { 0 };
+	struct syscont_image_meta meta = {0};
 	if (o->metadata) {
 		_cleanup_free_ char *yaml = NULL;
 		size_t len;
-		if (read_file_at(AT_FDCWD, o->metadata, &yaml, &len, err) < 0 || syscont_parse_metadata(yaml, &meta, err) < 0)
+		if (read_file_at(AT_FDCWD, o->metadata, &yaml, &len, err) < 0 ||
+		    syscont_parse_metadata(yaml, &meta, err) < 0)
 			return isola_err_wrap(err, "boot %s: %s", id, o->metadata);
 	}
 	if (o->stop_signal)
@@ -697,15 +714,15 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 	res->ready = meta.ready;
 	res->stop_signal = meta.stop_signal;
 
-	_cleanup_(boot_guard_release) struct boot_guard g = { .ctx = ctx, .id = id, .idmap_dir = o->idmap_dir };
+	_cleanup_(boot_guard_release) struct boot_guard g = {.ctx = ctx, .id = id, .idmap_dir = o->idmap_dir};
 	/* refuse a taken id before allocating anything for it */
 	struct runtime_state st;
-	isola_error probe = { 0 };
+	isola_error probe = {0};
 	if (runtime_state(ctx, id, &st, &probe) == 0)
 		return isola_err(err, EEXIST, "boot %s: a container with this id exists", id);
 	uint64_t base = 0;
 	if (!o->privileged) {
-		isola_error had = { 0 };
+		isola_error had = {0};
 		bool existed = idmap_lookup(o->idmap_dir, id, &base, &had) == 0;
 		if (idmap_alloc(o->idmap_dir, id, &base, err) < 0)
 			return isola_err_wrap(err, "boot %s", id);
@@ -726,7 +743,7 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 		if ((nfd = notify_socket_open(notify_dir, err)) < 0)
 			return isola_err_wrap(err, "boot %s", id);
 	}
-	_cleanup_(host_mounts_close) struct host_mounts hm = { .n = 0 };
+	_cleanup_(host_mounts_close) struct host_mounts hm = {.n = 0};
 	if (notify && host_mount_add(&hm, notify_dir, NOTIFY_DIR_INSIDE, false, err) < 0)
 		return isola_err_wrap(err, "boot %s", id);
 	for (size_t i = 0; i < o->n_binds; i++)
@@ -746,10 +763,10 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 	if (o->console_master >= 0 && !o->privileged) {
 		_cleanup_close_ int slave = ioctl(o->console_master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 		EXPLAIN(slave, "ioctl_tty(2)", "ioctl(%d <console master>, TIOCGPTPEER, O_RDWR|O_NOCTTY|O_CLOEXEC)",
-			o->console_master);
+		        o->console_master);
 		int r = slave < 0 ? -1 : fchown(slave, (uid_t)base, (gid_t)(base + 5));
 		EXPLAIN(r, "chown(2)", "fchown(<console slave>, %llu, %llu)  /* root:tty of the container */",
-			(unsigned long long)base, (unsigned long long)base + 5);
+		        (unsigned long long)base, (unsigned long long)base + 5);
 		if (r < 0)
 			return isola_err(err, errno, "boot %s: give the console to the container's root", id);
 	}
@@ -761,13 +778,20 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 		uuid[strcspn(uuid, "\n")] = 0;
 	}
 	struct runtime_create_opts co = {
-		.bundle = dir,
-		.console_socket_fd = -1,
-		.stdio = RUNTIME_STDIO_INHERIT,
-		.system = { .enabled = true, .uuid = o->uuid ? o->uuid : uuid, .console_master = o->console_master,
-			    .stop_signal = meta.stop_signal, .rootfs_mnt_set = true, .rootfs_mnt = root,
-			    .cgroup_inner = "init", .cgroup_owner_uid = (uid_t)base, .cgroup_owner_gid = (gid_t)base,
-			    .mounts = hm.m, .n_mounts = hm.n },
+	    .bundle = dir,
+	    .console_socket_fd = -1,
+	    .stdio = RUNTIME_STDIO_INHERIT,
+	    .system = {.enabled = true,
+	               .uuid = o->uuid ? o->uuid : uuid,
+	               .console_master = o->console_master,
+	               .stop_signal = meta.stop_signal,
+	               .rootfs_mnt_set = true,
+	               .rootfs_mnt = root,
+	               .cgroup_inner = "init",
+	               .cgroup_owner_uid = (uid_t)base,
+	               .cgroup_owner_gid = (gid_t)base,
+	               .mounts = hm.m,
+	               .n_mounts = hm.n},
 	};
 	_cleanup_close_ int devnull = -1;
 	if (o->console_master < 0) {
@@ -786,7 +810,8 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 		return isola_err_wrap(err, "boot %s", id);
 	res->created_ns = now_ns() - t0;
 	if (meta.ready != SYSCONT_READY_NONE &&
-	    wait_ready(id, res->pid, meta.ready, meta.ready_path, nfd, o->ready_timeout_ms ? o->ready_timeout_ms : READY_TIMEOUT_DEFAULT_MS, err) < 0)
+	    wait_ready(id, res->pid, meta.ready, meta.ready_path, nfd,
+	               o->ready_timeout_ms ? o->ready_timeout_ms : READY_TIMEOUT_DEFAULT_MS, err) < 0)
 		return -1;
 	res->ready_ns = now_ns() - t0;
 	g.committed = true;
@@ -794,7 +819,7 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 }
 
 int runtime_halt(const struct runtime_ctx *ctx, const char *id, unsigned timeout_ms, const char *idmap_dir,
-		 bool release_ids, isola_error *err)
+                 bool release_ids, isola_error *err)
 {
 	struct runtime_state s;
 	if (runtime_state(ctx, id, &s, err) < 0)

@@ -34,9 +34,9 @@ enum syscont_ready { SYSCONT_READY_AUTO = 0, SYSCONT_READY_NOTIFY, SYSCONT_READY
 
 /* What an image says about its init (metadata.yaml "properties", docs/images.md). */
 struct syscont_image_meta {
-	int stop_signal;              /* 0: unknown */
-	enum syscont_ready ready;      /* AUTO: unknown */
-	char ready_path[256];         /* SYSCONT_READY_FILE: absolute path inside the container */
+	int stop_signal;          /* 0: unknown */
+	enum syscont_ready ready; /* AUTO: unknown */
+	char ready_path[256];     /* SYSCONT_READY_FILE: absolute path inside the container */
 };
 
 /* "SIGRTMIN+3", "RTMIN+3", "SIGPWR", "USR2", "15" → the number; -1 when unknown. */
@@ -57,30 +57,30 @@ struct syscont_bind {
 };
 
 struct runtime_boot_opts {
-	const char *rootfs;          /* the image's root directory (required) */
-	const char *metadata;        /* metadata.yaml of the image, NULL: none (detect) */
-	bool ephemeral;              /* overlay: rootfs read-only below, a private tmpfs above */
-	bool privileged;             /* no user namespace: root inside is root outside (explicit opt-in) */
-	const char *idmap_dir;       /* id-range database directory, NULL: IDMAP_DEFAULT_DIR */
-	const char *hostname;        /* NULL: the id when it is a valid hostname, else "isola" */
-	const char *uuid;            /* container_uuid, NULL: a random one */
-	int console_master;          /* a pty master the caller owns (posix_openpt + unlockpt); -1: none */
-	int stop_signal;             /* 0: metadata, then detection */
-	enum syscont_ready ready;    /* AUTO: metadata, then detection */
-	const char *ready_path;      /* with SYSCONT_READY_FILE */
-	unsigned ready_timeout_ms;   /* 0: 120000 */
-	int64_t memory_limit;        /* bytes on the outer cgroup, 0: none */
-	int64_t pids_limit;          /* 0: none */
+	const char *rootfs;        /* the image's root directory (required) */
+	const char *metadata;      /* metadata.yaml of the image, NULL: none (detect) */
+	bool ephemeral;            /* overlay: rootfs read-only below, a private tmpfs above */
+	bool privileged;           /* no user namespace: root inside is root outside (explicit opt-in) */
+	const char *idmap_dir;     /* id-range database directory, NULL: IDMAP_DEFAULT_DIR */
+	const char *hostname;      /* NULL: the id when it is a valid hostname, else "isola" */
+	const char *uuid;          /* container_uuid, NULL: a random one */
+	int console_master;        /* a pty master the caller owns (posix_openpt + unlockpt); -1: none */
+	int stop_signal;           /* 0: metadata, then detection */
+	enum syscont_ready ready;  /* AUTO: metadata, then detection */
+	const char *ready_path;    /* with SYSCONT_READY_FILE */
+	unsigned ready_timeout_ms; /* 0: 120000 */
+	int64_t memory_limit;      /* bytes on the outer cgroup, 0: none */
+	int64_t pids_limit;        /* 0: none */
 	const struct syscont_bind *binds;
 	size_t n_binds;
-	const char *netns;           /* join this network namespace (netd's), NULL: a new empty one */
+	const char *netns; /* join this network namespace (netd's), NULL: a new empty one */
 };
 
 struct runtime_boot_result {
-	pid_t pid;                   /* init's host pid */
-	uint64_t host_id_base;       /* 0 when privileged */
+	pid_t pid;                     /* init's host pid */
+	uint64_t host_id_base;         /* 0 when privileged */
 	uint64_t created_ns, ready_ns; /* CLOCK_MONOTONIC durations from the call: create done, ready seen */
-	enum syscont_ready ready;    /* what was waited for */
+	enum syscont_ready ready;      /* what was waited for */
 	int stop_signal;
 };
 
@@ -96,8 +96,8 @@ int syscont_attach_mounts(int rootfd, const struct runtime_system_mount *m, size
 /* Boot: allocate ids, write the bundle, create, start, wait until ready. On failure nothing is left
  * (container deleted, ids released when this call allocated them). */
 int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct runtime_boot_opts *o,
-		 struct runtime_boot_result *res, isola_error *err);
+                 struct runtime_boot_result *res, isola_error *err);
 /* Clean shutdown: stop signal, wait up to timeout_ms, cgroup.kill; then delete and (release_ids) give the
  * host id block back. A container already stopped is just deleted. */
 int runtime_halt(const struct runtime_ctx *ctx, const char *id, unsigned timeout_ms, const char *idmap_dir,
-		 bool release_ids, isola_error *err);
+                 bool release_ids, isola_error *err);

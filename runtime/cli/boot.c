@@ -29,11 +29,11 @@
 
 #define BOOT_USAGE                                                                                                     \
 	"boot [--image DIR | --rootfs DIR [--metadata FILE]] [--ephemeral] [--privileged] [--idmap-dir DIR] "          \
-	"[--hostname H] [--uuid U] [--stop-signal SIG] [--ready notify|file:PATH|none] [--timeout SECS] "             \
+	"[--hostname H] [--uuid U] [--stop-signal SIG] [--ready notify|file:PATH|none] [--timeout SECS] "              \
 	"[--memory SIZE] [--pids N] [--bind SRC:DST[:ro]]... [--netns PATH] [--console-socket SOCK | "                 \
 	"--console-log FILE] ID"
 #define HALT_USAGE "halt [--timeout SECS] [--idmap-dir DIR] [--keep-ids] ID"
-#define MAX_BINDS 32
+#define MAX_BINDS  32
 
 /* The console holder: a child that keeps the pty master read until the container's init is gone. It keeps
  * a slave fd of its own open all along: with no slave open, the master reads EIO, and an init that closes
@@ -54,8 +54,8 @@ static void console_holder(int master, int pidpipe, int logfd)
 	int pfd = -1;
 	char buf[8192];
 	for (;;) {
-		struct pollfd p[3] = { { .fd = master, .events = POLLIN }, { .fd = pidpipe, .events = POLLIN },
-				       { .fd = pfd, .events = POLLIN } };
+		struct pollfd p[3] = {
+		    {.fd = master, .events = POLLIN}, {.fd = pidpipe, .events = POLLIN}, {.fd = pfd, .events = POLLIN}};
 		if (poll(p, 3, -1) < 0)
 			continue;
 		if (p[0].revents & POLLIN) {
@@ -109,53 +109,37 @@ static const char *ready_name(enum syscont_ready r)
 int cmd_boot(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "image", required_argument, NULL, 'i' },	   { "rootfs", required_argument, NULL, 'r' },
-		{ "metadata", required_argument, NULL, 'm' },	   { "ephemeral", no_argument, NULL, 'e' },
-		{ "privileged", no_argument, NULL, 'P' },	   { "idmap-dir", required_argument, NULL, 'I' },
-		{ "hostname", required_argument, NULL, 'h' },	   { "uuid", required_argument, NULL, 'u' },
-		{ "stop-signal", required_argument, NULL, 's' },   { "ready", required_argument, NULL, 'R' },
-		{ "timeout", required_argument, NULL, 't' },	   { "memory", required_argument, NULL, 'M' },
-		{ "pids", required_argument, NULL, 'p' },	   { "bind", required_argument, NULL, 'b' },
-		{ "netns", required_argument, NULL, 'n' },	   { "console-socket", required_argument, NULL, 'c' },
-		{ "console-log", required_argument, NULL, 'l' },   { NULL, 0, NULL, 0 },
+	    {"image", required_argument, NULL, 'i'},       {"rootfs", required_argument, NULL, 'r'},
+	    {"metadata", required_argument, NULL, 'm'},    {"ephemeral", no_argument, NULL, 'e'},
+	    {"privileged", no_argument, NULL, 'P'},        {"idmap-dir", required_argument, NULL, 'I'},
+	    {"hostname", required_argument, NULL, 'h'},    {"uuid", required_argument, NULL, 'u'},
+	    {"stop-signal", required_argument, NULL, 's'}, {"ready", required_argument, NULL, 'R'},
+	    {"timeout", required_argument, NULL, 't'},     {"memory", required_argument, NULL, 'M'},
+	    {"pids", required_argument, NULL, 'p'},        {"bind", required_argument, NULL, 'b'},
+	    {"netns", required_argument, NULL, 'n'},       {"console-socket", required_argument, NULL, 'c'},
+	    {"console-log", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0},
 	};
-	struct runtime_boot_opts bo = { .console_master = -1 };
+	struct runtime_boot_opts bo = {.console_master = -1};
 	struct syscont_bind binds[MAX_BINDS];
 	const char *image = NULL, *console_socket = NULL, *console_log = NULL;
 	char rootfs_buf[4096], meta_buf[4096];
 	int o;
 	while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (o) {
-		case 'i':
-			image = optarg;
-			break;
-		case 'r':
-			bo.rootfs = optarg;
-			break;
-		case 'm':
-			bo.metadata = optarg;
-			break;
-		case 'e':
-			bo.ephemeral = true;
-			break;
-		case 'P':
-			bo.privileged = true;
-			break;
-		case 'I':
-			bo.idmap_dir = optarg;
-			break;
-		case 'h':
-			bo.hostname = optarg;
-			break;
-		case 'u':
-			bo.uuid = optarg;
-			break;
+		case 'i': image = optarg; break;
+		case 'r': bo.rootfs = optarg; break;
+		case 'm': bo.metadata = optarg; break;
+		case 'e': bo.ephemeral = true; break;
+		case 'P': bo.privileged = true; break;
+		case 'I': bo.idmap_dir = optarg; break;
+		case 'h': bo.hostname = optarg; break;
+		case 'u': bo.uuid = optarg; break;
 		case 's':
 			if ((bo.stop_signal = syscont_parse_signal(optarg)) < 0)
 				return isola_err(&c->err, EINVAL, "--stop-signal: unknown signal \"%s\"", optarg);
 			break;
 		case 'R': {
-			struct syscont_image_meta m = { 0 };
+			struct syscont_image_meta m = {0};
 			if (syscont_parse_ready(optarg, &m, &c->err) < 0)
 				return isola_err_wrap(&c->err, "--ready");
 			bo.ready = m.ready;
@@ -190,17 +174,10 @@ int cmd_boot(struct cli *c, int argc, char **argv)
 				return -1;
 			bo.n_binds++;
 			break;
-		case 'n':
-			bo.netns = optarg;
-			break;
-		case 'c':
-			console_socket = optarg;
-			break;
-		case 'l':
-			console_log = optarg;
-			break;
-		default:
-			return cli_usage(c, BOOT_USAGE);
+		case 'n': bo.netns = optarg; break;
+		case 'c': console_socket = optarg; break;
+		case 'l': console_log = optarg; break;
+		default: return cli_usage(c, BOOT_USAGE);
 		}
 	}
 	const char *id = cli_id(c, argc, argv, BOOT_USAGE);
@@ -233,7 +210,7 @@ int cmd_boot(struct cli *c, int argc, char **argv)
 			return -1;
 	} else {
 		_cleanup_close_ int logfd = open(console_log ? console_log : "/dev/null",
-						 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+		                                 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
 		if (logfd < 0)
 			return isola_err(&c->err, errno, "--console-log %s", console_log ? console_log : "/dev/null");
 		int pp[2];
@@ -270,8 +247,10 @@ int cmd_boot(struct cli *c, int argc, char **argv)
 int cmd_halt(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "timeout", required_argument, NULL, 't' }, { "idmap-dir", required_argument, NULL, 'I' },
-		{ "keep-ids", no_argument, NULL, 'k' },	     { NULL, 0, NULL, 0 },
+	    {"timeout", required_argument, NULL, 't'},
+	    {"idmap-dir", required_argument, NULL, 'I'},
+	    {"keep-ids", no_argument, NULL, 'k'},
+	    {NULL, 0, NULL, 0},
 	};
 	unsigned timeout = 30;
 	const char *idmap_dir = NULL;

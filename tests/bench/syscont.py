@@ -25,6 +25,7 @@ import time
 RUNTIME = pathlib.Path(sys.argv[1]).resolve()
 IMAGES = pathlib.Path(sys.argv[2]).resolve()
 RUNS = int(os.environ.get("RUNS", "20"))
+ONLY = os.environ.get("IMAGES", "busybox,debian").split(",")
 DEB_RUNS = int(os.environ.get("DEBIAN_RUNS", "10"))
 MARKER = "run/isola-booted"
 TIMEOUT = 300
@@ -33,6 +34,11 @@ TIMEOUT = 300
 def sh(*argv, **kw):
     return subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, **kw)
+
+
+def copy_tree(src, dst):
+    """cp -a: owners, modes, xattrs, device nodes as nodes (reading the image's /dev/console would block)."""
+    subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
 
 
 def wait_marker(pid, t_end):
@@ -64,6 +70,8 @@ class Isola:
         return t1 - t0, f"b{n}"
 
     def userspace(self, h):
+        # the marker service runs just before the boot job completes: wait for it, then ask
+        sh(RUNTIME, "--root", self.root, "exec", h, "systemctl", "is-system-running", "--wait")
         p = sh(RUNTIME, "--root", self.root, "exec", h, "systemd-analyze")
         # "Startup finished in 3.443s (userspace)" (in a container systemd has no kernel/initrd part)
         txt = p.stdout.split("Startup finished in ")[1].split(" (userspace)")[0]
@@ -82,7 +90,7 @@ class Lxc:
         self.path = work / "lxc"
         d = self.path / "c"
         d.mkdir(parents=True)
-        shutil.copytree(image / "rootfs", d / "rootfs", symlinks=True)
+        copy_tree(image / "rootfs", d / "rootfs")
         (d / "config").write_text(f"""lxc.uts.name = c
 lxc.rootfs.path = dir:{d}/rootfs
 lxc.init.cmd = /sbin/init
@@ -113,7 +121,7 @@ class Nspawn:
 
     def __init__(self, work, image, halt):
         self.dir = work / "nspawn"
-        shutil.copytree(image / "rootfs", self.dir, symlinks=True)
+        copy_tree(image / "rootfs", self.dir)
         osr = self.dir / "etc/os-release"
         if not osr.exists() and not osr.is_symlink():
             osr.write_text("ID=busybox\nNAME=BusyBox\n")  # nspawn refuses a tree without os-release
@@ -168,9 +176,11 @@ def measure(tool, runs, analyze=False):
     times, over, user = [], [], []
     for i in range(runs + 1):  # the first boot warms caches and is not counted
         t, h = tool.boot(i)
-        if analyze:
-            u = tool.userspace(h)
-        tool.stop(h)
+        try:
+            if analyze:
+                u = tool.userspace(h)
+        finally:
+            tool.stop(h)
         if i == 0:
             continue
         times.append(t)
@@ -185,12 +195,16 @@ def measure(tool, runs, analyze=False):
     return r
 
 
+IMAGE_LIST = [x for x in (("busybox", RUNS, "SIGUSR2"), ("debian", int(os.environ.get("DEBIAN_RUNS", "10")),
+                                                             "SIGRTMIN+3")) if x[0] in ONLY]
+
+
 def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="isola-bench-syscont."))
     os.chmod(work, 0o711)
     results = {}
     try:
-        for img, runs, halt in (("busybox", RUNS, "SIGUSR2"), ("debian", DEB_RUNS, "SIGRTMIN+3")):
+        for img, runs, halt in IMAGE_LIST:
             tb = IMAGES / f"{img}.tar.gz"
             if not tb.exists():
                 print(f"bench-syscont: {tb} missing, {img} skipped (make images)", file=sys.stderr)
@@ -215,6 +229,7 @@ def main():
                 except Exception as e:  # a peer that cannot run here is reported, not fatal
                     rows.append({"tool": t.name, "error": str(e)[:300]})
             results[img] = rows
+            print(json.dumps({img: rows}), file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(results, indent=1))

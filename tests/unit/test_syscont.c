@@ -20,7 +20,7 @@ static void test_pick_empty(void **s)
 {
 	(void)s;
 	uint64_t b;
-	isola_error e = { 0 };
+	isola_error e = {0};
 	assert_int_equal(idmap_pick(NULL, 0, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, &e), 0);
 	assert_int_equal(b % IDMAP_RANGE_SIZE, 0);
 	assert_true(b >= IDMAP_FIRST_BASE);
@@ -31,9 +31,9 @@ static void test_pick_skips_overlaps(void **s)
 {
 	(void)s;
 	uint64_t b;
-	isola_error e = { 0 };
+	isola_error e = {0};
 	/* an allocated block at the first slot, and a delegated subuid range straddling the next two */
-	struct idmap_range used[] = { { 1048576, 65536 }, { 1114112 + 100, 100000 } };
+	struct idmap_range used[] = {{1048576, 65536}, {1114112 + 100, 100000}};
 	assert_int_equal(idmap_pick(used, 2, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, &e), 0);
 	for (size_t i = 0; i < 2; i++)
 		assert_false(b < used[i].base + used[i].size && used[i].base < b + IDMAP_RANGE_SIZE);
@@ -44,8 +44,8 @@ static void test_pick_full(void **s)
 {
 	(void)s;
 	uint64_t b;
-	isola_error e = { 0 };
-	struct idmap_range all = { 0, IDMAP_ID_LIMIT + 1 };
+	isola_error e = {0};
+	struct idmap_range all = {0, IDMAP_ID_LIMIT + 1};
 	assert_int_equal(idmap_pick(&all, 1, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, &e), -1);
 	assert_int_equal(e.errnum, ENOSPC);
 	assert_non_null(strstr(e.msg, "no free block"));
@@ -56,9 +56,10 @@ static void test_subid_parse(void **s)
 	(void)s;
 	struct idmap_range *v = NULL;
 	size_t n = 0;
-	isola_error e = { 0 };
-	assert_int_equal(idmap_parse_subid("# comment\nalice:100000:65536\nbroken line\nbob:x:1\ncarol:165536:65536\n",
-					   &v, &n, &e), 0);
+	isola_error e = {0};
+	assert_int_equal(
+	    idmap_parse_subid("# comment\nalice:100000:65536\nbroken line\nbob:x:1\ncarol:165536:65536\n", &v, &n, &e),
+	    0);
 	assert_int_equal(n, 2);
 	assert_int_equal(v[0].base, 100000);
 	assert_int_equal(v[1].base, 165536);
@@ -72,7 +73,7 @@ static void test_alloc_persistent_disjoint(void **s)
 	(void)s;
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_syscont.XXXXXX");
 	assert_non_null(mkdtemp(tmpdir));
-	isola_error e = { 0 };
+	isola_error e = {0};
 	uint64_t a, b, a2, c;
 	assert_int_equal(idmap_alloc(tmpdir, "c1", &a, &e), 0);
 	assert_int_equal(idmap_alloc(tmpdir, "c2", &b, &e), 0);
@@ -96,7 +97,7 @@ static void test_alloc_corrupt_file_is_an_error(void **s)
 	(void)s;
 	char p[128];
 	snprintf(p, sizeof p, "%s/idmap.json", tmpdir);
-	isola_error e = { 0 };
+	isola_error e = {0};
 	const char *bad = "{\"ranges\": [{\"owner\": 3}]}";
 	assert_int_equal(write_file_at(AT_FDCWD, p, bad, strlen(bad), false, &e), 0);
 	uint64_t b;
@@ -131,16 +132,16 @@ static void test_metadata(void **s)
 {
 	(void)s;
 	const char *y = "architecture: x86_64\ncreation_date: 1\nproperties:\n  os: Debian\n"
-			"  isola.stop_signal: SIGRTMIN+3   # systemd\n  isola.ready: \"file:/run/isola-booted\"\n"
-			"templates:\n  isola.ready: notify\n";
-	struct syscont_image_meta m = { 0 };
-	isola_error e = { 0 };
+	                "  isola.stop_signal: SIGRTMIN+3   # systemd\n  isola.ready: \"file:/run/isola-booted\"\n"
+	                "templates:\n  isola.ready: notify\n";
+	struct syscont_image_meta m = {0};
+	isola_error e = {0};
 	assert_int_equal(syscont_parse_metadata(y, &m, &e), 0);
 	assert_int_equal(m.stop_signal, SIGRTMIN + 3);
 	assert_int_equal(m.ready, SYSCONT_READY_FILE); /* the key under templates: is not a property */
 	assert_string_equal(m.ready_path, "/run/isola-booted");
 
-	struct syscont_image_meta m2 = { 0 };
+	struct syscont_image_meta m2 = {0};
 	assert_int_equal(syscont_parse_metadata("properties:\n  isola.stop_signal: SIGNOPE\n", &m2, &e), -1);
 	assert_non_null(strstr(e.msg, "isola.stop_signal"));
 	assert_int_equal(syscont_parse_metadata("properties:\n  isola.ready: file:relative\n", &m2, &e), -1);
@@ -153,10 +154,14 @@ static void test_metadata(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pick_empty),	    cmocka_unit_test(test_pick_skips_overlaps),
-		cmocka_unit_test(test_pick_full),	    cmocka_unit_test(test_subid_parse),
-		cmocka_unit_test(test_alloc_persistent_disjoint), cmocka_unit_test(test_alloc_corrupt_file_is_an_error),
-		cmocka_unit_test(test_signals),		    cmocka_unit_test(test_metadata),
+	    cmocka_unit_test(test_pick_empty),
+	    cmocka_unit_test(test_pick_skips_overlaps),
+	    cmocka_unit_test(test_pick_full),
+	    cmocka_unit_test(test_subid_parse),
+	    cmocka_unit_test(test_alloc_persistent_disjoint),
+	    cmocka_unit_test(test_alloc_corrupt_file_is_an_error),
+	    cmocka_unit_test(test_signals),
+	    cmocka_unit_test(test_metadata),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
