@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -30,9 +31,24 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
-int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, bool bind_console, isola_error *err)
+/* Switch the filesystem ids to uid/gid (setfsuid(2), setfsgid(2)); old_uid and old_gid get the previous
+ * ones. Both calls return the old id and fail silently: a second call tells whether the first took. */
+static int set_fs_ids(uid_t uid, gid_t gid, uid_t *old_uid, gid_t *old_gid, isola_error *err)
 {
-	/* /dev/ptmx is the symlink to pts/ptmx of the container's own devpts instance (dev.c) */
+	*old_gid = (gid_t)setfsgid(gid);
+	if ((gid_t)setfsgid(gid) != gid)
+		return isola_err(err, EPERM, "setfsgid %u: not mapped in the container's user namespace", gid);
+	*old_uid = (uid_t)setfsuid(uid);
+	if ((uid_t)setfsuid(uid) != uid) {
+		setfsgid(*old_gid);
+		return isola_err(err, EPERM, "setfsuid %u: not mapped in the container's user namespace", uid);
+	}
+	return 0;
+}
+
+/* Open a new pty of the devpts instance behind /dev/ptmx (dev.c: the container's own), unlocked. */
+static int open_ptmx(isola_error *err)
+{
 	_cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	EXPLAIN(master, "pts(4)", "open(\"/dev/ptmx\", O_RDWR|O_NOCTTY|O_CLOEXEC)");
 	if (master < 0)
@@ -42,6 +58,26 @@ int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, bool bind
 	EXPLAIN(ur, "ioctl_tty(2)", "ioctl(%d <ptmx>, TIOCSPTLCK, 0)  /* unlockpt */", (int)master);
 	if (ur < 0)
 		return isola_err(err, errno, "unlock pty");
+	return steal_fd(&master);
+}
+
+int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, gid_t gid, bool bind_console,
+                 isola_error *err)
+{
+	/* devpts gives a new slave the opener's fsuid, and the mount's gid= (tty, 5) or else the opener's
+	 * fsgid (pts(4), devpts mount options; what grantpt(3) would set). Opening as process.user makes it
+	 * that user's terminal without a chown, which after setns(2) into a user namespace fails anyway: the
+	 * slave would belong to the host's root, unmapped there (EPERM, capabilities(7) CAP_CHOWN). */
+	uid_t old_uid = 0;
+	gid_t old_gid = 0;
+	if (set_fs_ids(uid, gid, &old_uid, &old_gid, err) < 0)
+		return isola_err_wrap(err, "open the pty as process.user");
+	_cleanup_close_ int master = open_ptmx(err);
+	/* back to the ids before, for what init does next (exec: init_user sets every id right after) */
+	setfsuid(old_uid);
+	setfsgid(old_gid);
+	if (master < 0)
+		return -1;
 	/* TIOCGPTPEER opens the slave from the master, never by a path the container could swap
 	 * (CVE-2025-52565: /dev/console bound from a path that was a symlink) */
 	_cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -52,8 +88,6 @@ int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, bool bind
 		struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
 		ioctl(master, TIOCSWINSZ, &ws);
 	}
-	if (fchown(slave, uid, (gid_t)-1) < 0 && errno != EINVAL)
-		return isola_err(err, errno, "chown pty slave");
 	if (bind_console) {
 		_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (root < 0 || mount_bind_fd(root, slave, "/dev/console", err) < 0)
@@ -401,7 +435,7 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 	if (set_sysctls(cfg, err) < 0)
 		return -1;
 	if (cfg->terminal) {
-		if (init_console(sfd, cfg->console_height, cfg->console_width, cfg->uid, true, err) < 0)
+		if (init_console(sfd, cfg->console_height, cfg->console_width, cfg->uid, cfg->gid, true, err) < 0)
 			return -1;
 	} else {
 		/* A new session: without a controlling terminal shared with the caller, TIOCSTI cannot push

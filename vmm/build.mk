@@ -28,7 +28,10 @@ $(B)/tests/unit/test_vmm_%: $(B)/obj/tests/unit/test_vmm_%.o $(VMM_LIB) $(LIB_CO
 # Debian kernel: the newest /lib/modules/* that has a matching /boot/vmlinuz-*).
 VMM_GUEST_KVER := $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V | tail -1)
 VMM_TEST_INITRAMFS := $(B)/vmm/test-initramfs.cpio
+# Only part of `all` where a Debian kernel is installed (make deps installs linux-image-amd64).
+ifneq ($(VMM_GUEST_KVER),)
 all: $(VMM_TEST_INITRAMFS)
+endif
 $(VMM_TEST_INITRAMFS): vmm/guest/init vmm/guest/mkinitramfs.sh
 	@mkdir -p $(dir $@)
 	sh vmm/guest/mkinitramfs.sh $@ $(VMM_GUEST_KVER)

@@ -17,10 +17,24 @@ void guest_mem_layout(struct guest_mem *m, uint64_t size)
 	}
 }
 
-int guest_mem_create(struct guest_mem *m, uint64_t size, isola_error *err)
+int guest_mem_create(struct guest_mem *m, uint64_t size, bool anon, isola_error *err)
 {
 	memset(m, 0, sizeof *m);
 	m->memfd = -1;
+	if (anon) {
+		void *a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		EXPLAIN(a == MAP_FAILED ? -1 : 0, "mmap(2)",
+		        "mmap(NULL, %llu, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0)",
+		        (unsigned long long)size);
+		if (a == MAP_FAILED)
+			return isola_err(err, errno, "map %llu bytes of guest RAM", (unsigned long long)size);
+		madvise(a, size, MADV_HUGEPAGE);
+		madvise(a, size, MADV_DONTDUMP);
+		madvise(a, size, MADV_DONTFORK);
+		m->host = a;
+		guest_mem_layout(m, size);
+		return 0;
+	}
 	_cleanup_close_ int fd = memfd_create("isola-vmm guest RAM", MFD_CLOEXEC);
 	EXPLAIN(fd, "memfd_create(2)", "memfd_create(\"isola-vmm guest RAM\", MFD_CLOEXEC)");
 	if (fd < 0)

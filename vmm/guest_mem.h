@@ -33,8 +33,10 @@ struct guest_mem {
 
 /* Fill m->region[] for size bytes of RAM (host and memfd untouched). Pure; used by the tests. */
 void guest_mem_layout(struct guest_mem *m, uint64_t size);
-/* Create a memfd of size bytes ("isola-vmm guest RAM", MFD_CLOEXEC), map it shared and lay it out. */
-int guest_mem_create(struct guest_mem *m, uint64_t size, isola_error *err);
+/* Create a memfd of size bytes ("isola-vmm guest RAM", MFD_CLOEXEC), map it shared and lay it out.
+ * anon: private anonymous memory instead (memfd = -1), which the kernel can back with transparent huge
+ * pages when THP is "madvise" or "always" (shmem THP is usually "never"): fewer EPT faults at boot. */
+int guest_mem_create(struct guest_mem *m, uint64_t size, bool anon, isola_error *err);
 void guest_mem_destroy(struct guest_mem *m);
 
 /* Host pointer for [gpa, gpa + len) or NULL when any byte of it is not guest RAM of one region

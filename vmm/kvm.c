@@ -164,7 +164,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, isola_error *err)
 	if (routes_commit(vm, err) < 0)
 		return -1;
 
-	if (guest_mem_create(&vm->mem, cfg->memory, err) < 0)
+	if (guest_mem_create(&vm->mem, cfg->memory, cfg->anon_memory, err) < 0)
 		return isola_err_wrap(err, "guest memory");
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region r = {

@@ -32,6 +32,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: isola-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory MiB]\n"
 	           "                 [--disk PATH[,ro]]... [--net tap=NAME|fd=N]... [--console-log PATH] [--rng]\n"
 	           "                 [--serial stdio|pty|unix:PATH|none] [--control PATH] [--no-sandbox]\n"
+	           "                 [--memory-backend memfd|anon]\n"
 	           "                 [--explain] [--log FILE] [--debug]\n"
 	           "exit status: 0 power-off, 1 error, 2 reboot requested, 3 triple fault, 4 stopped by the host\n");
 }
@@ -42,7 +43,7 @@ int main(int argc, char **argv)
 	struct boot_config bc = {.ncpus = 1};
 	uint64_t mem_mib = 512;
 	const char *user_cmdline = "", *control_path = NULL, *log_file = NULL, *serial = "stdio";
-	bool debug = false, sandbox = true;
+	bool debug = false, sandbox = true, anon_memory = false;
 	enum {
 		O_KERNEL = 256,
 		O_INITRD,
@@ -59,6 +60,7 @@ int main(int argc, char **argv)
 		O_CONSOLE_LOG,
 		O_RNG,
 		O_NO_SANDBOX,
+		O_MEM_BACKEND,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -78,6 +80,7 @@ int main(int argc, char **argv)
 	    {"rng", no_argument, 0, O_RNG},
 	    {"no-sandbox", no_argument, 0, O_NO_SANDBOX},
 	    {"help", no_argument, 0, O_HELP},
+	    {"memory-backend", required_argument, 0, O_MEM_BACKEND},
 	    {0, 0, 0, 0},
 	};
 	int o;
@@ -123,6 +126,13 @@ int main(int argc, char **argv)
 		case O_CONSOLE_LOG: dc.console_log = optarg; break;
 		case O_RNG: dc.rng = true; break;
 		case O_NO_SANDBOX: sandbox = false; break;
+		case O_MEM_BACKEND:
+			if (strcmp(optarg, "memfd") && strcmp(optarg, "anon")) {
+				fprintf(stderr, "isola-vmm: --memory-backend %s: want memfd or anon\n", optarg);
+				return 1;
+			}
+			anon_memory = !strcmp(optarg, "anon");
+			break;
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
@@ -167,7 +177,7 @@ int main(int argc, char **argv)
 		goto fail;
 	legacy_init(&vm.legacy, sp.out_fd);
 	pci_bus_init(&vm.pci, LAYOUT_PCI_MMIO, LAYOUT_PCI_MMIO_END);
-	struct vm_config vc = {.memory = mem_mib << 20, .cpus = bc.ncpus};
+	struct vm_config vc = {.memory = mem_mib << 20, .cpus = bc.ncpus, .anon_memory = anon_memory};
 	if (vm_create(&vm, &vc, &err) < 0)
 		goto fail;
 	uint64_t entry;

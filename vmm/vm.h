@@ -73,6 +73,7 @@ struct vm {
 
 struct vm_config {
 	uint64_t memory;
+	bool anon_memory; /* --memory-backend anon */
 	unsigned cpus;
 };
 

@@ -3,8 +3,8 @@
 # initramfs around this file, boots it and reads back what stage 2 writes into the shared checkout.
 #
 # Stage 1 (in the initramfs): load the few modules the boot needs, mount the host's / (virtio-9p, read
-# only) under a tmpfs overlay, mount the checkout read-write at its own path, prepare proc/sys/dev,
-# cgroup2 with every controller, /dev/kvm; then switch_root. switch_root moves the new root onto / and
+# only) under an overlay whose writes go to an ext4 scratch disk, mount the checkout read-write at its own
+# path, prepare proc/sys/dev, cgroup2 with every controller, /dev/kvm; then switch_root. switch_root moves the new root onto / and
 # chroots into it, which is what the kernel calls "not chrooted" (current_chrooted() follows the mount
 # stack), so unshare(CLONE_NEWUSER) keeps working. A plain chroot or a pivot_root-less chroot would make
 # user namespaces fail with EPERM (user_namespaces(7)).
@@ -56,9 +56,12 @@ stage1() {
 	# and pages is safe and makes exec/import over 9p several times faster under TCG.
 	mount -t 9p -o ro,trans=virtio,version=9p2000.L,cache=loose,msize=262144 hostroot /lower ||
 		fail "mount the host root (9p tag hostroot)"
-	mount -t tmpfs -o mode=0755 rw /rw || fail "mount tmpfs for the overlay"
-	mkdir -p /rw/upper /rw/work
-	# The whole host tree is the lower layer; every write lands in the tmpfs and vanishes at poweroff.
+	# The scratch disk (ext4, made by run for this boot) holds every write: the overlay's upper layer here,
+	# /tmp below. noinit_itable: no background zeroing of inode tables in a disk that lives minutes.
+	mount -t ext4 -o noatime,noinit_itable /dev/vda /rw || fail "mount the scratch disk /dev/vda"
+	mkdir -p /rw/upper /rw/work /rw/tmp
+	chmod 1777 /rw/tmp
+	# The whole host tree is the lower layer; every write lands on the scratch disk and vanishes with it.
 	mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot ||
 		fail "mount the overlay root"
 
@@ -70,10 +73,24 @@ stage1() {
 
 	for d in proc sys dev; do mount --move /$d /newroot/$d || fail "move /$d"; done
 	mount -t tmpfs -o mode=0755,nosuid,nodev run /newroot/run || fail "mount /run"
-	mount -t tmpfs -o mode=1777,nosuid,nodev tmp /newroot/tmp || fail "mount /tmp"
+	# /tmp on ext4, not tmpfs: idmapped mounts work there (tmpfs gained them only in 6.3), and it does not
+	# eat guest RAM.
+	mount --bind /rw/tmp /newroot/tmp || fail "bind the scratch disk's tmp on /tmp"
 	mkdir -p /newroot/dev/pts /newroot/dev/shm /newroot/dev/mqueue
 	mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /newroot/dev/pts || fail "mount devpts"
 	ln -sf pts/ptmx /newroot/dev/ptmx 2>/dev/null
+	# Static nodes for modules that provide a device (modules.devname: "module name c<major>:<minor>"), as
+	# kmod static-nodes + systemd do on a host: opening one makes the kernel request_module() it through
+	# the host's modprobe. Modes as Debian's udev rules leave them (fuse and tun usable by anyone).
+	devname="/newroot/lib/modules/$(uname -r)/modules.devname"
+	[ -r "$devname" ] && while read -r _mod node dev; do
+		case "$_mod" in '#'*|'') continue ;; esac
+		type=${dev%%[0-9]*}; majmin=${dev#"$type"}    # "c10:229"
+		[ -e "/newroot/dev/$node" ] && continue
+		case "$node" in */*) mkdir -p "/newroot/dev/${node%/*}" ;; esac
+		case "$node" in fuse|net/tun) mode=0666 ;; *) mode=0600 ;; esac
+		mknod -m $mode "/newroot/dev/$node" "$type" "${majmin%:*}" "${majmin#*:}" 2>/dev/null
+	done <"$devname"
 	mount -t tmpfs -o mode=1777,nosuid,nodev shm /newroot/dev/shm || fail "mount /dev/shm"
 	mount -t mqueue mqueue /newroot/dev/mqueue 2>/dev/null
 
@@ -115,6 +132,7 @@ stage2() {
 		echo 0 >/sys/fs/cgroup/vm-cmd/cgroup.procs || exit 125
 		cd "$ISOLA_VM_CWD" || { echo "tests/vm/run: cwd $ISOLA_VM_CWD not visible in the VM" >&2; exit 125; }
 		unset ISOLA_VM_CWD
+		command -v "$1" >/dev/null || { echo "tests/vm/run: $1: command not found" >&2; exit 127; }
 		exec "$@"
 	' sh "$dir" "$@" </dev/null >/dev/ttyS1 2>/dev/ttyS2
 	rc=$?
