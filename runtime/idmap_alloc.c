@@ -17,7 +17,8 @@ static bool overlaps(uint64_t a, uint64_t asz, uint64_t b, uint64_t bsz)
 	return a < b + bsz && b < a + asz;
 }
 
-int idmap_pick(const struct idmap_range *used, size_t n, uint64_t first, uint64_t size, uint64_t *out, isola_error *err)
+int idmap_range_pick(const struct idmap_range *used, size_t n, uint64_t first, uint64_t size, uint64_t *out,
+                     isola_error *err)
 {
 	if (!size)
 		return isola_err(err, EINVAL, "id range size 0");
@@ -41,7 +42,7 @@ int idmap_pick(const struct idmap_range *used, size_t n, uint64_t first, uint64_
 	return isola_err(err, ENOSPC, "no free block of %llu host ids left", (unsigned long long)size);
 }
 
-int idmap_parse_subid(const char *text, struct idmap_range **v, size_t *n, isola_error *err)
+int idmap_range_parse_subid(const char *text, struct idmap_range **v, size_t *n, isola_error *err)
 {
 	_cleanup_free_ char *copy = strdup(text);
 	if (!copy)
@@ -163,13 +164,13 @@ static int used_ranges(struct idmap_db *db, struct idmap_range **v, size_t *n, i
 		isola_error ig = {0};
 		if (read_file_at(AT_FDCWD, subid[k], &text, &len, &ig) < 0)
 			continue; /* absent: nothing delegated */
-		if (idmap_parse_subid(text, v, n, err) < 0)
+		if (idmap_range_parse_subid(text, v, n, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-int idmap_alloc(const char *dir, const char *owner, uint64_t *base, isola_error *err)
+int idmap_range_alloc(const char *dir, const char *owner, uint64_t *base, isola_error *err)
 {
 	_cleanup_(idmap_db_close) struct idmap_db db = {.lockfd = -1};
 	if (idmap_db_open(dir, &db, err) < 0)
@@ -184,7 +185,7 @@ int idmap_alloc(const char *dir, const char *owner, uint64_t *base, isola_error 
 	if (used_ranges(&db, &used, &n, err) < 0)
 		return -1;
 	uint64_t b;
-	if (idmap_pick(used, n, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, err) < 0)
+	if (idmap_range_pick(used, n, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, err) < 0)
 		return isola_err_wrap(err, "allocate host ids for %s", owner);
 	if (json_array_append_new(db.ranges, json_pack("{s:s, s:I, s:I}", "owner", owner, "base", (json_int_t)b, "size",
 	                                               (json_int_t)IDMAP_RANGE_SIZE)) < 0)
@@ -195,7 +196,7 @@ int idmap_alloc(const char *dir, const char *owner, uint64_t *base, isola_error 
 	return 0;
 }
 
-int idmap_lookup(const char *dir, const char *owner, uint64_t *base, isola_error *err)
+int idmap_range_lookup(const char *dir, const char *owner, uint64_t *base, isola_error *err)
 {
 	_cleanup_(idmap_db_close) struct idmap_db db = {.lockfd = -1};
 	if (idmap_db_open(dir, &db, err) < 0)
@@ -207,7 +208,7 @@ int idmap_lookup(const char *dir, const char *owner, uint64_t *base, isola_error
 	return 0;
 }
 
-int idmap_release(const char *dir, const char *owner, isola_error *err)
+int idmap_range_release(const char *dir, const char *owner, isola_error *err)
 {
 	_cleanup_(idmap_db_close) struct idmap_db db = {.lockfd = -1};
 	if (idmap_db_open(dir, &db, err) < 0)

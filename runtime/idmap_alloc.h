@@ -30,16 +30,16 @@ struct idmap_range {
 
 /* Pure: the lowest base >= first, aligned to size, such that [base, base+size) overlaps none of used[]
  * and ends at or below IDMAP_ID_LIMIT. Returns 0 with *out, or -1 (ENOSPC) when the id space is full. */
-int idmap_pick(const struct idmap_range *used, size_t n, uint64_t first, uint64_t size, uint64_t *out,
-               isola_error *err);
+int idmap_range_pick(const struct idmap_range *used, size_t n, uint64_t first, uint64_t size, uint64_t *out,
+                     isola_error *err);
 
 /* Parse /etc/subuid-style text ("name:start:count" lines; '#' comments) and append its ranges to
  * the vector v (n entries, realloc'd). Malformed lines are skipped (they are the host admin's business, not ours). */
-int idmap_parse_subid(const char *text, struct idmap_range **v, size_t *n, isola_error *err);
+int idmap_range_parse_subid(const char *text, struct idmap_range **v, size_t *n, isola_error *err);
 
 /* Allocate (or find) owner's block under dir (NULL → IDMAP_DEFAULT_DIR). owner: a runtime id. */
-int idmap_alloc(const char *dir, const char *owner, uint64_t *base, isola_error *err);
+int idmap_range_alloc(const char *dir, const char *owner, uint64_t *base, isola_error *err);
 /* Find owner's block; ENOENT when it has none. */
-int idmap_lookup(const char *dir, const char *owner, uint64_t *base, isola_error *err);
+int idmap_range_lookup(const char *dir, const char *owner, uint64_t *base, isola_error *err);
 /* Give owner's block back. An owner without a block is success (release is idempotent). */
-int idmap_release(const char *dir, const char *owner, isola_error *err);
+int idmap_range_release(const char *dir, const char *owner, isola_error *err);

@@ -679,7 +679,7 @@ static void boot_guard_release(struct boot_guard *g)
 	if (g->dir_made)
 		remove_syscont_dir(g->ctx, g->id);
 	if (g->allocated)
-		idmap_release(g->idmap_dir, g->id, &ig);
+		idmap_range_release(g->idmap_dir, g->id, &ig);
 }
 
 int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct runtime_boot_opts *o,
@@ -723,8 +723,8 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 	uint64_t base = 0;
 	if (!o->privileged) {
 		isola_error had = {0};
-		bool existed = idmap_lookup(o->idmap_dir, id, &base, &had) == 0;
-		if (idmap_alloc(o->idmap_dir, id, &base, err) < 0)
+		bool existed = idmap_range_lookup(o->idmap_dir, id, &base, &had) == 0;
+		if (idmap_range_alloc(o->idmap_dir, id, &base, err) < 0)
 			return isola_err_wrap(err, "boot %s", id);
 		g.allocated = !existed;
 		res->host_id_base = base;
@@ -837,7 +837,7 @@ int runtime_halt(const struct runtime_ctx *ctx, const char *id, unsigned timeout
 	if (runtime_delete(ctx, id, s.status != RUNTIME_STOPPED, err) < 0)
 		return isola_err_wrap(err, "halt %s", id);
 	remove_syscont_dir(ctx, id);
-	if (release_ids && idmap_release(idmap_dir, id, err) < 0)
+	if (release_ids && idmap_range_release(idmap_dir, id, err) < 0)
 		return isola_err_wrap(err, "halt %s", id);
 	return 0;
 }

@@ -21,7 +21,7 @@ static void test_pick_empty(void **s)
 	(void)s;
 	uint64_t b;
 	isola_error e = {0};
-	assert_int_equal(idmap_pick(NULL, 0, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, &e), 0);
+	assert_int_equal(idmap_range_pick(NULL, 0, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, &e), 0);
 	assert_int_equal(b % IDMAP_RANGE_SIZE, 0);
 	assert_true(b >= IDMAP_FIRST_BASE);
 	assert_true(b < IDMAP_FIRST_BASE + IDMAP_RANGE_SIZE);
@@ -34,7 +34,7 @@ static void test_pick_skips_overlaps(void **s)
 	isola_error e = {0};
 	/* an allocated block at the first slot, and a delegated subuid range straddling the next two */
 	struct idmap_range used[] = {{1048576, 65536}, {1114112 + 100, 100000}};
-	assert_int_equal(idmap_pick(used, 2, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, &e), 0);
+	assert_int_equal(idmap_range_pick(used, 2, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, &e), 0);
 	for (size_t i = 0; i < 2; i++)
 		assert_false(b < used[i].base + used[i].size && used[i].base < b + IDMAP_RANGE_SIZE);
 	assert_int_equal(b, 1114112 + 2 * 65536ull); /* 1114212 + 100000 = 1214212 → next aligned 1245184 */
@@ -46,7 +46,7 @@ static void test_pick_full(void **s)
 	uint64_t b;
 	isola_error e = {0};
 	struct idmap_range all = {0, IDMAP_ID_LIMIT + 1};
-	assert_int_equal(idmap_pick(&all, 1, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, &e), -1);
+	assert_int_equal(idmap_range_pick(&all, 1, IDMAP_FIRST_BASE, IDMAP_RANGE_SIZE, &b, &e), -1);
 	assert_int_equal(e.errnum, ENOSPC);
 	assert_non_null(strstr(e.msg, "no free block"));
 }
@@ -57,9 +57,9 @@ static void test_subid_parse(void **s)
 	struct idmap_range *v = NULL;
 	size_t n = 0;
 	isola_error e = {0};
-	assert_int_equal(
-	    idmap_parse_subid("# comment\nalice:100000:65536\nbroken line\nbob:x:1\ncarol:165536:65536\n", &v, &n, &e),
-	    0);
+	assert_int_equal(idmap_range_parse_subid(
+	                     "# comment\nalice:100000:65536\nbroken line\nbob:x:1\ncarol:165536:65536\n", &v, &n, &e),
+	                 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(v[0].base, 100000);
 	assert_int_equal(v[1].base, 165536);
@@ -75,21 +75,21 @@ static void test_alloc_persistent_disjoint(void **s)
 	assert_non_null(mkdtemp(tmpdir));
 	isola_error e = {0};
 	uint64_t a, b, a2, c;
-	assert_int_equal(idmap_alloc(tmpdir, "c1", &a, &e), 0);
-	assert_int_equal(idmap_alloc(tmpdir, "c2", &b, &e), 0);
+	assert_int_equal(idmap_range_alloc(tmpdir, "c1", &a, &e), 0);
+	assert_int_equal(idmap_range_alloc(tmpdir, "c2", &b, &e), 0);
 	assert_true(a + IDMAP_RANGE_SIZE <= b || b + IDMAP_RANGE_SIZE <= a);
 	/* idempotent per owner, and persisted (a second open reads the file) */
-	assert_int_equal(idmap_alloc(tmpdir, "c1", &a2, &e), 0);
+	assert_int_equal(idmap_range_alloc(tmpdir, "c1", &a2, &e), 0);
 	assert_int_equal(a, a2);
-	assert_int_equal(idmap_lookup(tmpdir, "c2", &a2, &e), 0);
+	assert_int_equal(idmap_range_lookup(tmpdir, "c2", &a2, &e), 0);
 	assert_int_equal(b, a2);
 	/* released blocks are reused */
-	assert_int_equal(idmap_release(tmpdir, "c1", &e), 0);
-	assert_int_equal(idmap_lookup(tmpdir, "c1", &a2, &e), -1);
+	assert_int_equal(idmap_range_release(tmpdir, "c1", &e), 0);
+	assert_int_equal(idmap_range_lookup(tmpdir, "c1", &a2, &e), -1);
 	assert_int_equal(e.errnum, ENOENT);
-	assert_int_equal(idmap_alloc(tmpdir, "c3", &c, &e), 0);
+	assert_int_equal(idmap_range_alloc(tmpdir, "c3", &c, &e), 0);
 	assert_int_equal(c, a);
-	assert_int_equal(idmap_release(tmpdir, "nobody", &e), 0);
+	assert_int_equal(idmap_range_release(tmpdir, "nobody", &e), 0);
 }
 
 static void test_alloc_corrupt_file_is_an_error(void **s)
@@ -101,7 +101,7 @@ static void test_alloc_corrupt_file_is_an_error(void **s)
 	const char *bad = "{\"ranges\": [{\"owner\": 3}]}";
 	assert_int_equal(write_file_at(AT_FDCWD, p, bad, strlen(bad), false, &e), 0);
 	uint64_t b;
-	assert_int_equal(idmap_alloc(tmpdir, "c4", &b, &e), -1);
+	assert_int_equal(idmap_range_alloc(tmpdir, "c4", &b, &e), -1);
 	if (!strstr(e.msg, "ranges[0]"))
 		fail_msg("error does not name the bad entry: %s", e.msg);
 	/* the bad file is left for the admin, not reset */
