@@ -316,6 +316,11 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 	                            .cgroups_path = cfg->cgroups_path,
 	                            .inner_uid = (uid_t)-1,
 	                            .inner_gid = (gid_t)-1};
+	if (o->system.enabled && o->system.cgroup_inner) { /* syscont: delegation shape */
+		co.inner = o->system.cgroup_inner;
+		co.inner_uid = o->system.cgroup_owner_uid;
+		co.inner_gid = o->system.cgroup_owner_gid;
+	}
 	r = cgroup_create(&co, &res, &g.cg, err);
 	cgroup_resources_clear(&res);
 	if (r < 0)
@@ -397,6 +402,7 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 	    .system = &o->system,
 	    .console_slave_fd = console_slave,
 	    .console_slave_mnt = console_mnt,
+	    .rootfs_mnt = o->system.enabled && o->system.rootfs_mnt_set ? o->system.rootfs_mnt : -1,
 	};
 	memcpy(a.ns_fds, nsf.fd, sizeof nsf.fd);
 	memcpy(a.stdio, o->stdio, sizeof a.stdio);
@@ -438,6 +444,8 @@ pid_t runtime_create(const struct runtime_ctx *ctx, const char *id, const struct
 		return isola_err(err, ENOMEM, "state");
 	if (g.cg->available && g.cg->mount)
 		json_object_set_new(st, "cgroup_mount", json_string(g.cg->mount));
+	if (g.cg->available && g.cg->inner)
+		json_object_set_new(st, "cgroup_inner", json_string(g.cg->inner));
 	if (state_store(ctx, id, st, err) < 0)
 		return -1;
 	if (sync_send(sfd, SYNC_GO, 0, -1) < 0)
@@ -479,7 +487,8 @@ int container_open_cgroup(json_t *st, struct isola_cgroup **cg, isola_error *err
 {
 	const char *path = json_string_value(json_object_get(st, "cgroup"));
 	const char *mnt = json_string_value(json_object_get(st, "cgroup_mount"));
-	return cgroup_open(mnt, path && *path ? path : NULL, NULL, cg, err);
+	const char *inner = json_string_value(json_object_get(st, "cgroup_inner")); /* syscont delegation */
+	return cgroup_open(mnt, path && *path ? path : NULL, inner, cg, err);
 }
 
 int runtime_start(const struct runtime_ctx *ctx, const char *id, isola_error *err)

@@ -24,6 +24,7 @@
 #include "runtime/mount.h"
 #include "runtime/process.h"
 #include "runtime/rootfs.h"
+#include "runtime/syscont.h"
 #include "util.h"
 
 #ifndef CLONE_NEWTIME
@@ -369,6 +370,12 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 	/* the parent writes uid_map/gid_map now (only it may, from outside the namespace) */
 	if (sync_expect(sfd, SYNC_GO, NULL, err) < 0)
 		return -1;
+	/* syscont: attach the root the parent built while our fsuid is still the host's root, which may
+	 * search the directories above root.path; the namespace's root may not (syscont.c) */
+	_cleanup_close_ int early_root = -1;
+	if (a->rootfs_mnt >= 0 &&
+	    (early_root = syscont_attach_root(cfg->root_path, cfg->rootfs_propagation, a->rootfs_mnt, err)) < 0)
+		return -1;
 	if (cfg->clone_flags & CLONE_NEWUSER) {
 		/* become the namespace's root when it is mapped, so what we create is owned by it */
 		int r = setresgid(0, 0, 0);
@@ -398,7 +405,7 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 	if (relative && a->bundle && chdir(a->bundle) < 0)
 		return isola_err(err, errno, "chdir %s", a->bundle);
 	bool in_userns = cfg->clone_flags & CLONE_NEWUSER;
-	_cleanup_close_ int rootfd = rootfs_prepare(cfg, in_userns, a->devs, err);
+	_cleanup_close_ int rootfd = rootfs_prepare_mnt(cfg, in_userns, a->devs, early_root, err);
 	if (rootfd < 0)
 		return -1;
 	if (a->notify_host_dir) {
@@ -407,6 +414,9 @@ static int setup(const struct init_args *a, char **exec_path, char ***envp, char
 		if (mount_entry(rootfd, &m, in_userns, err) < 0)
 			return isola_err_wrap(err, "NOTIFY_SOCKET");
 	}
+	if (a->system && a->system->n_mounts &&
+	    syscont_attach_mounts(rootfd, a->system->mounts, a->system->n_mounts, err) < 0)
+		return -1;
 	if (a->console_slave_mnt >= 0 && mount_attach_detached(rootfd, a->console_slave_mnt, "/dev/console", err) < 0)
 		return isola_err_wrap(err, "/dev/console");
 	/* prestart + createRuntime hooks run in the parent now, then it sends the state for ours */

@@ -34,6 +34,7 @@ struct init_args {
 	int console_slave_mnt; /* system container: detached mount of the host pty slave, -1 otherwise */
 	int console_slave_fd;  /* ... and the slave itself (stdio), -1 otherwise */
 	bool dumpable_off;
+	int rootfs_mnt; /* syscont: detached mount to attach as the root instead of root.path, or -1 */
 };
 
 __attribute__((noreturn)) void container_init(const struct init_args *a);

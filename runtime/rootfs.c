@@ -11,7 +11,29 @@
 #include "explain.h"
 #include "runtime/mount.h"
 
+/* syscont: mounts and /dev on a root attached already (syscont_attach_root); the same steps as the tail of
+ * rootfs_prepare_mnt. */
+static int rootfs_populate_attached(const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *devs,
+                                    int root_mnt, isola_error *err)
+{
+	_cleanup_close_ int rootfd = fcntl(root_mnt, F_DUPFD_CLOEXEC, 3);
+	if (rootfd < 0)
+		return isola_err(err, errno, "dup the root fd");
+	for (size_t i = 0; i < cfg->n_mounts; i++)
+		if (mount_entry(rootfd, &cfg->mounts[i], in_userns, err) < 0)
+			return isola_err_wrap(err, "mounts[%zu]", i);
+	if (dev_setup(rootfd, cfg, in_userns, devs, err) < 0)
+		return -1;
+	return steal_fd(&rootfd);
+}
+
 int rootfs_prepare(const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *devs, isola_error *err)
+{
+	return rootfs_prepare_mnt(cfg, in_userns, devs, -1, err);
+}
+
+int rootfs_prepare_mnt(const struct rt_config *cfg, bool in_userns, const struct dev_host_fds *devs, int root_mnt,
+                       isola_error *err)
 {
 	unsigned long prop = cfg->rootfs_propagation ? cfg->rootfs_propagation : (MS_PRIVATE | MS_REC);
 	/* Shared propagation would leak our mounts to the host (mount_namespaces(7) "Shared subtrees"). The root
@@ -22,6 +44,8 @@ int rootfs_prepare(const struct rt_config *cfg, bool in_userns, const struct dev
 	if (r < 0)
 		return isola_err(err, errno, "make / %s", explain_mount_flags(first));
 
+	if (root_mnt >= 0) /* syscont: the root is attached already (syscont_attach_root) */
+		return rootfs_populate_attached(cfg, in_userns, devs, root_mnt, err);
 	unsigned f = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
 	_cleanup_close_ int tree = open_tree(AT_FDCWD, cfg->root_path, f);
 	EXPLAIN(tree, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)",

@@ -56,6 +56,22 @@ struct runtime_system_opts {
 	const char *uuid;   /* container_uuid, NULL: none */
 	int console_master; /* a pty master the caller owns (posix_openpt), -1: none; never closed by us */
 	int stop_signal;    /* 0: SIGRTMIN+3 */
+	/* syscont (runtime/syscont.h) — root and cgroup delegation of a system container: */
+	bool rootfs_mnt_set; /* rootfs_mnt is a detached mount (open_tree/fsmount fd) attached as the root in
+	                      * place of root.path (an id-mapped image, an overlay); the caller closes it */
+	int rootfs_mnt;
+	const char *cgroup_inner; /* non-NULL: limits on the outer cgroup, init in OUTER/<inner> owned by
+	                           * cgroup_owner_uid/gid, cgroup namespace rooted there (cgroup.h "Delegation") */
+	uid_t cgroup_owner_uid;
+	gid_t cgroup_owner_gid;
+	/* detached mounts (open_tree(OPEN_TREE_CLONE) fds the caller made and keeps) attached after the config's
+	 * mounts, by fd: host sources the namespace's root could not even look up by path */
+	const struct runtime_system_mount *mounts;
+	size_t n_mounts;
+};
+struct runtime_system_mount {
+	int fd;
+	const char *destination; /* absolute, inside the container */
 };
 
 struct runtime_create_opts {
@@ -155,3 +171,6 @@ json_t *runtime_list(const struct runtime_ctx *ctx, isola_error *err);
 int runtime_ps(const struct runtime_ctx *ctx, const char *id, pid_t **pids, size_t *n, isola_error *err);
 /* cgroup statistics (events --stats) as JSON: cpu, memory, pids, io. Caller decrefs. */
 json_t *runtime_stats(const struct runtime_ctx *ctx, const char *id, isola_error *err);
+
+/* System containers (boot/halt: a distribution's init as PID 1, unprivileged by default). */
+#include "runtime/syscont.h"

@@ -28,6 +28,8 @@ int cmd_resume(struct cli *c, int argc, char **argv);
 int cmd_update(struct cli *c, int argc, char **argv);
 int cmd_events(struct cli *c, int argc, char **argv);
 int cmd_features(struct cli *c, int argc, char **argv);
+int cmd_boot(struct cli *c, int argc, char **argv); /* syscont: boot.c */
+int cmd_halt(struct cli *c, int argc, char **argv);
 
 /* Report a usage error (exit status 1 follows). */
 int cli_usage(struct cli *c, const char *usage);

@@ -20,12 +20,14 @@ static const struct {
     {"kill", cmd_kill, false},     {"delete", cmd_delete, false}, {"list", cmd_list, false},
     {"ps", cmd_ps, false},         {"pause", cmd_pause, false},   {"resume", cmd_resume, false},
     {"update", cmd_update, false}, {"events", cmd_events, false}, {"features", cmd_features, false},
+    {"boot", cmd_boot, true},      {"halt", cmd_halt, false}, /* system containers (syscont) */
 };
 
 static const char usage[] =
     "usage: isola-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--explain]\n"
     "                     [--systemd-cgroup] [--cgroup-manager cgroupfs|disabled|systemd] COMMAND ...\n"
-    "commands: spec create start run exec state kill delete list ps pause resume update events features\n";
+    "commands: spec create start run exec state kill delete list ps pause resume update events features\n"
+    "          boot halt (system containers)\n";
 
 int main(int argc, char **argv)
 {
