@@ -53,9 +53,9 @@ int run_tool(char *const argv[], char **out, isola_error *err)
 			e[--n] = 0;
 		char *last = e ? strrchr(e, '\n') : NULL;
 		return isola_err(err, WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ENOENT : EIO,
-				 "%s failed (%s %d): %s", argv[0], WIFEXITED(status) ? "exit" : "signal",
-				 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-				 last ? last + 1 : (e && *e ? e : "no message"));
+		                 "%s failed (%s %d): %s", argv[0], WIFEXITED(status) ? "exit" : "signal",
+		                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		                 last ? last + 1 : (e && *e ? e : "no message"));
 	}
 	if (out)
 		*out = read_all(ofd);

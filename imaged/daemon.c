@@ -49,9 +49,10 @@ static int check_abs(const char *field, const char *p, isola_error *err)
 
 static int op_import(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
-	struct import_req r = { 0 };
+	struct import_req r = {0};
 	json_t *paths = NULL;
-	if (json_get_str(req, "", "path", false, &r.path, err) < 0 || json_get_str(req, "", "dir", false, &r.dir, err) < 0 ||
+	if (json_get_str(req, "", "path", false, &r.path, err) < 0 ||
+	    json_get_str(req, "", "dir", false, &r.dir, err) < 0 ||
 	    json_get_str(req, "", "url", false, &r.url, err) < 0 ||
 	    json_get_str(req, "", "ca_file", false, &r.ca_file, err) < 0 ||
 	    json_get_arr(req, "", "paths", false, &paths, err) < 0 ||
@@ -80,7 +81,8 @@ static int op_list(struct daemon *d, int conn, json_t *req, json_t **out, isola_
 	const char *fp;
 	json_t *v;
 	/* templates only in image.show: the list must stay well inside one IPC message (IPC_MAX_MSG) */
-	json_object_foreach(d->store.images, fp, v) {
+	json_object_foreach(d->store.images, fp, v)
+	{
 		json_t *img = store_image_json(&d->store, fp);
 		json_object_del(img, "templates");
 		json_array_append_new(arr, img);
@@ -153,7 +155,8 @@ static int op_publish(struct daemon *d, int conn, json_t *req, json_t **out, iso
 static int op_alias_create(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
 	const char *name, *target, *desc = NULL, *fp;
-	if (json_get_str(req, "", "name", true, &name, err) < 0 || json_get_str(req, "", "target", true, &target, err) < 0 ||
+	if (json_get_str(req, "", "name", true, &name, err) < 0 ||
+	    json_get_str(req, "", "target", true, &target, err) < 0 ||
 	    json_get_str(req, "", "description", false, &desc, err) < 0 ||
 	    alias_create(&d->store, name, target, desc, err) < 0 || store_resolve(&d->store, name, &fp, err) < 0)
 		return -1;
@@ -190,7 +193,8 @@ static int op_alias_list(struct daemon *d, int conn, json_t *req, json_t **out, 
 static int op_acquire(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
 	const char *ref, *holder;
-	if (json_get_str(req, "", "ref", true, &ref, err) < 0 || json_get_str(req, "", "holder", true, &holder, err) < 0)
+	if (json_get_str(req, "", "ref", true, &ref, err) < 0 ||
+	    json_get_str(req, "", "holder", true, &holder, err) < 0)
 		return -1;
 	return layer_acquire(&d->store, ref, holder, out, err);
 }
@@ -198,7 +202,8 @@ static int op_acquire(struct daemon *d, int conn, json_t *req, json_t **out, iso
 static int op_release(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
 	const char *ref, *holder;
-	if (json_get_str(req, "", "ref", true, &ref, err) < 0 || json_get_str(req, "", "holder", true, &holder, err) < 0)
+	if (json_get_str(req, "", "ref", true, &ref, err) < 0 ||
+	    json_get_str(req, "", "holder", true, &holder, err) < 0)
 		return -1;
 	return layer_release(&d->store, ref, holder, out, err);
 }
@@ -213,7 +218,7 @@ static int op_ss_generate(struct daemon *d, int conn, json_t *req, json_t **out,
 
 static int op_ss_pull(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
-	struct ss_pull_req r = { 0 };
+	struct ss_pull_req r = {0};
 	if (json_get_str(req, "", "url", true, &r.url, err) < 0 ||
 	    json_get_str(req, "", "product", false, &r.product, err) < 0 ||
 	    json_get_str(req, "", "alias", false, &r.alias, err) < 0 ||
@@ -227,8 +232,8 @@ static int op_ss_pull(struct daemon *d, int conn, json_t *req, json_t **out, iso
 static int op_status(struct daemon *d, int conn, json_t *req, json_t **out, isola_error *err)
 {
 	*out = json_pack("{s:s, s:s, s:I, s:I, s:o}", "store", d->store.root, "socket", d->socket_path, "images",
-			 (json_int_t)json_object_size(d->store.images), "aliases",
-			 (json_int_t)json_object_size(d->store.aliases), "layers", layer_status(&d->store));
+	                 (json_int_t)json_object_size(d->store.images), "aliases",
+	                 (json_int_t)json_object_size(d->store.aliases), "layers", layer_status(&d->store));
 	return 0;
 }
 
@@ -239,22 +244,14 @@ static const struct {
 	op_fn fn;
 	bool worker;
 } ops[] = {
-	{ "image.import", op_import, true },
-	{ "image.list", op_list, false },
-	{ "image.show", op_show, false },
-	{ "image.delete", op_delete, false },
-	{ "image.export", op_export, false },
-	{ "image.properties", op_properties, false },
-	{ "image.publish", op_publish, true },
-	{ "alias.create", op_alias_create, false },
-	{ "alias.delete", op_alias_delete, false },
-	{ "alias.rename", op_alias_rename, false },
-	{ "alias.list", op_alias_list, false },
-	{ "layer.acquire", op_acquire, false },
-	{ "layer.release", op_release, false },
-	{ "simplestreams.generate", op_ss_generate, false },
-	{ "simplestreams.pull", op_ss_pull, true },
-	{ "status", op_status, false },
+    {"image.import", op_import, true},        {"image.list", op_list, false},
+    {"image.show", op_show, false},           {"image.delete", op_delete, false},
+    {"image.export", op_export, false},       {"image.properties", op_properties, false},
+    {"image.publish", op_publish, true},      {"alias.create", op_alias_create, false},
+    {"alias.delete", op_alias_delete, false}, {"alias.rename", op_alias_rename, false},
+    {"alias.list", op_alias_list, false},     {"layer.acquire", op_acquire, false},
+    {"layer.release", op_release, false},     {"simplestreams.generate", op_ss_generate, false},
+    {"simplestreams.pull", op_ss_pull, true}, {"status", op_status, false},
 };
 
 #define MAX_WORKERS 8
@@ -263,8 +260,8 @@ static const struct {
  * once the worker reports back over its socketpair. */
 struct job {
 	pid_t pid;
-	int sock;       /* our end of the socketpair, -1 when the slot is free */
-	int conn;       /* the client */
+	int sock; /* our end of the socketpair, -1 when the slot is free */
+	int conn; /* the client */
 	json_t *aliases;
 	bool move_aliases; /* simplestreams.pull refresh: existing aliases move to the new image */
 	char op[32];
@@ -303,7 +300,7 @@ static void worker_main(struct daemon *d, int conn, int sock, op_fn fn, json_t *
 		}
 	json_object_del(req, "aliases");
 	_cleanup_json_ json_t *out = NULL;
-	isola_error err = { 0 };
+	isola_error err = {0};
 	isola_error ierr;
 	if (fn(d, conn, req, &out, &err) < 0) {
 		_cleanup_json_ json_t *e = json_pack("{s:b, s:s, s:i}", "ok", 0, "error", err.msg, "errno", err.errnum);
@@ -331,7 +328,8 @@ static int start_job(struct daemon *d, int conn, json_t *req, const char *op, op
 	refresh = refresh && strcmp(op, "simplestreams.pull") == 0;
 	size_t ai;
 	json_t *av;
-	json_array_foreach(aliases, ai, av) {
+	json_array_foreach(aliases, ai, av)
+	{
 		if (!json_is_string(av) || !alias_name_valid(json_string_value(av)))
 			return isola_err(err, EINVAL, "aliases[%zu]: not a valid alias name", ai);
 	}
@@ -364,18 +362,19 @@ static int start_job(struct daemon *d, int conn, json_t *req, const char *op, op
 static void finish_job(struct daemon *d, struct job *j)
 {
 	_cleanup_json_ json_t *res = NULL;
-	isola_error err = { 0 };
+	isola_error err = {0};
 	int r = ipc_recv(j->sock, &res, NULL, NULL, &err);
 	int status = 0;
 	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (r < 0) {
 		isola_err(&err, EIO, "%s: worker died (%s %d)", j->op, WIFSIGNALED(status) ? "signal" : "exit",
-			  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 		ipc_reply_err(j->conn, &err);
 	} else if (!json_is_true(json_object_get(res, "ok"))) {
 		const char *msg = json_string_value(json_object_get(res, "error"));
-		isola_err(&err, (int)json_integer_value(json_object_get(res, "errno")), "%s: %s", j->op, msg ? msg : "?");
+		isola_err(&err, (int)json_integer_value(json_object_get(res, "errno")), "%s: %s", j->op,
+		          msg ? msg : "?");
 		log_info("%s", ERR_STR(&err));
 		ipc_reply_err(j->conn, &err);
 	} else {
@@ -383,9 +382,11 @@ static void finish_job(struct daemon *d, struct job *j)
 		size_t i;
 		json_t *a;
 		int ok = fp && store_load_image(&d->store, fp, &err) == 0 ? 0 : -1;
-		json_array_foreach(j->aliases, i, a) {
-			if (ok == 0 && (j->move_aliases ? alias_point(&d->store, json_string_value(a), fp, &err)
-							: alias_create(&d->store, json_string_value(a), fp, NULL, &err)) < 0) {
+		json_array_foreach(j->aliases, i, a)
+		{
+			if (ok == 0 &&
+			    (j->move_aliases ? alias_point(&d->store, json_string_value(a), fp, &err)
+			                     : alias_create(&d->store, json_string_value(a), fp, NULL, &err)) < 0) {
 				isola_err_wrap(&err, "image %s is in, but", fp);
 				ok = -1;
 			}
@@ -406,7 +407,7 @@ static void finish_job(struct daemon *d, struct job *j)
 static bool serve_one(struct daemon *d, int conn)
 {
 	_cleanup_json_ json_t *req = NULL;
-	isola_error err = { 0 };
+	isola_error err = {0};
 	if (ipc_recv(conn, &req, NULL, NULL, &err) < 0) {
 		if (err.errnum != ECONNRESET)
 			log_warn("receive: %s", ERR_STR(&err));
@@ -440,16 +441,19 @@ static bool serve_one(struct daemon *d, int conn)
 }
 
 static volatile sig_atomic_t stop;
-static void on_signal(int sig) { stop = sig; }
+static void on_signal(int sig)
+{
+	stop = sig;
+}
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: isola-imaged [--socket PATH] [--store DIR] [--group GID] [--squashfuse]\n"
-		   "                    [--explain] [--debug] [--log FILE] [--log-format text|json]\n"
-		   "         the image store daemon; protocol in docs/imaged.md\n"
-		   "       isola-imaged [--socket PATH] call OP [JSON-ARGS]\n"
-		   "         one request to a running daemon, e.g. call image.import '{\"path\": \"x.tar.gz\"}';\n"
-		   "         progress messages and the reply are printed as JSON, one per line\n");
+	           "                    [--explain] [--debug] [--log FILE] [--log-format text|json]\n"
+	           "         the image store daemon; protocol in docs/imaged.md\n"
+	           "       isola-imaged [--socket PATH] call OP [JSON-ARGS]\n"
+	           "         one request to a running daemon, e.g. call image.import '{\"path\": \"x.tar.gz\"}';\n"
+	           "         progress messages and the reply are printed as JSON, one per line\n");
 }
 
 static void print_progress(json_t *p, void *ud)
@@ -471,12 +475,12 @@ static int call_main(const char *sock, int argc, char **argv)
 	_cleanup_json_ json_t *req = argc == 2 ? json_loads(argv[1], 0, &je) : json_object();
 	if (!req || !json_is_object(req)) {
 		fprintf(stderr, "isola-imaged: call: arguments must be a JSON object%s%s\n", req ? "" : ": ",
-			req ? "" : je.text);
+		        req ? "" : je.text);
 		return 2;
 	}
 	json_object_set_new(req, "op", json_string(argv[0]));
 	/* the daemon wants absolute paths; from a shell, relative ones mean relative to here */
-	static const char *const fields[] = { "path", "dir", "ca_file" };
+	static const char *const fields[] = {"path", "dir", "ca_file"};
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
 		const char *p = json_string_value(json_object_get(req, fields[i]));
 		_cleanup_free_ char *abs = p && p[0] != '/' ? realpath(p, NULL) : NULL;
@@ -485,14 +489,15 @@ static int call_main(const char *sock, int argc, char **argv)
 	}
 	size_t i;
 	json_t *p;
-	json_array_foreach(json_object_get(req, "paths"), i, p) {
-		_cleanup_free_ char *abs = json_is_string(p) && json_string_value(p)[0] != '/'
-						   ? realpath(json_string_value(p), NULL) : NULL;
+	json_array_foreach(json_object_get(req, "paths"), i, p)
+	{
+		_cleanup_free_ char *abs =
+		    json_is_string(p) && json_string_value(p)[0] != '/' ? realpath(json_string_value(p), NULL) : NULL;
 		if (abs)
 			json_array_set_new(json_object_get(req, "paths"), i, json_string(abs));
 	}
 	_cleanup_json_ json_t *reply = NULL;
-	isola_error err = { 0 };
+	isola_error err = {0};
 	if (ipc_call(sock, req, NULL, 0, &reply, NULL, NULL, print_progress, NULL, &err) < 0) {
 		isola_err_print("isola-imaged", &err);
 		return 1;
@@ -508,11 +513,16 @@ int main(int argc, char **argv)
 	bool debug = false, json_log = false, squashfuse = false;
 	gid_t gid = (gid_t)-1;
 	static const struct option lo[] = {
-		{ "socket", required_argument, NULL, 's' }, { "store", required_argument, NULL, 'S' },
-		{ "group", required_argument, NULL, 'g' },  { "explain", no_argument, NULL, 'e' },
-		{ "debug", no_argument, NULL, 'd' },	    { "log", required_argument, NULL, 'l' },
-		{ "log-format", required_argument, NULL, 'f' }, { "squashfuse", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },	    { 0 },
+	    {"socket", required_argument, NULL, 's'},
+	    {"store", required_argument, NULL, 'S'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"explain", no_argument, NULL, 'e'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"log-format", required_argument, NULL, 'f'},
+	    {"squashfuse", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
@@ -559,11 +569,11 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	umask(022);
 	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	struct daemon d = { .socket_path = sock };
-	isola_error err = { 0 };
+	struct daemon d = {.socket_path = sock};
+	isola_error err = {0};
 	if (store_open(&d.store, store_dir, &err) < 0) {
 		isola_err_print("isola-imaged", &err);
 		return 1;
@@ -587,11 +597,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < MAX_PENDING; i++)
 		pending[i] = -1;
 	while (!stop) {
-		struct pollfd pfd[1 + MAX_WORKERS + MAX_PENDING] = { { .fd = lfd, .events = POLLIN } };
+		struct pollfd pfd[1 + MAX_WORKERS + MAX_PENDING] = {{.fd = lfd, .events = POLLIN}};
 		for (size_t i = 0; i < MAX_WORKERS; i++)
-			pfd[1 + i] = (struct pollfd){ .fd = jobs.j[i].sock, .events = POLLIN };
+			pfd[1 + i] = (struct pollfd){.fd = jobs.j[i].sock, .events = POLLIN};
 		for (size_t i = 0; i < MAX_PENDING; i++)
-			pfd[1 + MAX_WORKERS + i] = (struct pollfd){ .fd = pending[i], .events = POLLIN };
+			pfd[1 + MAX_WORKERS + i] = (struct pollfd){.fd = pending[i], .events = POLLIN};
 		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0)
 			continue; /* EINTR: a signal; the loop condition decides */
 		for (size_t i = 0; i < MAX_WORKERS; i++)

@@ -65,7 +65,8 @@ int extract_check_parents(int rootfd, const char *name, bool check_last, isola_e
 			return isola_err(err, errno, "entry \"%s\": stat %s", name, buf);
 		}
 		if (S_ISLNK(st.st_mode))
-			return isola_err(err, EINVAL, "entry \"%s\": would write through the symlink \"%s\"", name, buf);
+			return isola_err(err, EINVAL, "entry \"%s\": would write through the symlink \"%s\"", name,
+			                 buf);
 		if (last)
 			return 0;
 		if (!S_ISDIR(st.st_mode))
@@ -89,12 +90,12 @@ static int check_hardlink(int rootfd, struct archive_entry *e, const char *name,
 	struct stat st;
 	if (fstatat(rootfd, norm, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return isola_err(err, errno == ENOENT ? EINVAL : errno,
-				 "hardlink \"%s\": target \"%s\" is not an earlier entry of the archive", name, norm);
+		                 "hardlink \"%s\": target \"%s\" is not an earlier entry of the archive", name, norm);
 	/* link(2) to a symlink links the symlink itself, but libarchive then opens the name to write the
 	 * entry's data, which would follow it: refuse. */
 	if (S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode))
 		return isola_err(err, EINVAL, "hardlink \"%s\": target \"%s\" is a %s", name, norm,
-				 S_ISLNK(st.st_mode) ? "symlink" : "directory");
+		                 S_ISLNK(st.st_mode) ? "symlink" : "directory");
 	archive_entry_copy_hardlink(e, norm);
 	return 0;
 }
@@ -105,7 +106,7 @@ static int read_open(struct archive *a, const char *path, isola_error *err)
 	archive_read_support_format_tar(a);
 	if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK)
 		return isola_err(err, archive_errno(a) > 0 ? archive_errno(a) : EBADMSG, "open archive %s: %s", path,
-				 archive_error_string(a) ?: "unreadable");
+		                 archive_error_string(a) ?: "unreadable");
 	return 0;
 }
 
@@ -130,16 +131,16 @@ static int copy_data(struct archive *in, struct archive *out, const char *name, 
 			return 0;
 		if (r != ARCHIVE_OK)
 			return isola_err(err, archive_errno(in) > 0 ? archive_errno(in) : EBADMSG, "entry \"%s\": %s",
-					 name, archive_error_string(in) ?: "read error");
+			                 name, archive_error_string(in) ?: "read error");
 		if (archive_write_data_block(out, buf, size, off) != ARCHIVE_OK)
 			return isola_err(err, archive_errno(out) > 0 ? archive_errno(out) : EIO, "write \"%s\": %s",
-					 name, archive_error_string(out) ?: "write error");
+			                 name, archive_error_string(out) ?: "write error");
 		*bytes += size;
 	}
 }
 
 static int extract_entries(struct archive *a, struct archive *w, int rootfd, const struct extract_opts *o,
-			   struct extract_stats *st, const char *path, isola_error *err)
+                           struct extract_stats *st, const char *path, isola_error *err)
 {
 	struct archive_entry *e;
 	char norm[4096];
@@ -149,8 +150,8 @@ static int extract_entries(struct archive *a, struct archive *w, int rootfd, con
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			return isola_err(err, archive_errno(a) > 0 ? archive_errno(a) : EBADMSG,
-					 "%s: corrupt or truncated archive after %" PRIu64 " entries: %s", path,
-					 st->entries, archive_error_string(a) ?: "bad header");
+			                 "%s: corrupt or truncated archive after %" PRIu64 " entries: %s", path,
+			                 st->entries, archive_error_string(a) ?: "bad header");
 		const char *name = archive_entry_pathname(e);
 		if (extract_check_name(name, norm, sizeof norm, err) < 0)
 			return -1;
@@ -168,8 +169,8 @@ static int extract_entries(struct archive *a, struct archive *w, int rootfd, con
 		archive_entry_copy_pathname(e, norm);
 		r = archive_write_header(w, e);
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-			return isola_err(err, archive_errno(w) > 0 ? archive_errno(w) : EINVAL, "entry \"%s\": %s", norm,
-					 archive_error_string(w) ?: "refused");
+			return isola_err(err, archive_errno(w) > 0 ? archive_errno(w) : EINVAL, "entry \"%s\": %s",
+			                 norm, archive_error_string(w) ?: "refused");
 		if (archive_entry_size(e) > 0 && copy_data(a, w, norm, &st->bytes, err) < 0)
 			return -1;
 		r = archive_write_finish_entry(w);
@@ -179,7 +180,7 @@ static int extract_entries(struct archive *a, struct archive *w, int rootfd, con
 			log_warn("entry \"%s\": %s", norm, archive_error_string(w) ?: "metadata not restored");
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			return isola_err(err, archive_errno(w) > 0 ? archive_errno(w) : EIO, "entry \"%s\": %s", norm,
-					 archive_error_string(w) ?: "finish");
+			                 archive_error_string(w) ?: "finish");
 		if (++st->entries % 2048 == 0 && o->progress)
 			o->progress(st->entries, st->bytes, o->ud);
 	}
@@ -187,7 +188,7 @@ static int extract_entries(struct archive *a, struct archive *w, int rootfd, con
 }
 
 int extract_archive(const char *path, int rootfd, const struct extract_opts *o, struct extract_stats *st,
-		    isola_error *err)
+                    isola_error *err)
 {
 	_cleanup_(archive_read_freep) struct archive *a = archive_read_new();
 	_cleanup_(archive_write_freep) struct archive *w = archive_write_disk_new();
@@ -196,8 +197,8 @@ int extract_archive(const char *path, int rootfd, const struct extract_opts *o, 
 	if (read_open(a, path, err) < 0)
 		return -1;
 	int flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-		    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-		    ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL;
+	            ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+	            ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL;
 	if (geteuid() == 0)
 		flags |= ARCHIVE_EXTRACT_OWNER;
 	archive_write_disk_set_options(w, flags);
@@ -207,11 +208,11 @@ int extract_archive(const char *path, int rootfd, const struct extract_opts *o, 
 		return isola_err(err, errno, "open cwd");
 	if (fchdir(rootfd) < 0)
 		return isola_err(err, errno, "chdir into the extraction root");
-	struct extract_stats local = { 0 };
+	struct extract_stats local = {0};
 	int r = extract_entries(a, w, rootfd, o, st ? st : &local, path, err);
 	if (r == 0 && archive_write_close(w) != ARCHIVE_OK)
 		r = isola_err(err, archive_errno(w) > 0 ? archive_errno(w) : EIO, "%s: finishing: %s", path,
-			      archive_error_string(w) ?: "error");
+		              archive_error_string(w) ?: "error");
 	if (fchdir(oldcwd) < 0 && r == 0)
 		r = isola_err(err, errno, "restore cwd");
 	return r;

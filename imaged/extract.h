@@ -22,7 +22,7 @@
 #include "error.h"
 
 struct extract_opts {
-	bool privileged;                                       /* create device nodes */
+	bool privileged;                                              /* create device nodes */
 	void (*progress)(uint64_t entries, uint64_t bytes, void *ud); /* may be NULL */
 	void *ud;
 };
@@ -44,6 +44,6 @@ int extract_check_parents(int rootfd, const char *name, bool check_last, isola_e
  * into the directory rootfd. Changes the process's cwd for the duration (restored before return): the
  * daemon serves one request at a time. */
 int extract_archive(const char *path, int rootfd, const struct extract_opts *opts, struct extract_stats *st,
-		    isola_error *err);
+                    isola_error *err);
 /* Is the file a tar archive libarchive can read (checks the first header only)? */
 bool extract_is_tarball(const char *path);

@@ -9,8 +9,8 @@
 DEFINE_CLEANUP(CURL *, curl_easy_cleanup)
 
 struct sink {
-	int fd;           /* file sink, or -1 */
-	char *mem;        /* memory sink */
+	int fd;    /* file sink, or -1 */
+	char *mem; /* memory sink */
 	size_t len, cap;
 	uint64_t max, done;
 	EVP_MD_CTX *ctx;
@@ -104,15 +104,15 @@ static int perform(const char *url, const char *ca_file, struct sink *s, isola_e
 		if (s->werrno)
 			return isola_err(err, s->werrno, "download %s", url);
 		int e = r == CURLE_PEER_FAILED_VERIFICATION || r == CURLE_SSL_CACERT_BADFILE ? EACCES
-			: r == CURLE_HTTP_RETURNED_ERROR					? ENOENT
-												: EIO;
+		        : r == CURLE_HTTP_RETURNED_ERROR                                     ? ENOENT
+		                                                                             : EIO;
 		return isola_err(err, e, "download %s: %s", url, ebuf[0] ? ebuf : curl_easy_strerror(r));
 	}
 	return 0;
 }
 
 int fetch_to_file(const char *url, const char *ca_file, int dirfd, const char *name, uint64_t max_size,
-		  char sha256_hex[65], uint64_t *size, fetch_progress_fn pf, void *ud, isola_error *err)
+                  char sha256_hex[65], uint64_t *size, fetch_progress_fn pf, void *ud, isola_error *err)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -120,7 +120,7 @@ int fetch_to_file(const char *url, const char *ca_file, int dirfd, const char *n
 	_cleanup_evp_ EVP_MD_CTX *ctx = fp_new(err);
 	if (!ctx)
 		return -1;
-	struct sink s = { .fd = fd, .max = max_size, .ctx = ctx, .pf = pf, .ud = ud };
+	struct sink s = {.fd = fd, .max = max_size, .ctx = ctx, .pf = pf, .ud = ud};
 	if (perform(url, ca_file, &s, err) < 0)
 		return -1;
 	if (fsync(fd) < 0)
@@ -132,7 +132,7 @@ int fetch_to_file(const char *url, const char *ca_file, int dirfd, const char *n
 
 int fetch_to_mem(const char *url, const char *ca_file, char **out, size_t *len, isola_error *err)
 {
-	struct sink s = { .fd = -1, .max = 16u << 20 };
+	struct sink s = {.fd = -1, .max = 16u << 20};
 	if (perform(url, ca_file, &s, err) < 0) {
 		free(s.mem);
 		return -1;

@@ -25,8 +25,8 @@ int fp_final(EVP_MD_CTX *ctx, char out[FP_HEX_LEN + 1], isola_error *err)
 	return 0;
 }
 
-int fp_copy_fd(EVP_MD_CTX *ctx, int srcfd, int dstfd, const char *name, uint64_t *total, copy_progress_fn cb,
-	       void *ud, isola_error *err)
+int fp_copy_fd(EVP_MD_CTX *ctx, int srcfd, int dstfd, const char *name, uint64_t *total, copy_progress_fn cb, void *ud,
+               isola_error *err)
 {
 	enum { BUFSZ = 1 << 20 };
 	_cleanup_free_ unsigned char *buf = malloc(BUFSZ);
@@ -48,7 +48,8 @@ int fp_copy_fd(EVP_MD_CTX *ctx, int srcfd, int dstfd, const char *name, uint64_t
 		 * few hundred MiB of data, and its copy must stay sparse. The hash still covers every byte. */
 		for (ssize_t off = 0; dstfd >= 0 && off < n;) {
 			ssize_t chunk = n - off < 65536 ? n - off : 65536;
-			if (chunk == 65536 && buf[off] == 0 && memcmp(buf + off, buf + off + 1, (size_t)chunk - 1) == 0) {
+			if (chunk == 65536 && buf[off] == 0 &&
+			    memcmp(buf + off, buf + off + 1, (size_t)chunk - 1) == 0) {
 				if (lseek(dstfd, chunk, SEEK_CUR) < 0)
 					return isola_err(err, errno, "seek in copy of %s", name);
 				off += chunk;

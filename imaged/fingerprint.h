@@ -23,8 +23,8 @@ EVP_MD_CTX *fp_new(isola_error *err);
 int fp_final(EVP_MD_CTX *ctx, char out[FP_HEX_LEN + 1], isola_error *err);
 /* Feed a file's bytes into ctx; when dstfd >= 0 also write them there (the import copy: one read, one
  * write, one hash). *total (may be NULL) grows by the bytes moved. name is for messages. */
-int fp_copy_fd(EVP_MD_CTX *ctx, int srcfd, int dstfd, const char *name, uint64_t *total, copy_progress_fn cb,
-	       void *ud, isola_error *err);
+int fp_copy_fd(EVP_MD_CTX *ctx, int srcfd, int dstfd, const char *name, uint64_t *total, copy_progress_fn cb, void *ud,
+               isola_error *err);
 /* SHA-256 over the concatenation of the files (one file: a unified image; two: metadata‖rootfs). */
 int fp_of_files(const char *const *paths, size_t n, char out[FP_HEX_LEN + 1], isola_error *err);
 /* 64 lowercase hex digits? */

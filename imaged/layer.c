@@ -14,12 +14,17 @@
 #include <unistd.h>
 
 static const struct explain_flag mount_attr_table[] = {
-	EXPLAIN_FLAG(MOUNT_ATTR_RDONLY), EXPLAIN_FLAG(MOUNT_ATTR_NOSUID), EXPLAIN_FLAG(MOUNT_ATTR_NODEV),
-	EXPLAIN_FLAG(MOUNT_ATTR_NOEXEC), { 0, NULL },
+    EXPLAIN_FLAG(MOUNT_ATTR_RDONLY),
+    EXPLAIN_FLAG(MOUNT_ATTR_NOSUID),
+    EXPLAIN_FLAG(MOUNT_ATTR_NODEV),
+    EXPLAIN_FLAG(MOUNT_ATTR_NOEXEC),
+    {0, NULL},
 };
 static const struct explain_flag lo_flags_table[] = {
-	EXPLAIN_FLAG(LO_FLAGS_READ_ONLY), EXPLAIN_FLAG(LO_FLAGS_AUTOCLEAR), EXPLAIN_FLAG(LO_FLAGS_DIRECT_IO),
-	{ 0, NULL },
+    EXPLAIN_FLAG(LO_FLAGS_READ_ONLY),
+    EXPLAIN_FLAG(LO_FLAGS_AUTOCLEAR),
+    EXPLAIN_FLAG(LO_FLAGS_DIRECT_IO),
+    {0, NULL},
 };
 
 static char *layer_path(struct store *s, const char *fp, const char *rootfs_format)
@@ -64,12 +69,12 @@ static int loop_attach(const char *file, char dev[32], isola_error *err)
 		 * LOOP_SET_FD + LOOP_SET_STATUS64 left a window with a writable, non-autoclear device.
 		 * READ_ONLY: the image file is never written. AUTOCLEAR: the device detaches itself when the
 		 * last user (our mount) goes, so nothing leaks when we close lfd. */
-		struct loop_config cfg = { .fd = (unsigned)bfd, .block_size = 0 };
+		struct loop_config cfg = {.fd = (unsigned)bfd, .block_size = 0};
 		cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
 		snprintf((char *)cfg.info.lo_file_name, LO_NAME_SIZE, "%s", file);
 		int r = ioctl(lfd, LOOP_CONFIGURE, &cfg);
 		EXPLAIN(r, "loop(4)", "ioctl(%s, LOOP_CONFIGURE, {fd=%s, lo_flags=%s})", dev, file,
-			explain_flags(cfg.info.lo_flags, lo_flags_table));
+		        explain_flags(cfg.info.lo_flags, lo_flags_table));
 		if (r == 0)
 			return steal_fd(&lfd);
 		if (errno != EBUSY) /* EBUSY: another process took this device between GET_FREE and CONFIGURE */
@@ -119,7 +124,8 @@ static int mount_squashfs_kernel(const char *file, const char *target, bool priv
 static int mount_squashfuse(const char *file, const char *target, isola_error *err)
 {
 	/* allow_other when root: the instances' (id-mapped) users must be able to read the layer */
-	char *argv[] = { "squashfuse", "-o", geteuid() == 0 ? "ro,allow_other" : "ro", (char *)file, (char *)target, NULL };
+	char *argv[] = {"squashfuse", "-o",           geteuid() == 0 ? "ro,allow_other" : "ro",
+	                (char *)file, (char *)target, NULL};
 	if (run_tool(argv, NULL, err) < 0)
 		return isola_err_wrap(err, "squashfuse %s on %s", file, target);
 	EXPLAIN(0, "fuse(4)", "squashfuse -o ro %s %s", file, target);
@@ -134,10 +140,10 @@ static int bind_readonly(const char *path, bool privileged, isola_error *err)
 	EXPLAIN(fd, "open_tree(2)", "open_tree(AT_FDCWD, \"%s\", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC)", path);
 	if (fd < 0)
 		return isola_err(err, errno, "open_tree %s", path);
-	struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | (privileged ? 0 : MOUNT_ATTR_NODEV) };
+	struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY | (privileged ? 0 : MOUNT_ATTR_NODEV)};
 	int r = mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof a);
 	EXPLAIN(r, "mount_setattr(2)", "mount_setattr(fd, \"\", AT_EMPTY_PATH, {attr_set=%s})",
-		explain_flags(a.attr_set, mount_attr_table));
+	        explain_flags(a.attr_set, mount_attr_table));
 	if (r < 0)
 		return isola_err(err, errno, "make %s read-only", path);
 	r = move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH);
@@ -148,7 +154,7 @@ static int bind_readonly(const char *path, bool privileged, isola_error *err)
 }
 
 static int layer_mount(struct store *s, const char *fp, json_t *img, const char *path, const char **how,
-		       isola_error *err)
+                       isola_error *err)
 {
 	const char *rf = json_string_value(json_object_get(img, "rootfs_format"));
 	bool priv = json_is_true(json_object_get(img, "privileged"));
@@ -178,7 +184,7 @@ static int layer_unmount(const char *path, const char *how, isola_error *err)
 	if (strcmp(how, "none") == 0 || !is_mount_root(path))
 		return 0;
 	if (strcmp(how, "squashfuse") == 0 && geteuid() != 0) {
-		char *argv[] = { "fusermount3", "-u", (char *)path, NULL };
+		char *argv[] = {"fusermount3", "-u", (char *)path, NULL};
 		return run_tool(argv, NULL, err);
 	}
 	int r = umount2(path, UMOUNT_NOFOLLOW);
@@ -198,7 +204,8 @@ static json_t *holder_index(json_t *holders, const char *holder, size_t *idx)
 {
 	size_t i;
 	json_t *h;
-	json_array_foreach(holders, i, h) {
+	json_array_foreach(holders, i, h)
+	{
 		if (strcmp(json_string_value(h), holder) == 0) {
 			*idx = i;
 			return h;
@@ -249,8 +256,8 @@ int layer_acquire(struct store *s, const char *ref, const char *holder, json_t *
 		return -1;
 	}
 	*out = json_pack("{s:s, s:O, s:s, s:s, s:b, s:I}", "fingerprint", fp, "type", json_object_get(img, "type"),
-			 "path", path, "rootfs_format", rf, "mounted", mounted_now, "holders",
-			 (json_int_t)json_array_size(holders));
+	                 "path", path, "rootfs_format", rf, "mounted", mounted_now, "holders",
+	                 (json_int_t)json_array_size(holders));
 	return 0;
 }
 
@@ -286,11 +293,13 @@ int layer_restore(struct store *s, isola_error *err)
 	const char *fp;
 	json_t *img;
 	void *tmp;
-	json_object_foreach_safe(s->layers, tmp, fp, img) {
+	json_object_foreach_safe(s->layers, tmp, fp, img)
+	{
 		if (!json_object_get(s->images, fp) || json_array_size(json_object_get(img, "holders")) == 0)
 			json_object_del(s->layers, fp);
 	}
-	json_object_foreach(s->images, fp, img) {
+	json_object_foreach(s->images, fp, img)
+	{
 		const char *rf = json_string_value(json_object_get(img, "rootfs_format"));
 		if (!rf || strcmp(rf, "disk") == 0)
 			continue;
@@ -318,12 +327,14 @@ json_t *layer_status(struct store *s)
 	json_t *arr = json_array();
 	const char *fp;
 	json_t *l;
-	json_object_foreach(s->layers, fp, l) {
+	json_object_foreach(s->layers, fp, l)
+	{
 		json_t *img = json_object_get(s->images, fp);
-		_cleanup_free_ char *path = layer_path(s, fp, json_string_value(json_object_get(img, "rootfs_format")) ?: "tree");
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:O, s:O, s:b}", "fingerprint", fp, "path", path, "holders",
-						     json_object_get(l, "holders"), "mount", json_object_get(l, "mount"),
-						     "mounted", is_mount_root(path)));
+		_cleanup_free_ char *path =
+		    layer_path(s, fp, json_string_value(json_object_get(img, "rootfs_format")) ?: "tree");
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:O, s:O, s:b}", "fingerprint", fp, "path", path,
+		                                     "holders", json_object_get(l, "holders"), "mount",
+		                                     json_object_get(l, "mount"), "mounted", is_mount_root(path)));
 	}
 	return arr;
 }

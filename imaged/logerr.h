@@ -2,4 +2,4 @@
  * end of the enclosing full expression's block). */
 #pragma once
 #include "error.h"
-#define ERR_STR(e) isola_err_str((e), (char[ISOLA_ERR_MSG_MAX + 128]){ 0 }, ISOLA_ERR_MSG_MAX + 128)
+#define ERR_STR(e) isola_err_str((e), (char[ISOLA_ERR_MSG_MAX + 128]){0}, ISOLA_ERR_MSG_MAX + 128)

@@ -11,15 +11,31 @@ static const struct {
 	const char *name;
 	const char *canonical;
 } arches[] = {
-	{ "i686", "i686" },	      { "i386", "i686" },	  { "x86", "i686" },
-	{ "x86_64", "x86_64" },	      { "amd64", "x86_64" },	  { "armv6l", "armv6l" },
-	{ "armel", "armv6l" },	      { "armv7l", "armv7l" },	  { "armhf", "armv7l" },
-	{ "armv8l", "armv8l" },	      { "aarch64", "aarch64" },	  { "arm64", "aarch64" },
-	{ "ppc", "ppc" },	      { "powerpc", "ppc" },	  { "ppc64", "ppc64" },
-	{ "powerpc64", "ppc64" },     { "ppc64le", "ppc64le" },	  { "ppc64el", "ppc64le" },
-	{ "s390x", "s390x" },	      { "mips", "mips" },	  { "mips64", "mips64" },
-	{ "riscv32", "riscv32" },     { "riscv64", "riscv64" },	  { "loongarch64", "loongarch64" },
-	{ "loong64", "loongarch64" },
+    {"i686", "i686"},
+    {"i386", "i686"},
+    {"x86", "i686"},
+    {"x86_64", "x86_64"},
+    {"amd64", "x86_64"},
+    {"armv6l", "armv6l"},
+    {"armel", "armv6l"},
+    {"armv7l", "armv7l"},
+    {"armhf", "armv7l"},
+    {"armv8l", "armv8l"},
+    {"aarch64", "aarch64"},
+    {"arm64", "aarch64"},
+    {"ppc", "ppc"},
+    {"powerpc", "ppc"},
+    {"ppc64", "ppc64"},
+    {"powerpc64", "ppc64"},
+    {"ppc64le", "ppc64le"},
+    {"ppc64el", "ppc64le"},
+    {"s390x", "s390x"},
+    {"mips", "mips"},
+    {"mips64", "mips64"},
+    {"riscv32", "riscv32"},
+    {"riscv64", "riscv64"},
+    {"loongarch64", "loongarch64"},
+    {"loong64", "loongarch64"},
 };
 
 const char *arch_canonical(const char *name)
@@ -107,7 +123,8 @@ int metadata_parse(const char *buf, size_t len, struct image_metadata *md, isola
 			return isola_err(err, EINVAL, "metadata.yaml: properties: expected a mapping");
 		const char *k;
 		json_t *v;
-		json_object_foreach(pv, k, v) {
+		json_object_foreach(pv, k, v)
+		{
 			if (json_is_string(v)) {
 				json_object_set(props, k, v);
 			} else if (json_is_integer(v) || json_is_boolean(v)) {

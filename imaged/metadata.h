@@ -11,9 +11,9 @@
 struct image_metadata {
 	char architecture[32]; /* canonical kernel name: x86_64, aarch64, … */
 	int64_t creation_date;
-	int64_t expiry_date;   /* 0 = none */
-	json_t *properties;    /* object of strings, owned */
-	json_t *templates;     /* object, owned */
+	int64_t expiry_date; /* 0 = none */
+	json_t *properties;  /* object of strings, owned */
+	json_t *templates;   /* object, owned */
 };
 
 /* Parse and validate; on success md owns its json (free with metadata_free). */

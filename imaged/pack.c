@@ -12,7 +12,7 @@ DEFINE_CLEANUP(struct archive_entry *, archive_entry_free)
 static int werr(struct archive *w, const char *what, isola_error *err)
 {
 	return isola_err(err, archive_errno(w) > 0 ? archive_errno(w) : EIO, "pack %s: %s", what,
-			 archive_error_string(w) ?: "write error");
+	                 archive_error_string(w) ?: "write error");
 }
 
 static int pack_one(struct archive *w, const struct pack_source *s, isola_error *err)
@@ -24,7 +24,7 @@ static int pack_one(struct archive *w, const struct pack_source *s, isola_error 
 	archive_read_disk_set_behavior(d, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
 	if (archive_read_disk_open(d, s->path) != ARCHIVE_OK)
 		return isola_err(err, archive_errno(d) > 0 ? archive_errno(d) : EIO, "read %s: %s", s->path,
-				 archive_error_string(d) ?: "error");
+		                 archive_error_string(d) ?: "error");
 	size_t plen = strlen(s->path);
 	_cleanup_free_ char *buf = malloc(1 << 20);
 	if (!buf)
@@ -36,7 +36,7 @@ static int pack_one(struct archive *w, const struct pack_source *s, isola_error 
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			return isola_err(err, archive_errno(d) > 0 ? archive_errno(d) : EIO, "read %s: %s", s->path,
-					 archive_error_string(d) ?: "error");
+			                 archive_error_string(d) ?: "error");
 		const char *p = archive_entry_pathname(e);
 		if (strncmp(p, s->path, plen) != 0)
 			return isola_err(err, EINVAL, "pack: %s is not below %s", p, s->path);
@@ -52,8 +52,8 @@ static int pack_one(struct archive *w, const struct pack_source *s, isola_error 
 			for (;;) {
 				la_ssize_t n = archive_read_data(d, buf, 1 << 20);
 				if (n < 0)
-					return isola_err(err, archive_errno(d) > 0 ? archive_errno(d) : EIO, "read %s: %s",
-							 name, archive_error_string(d) ?: "error");
+					return isola_err(err, archive_errno(d) > 0 ? archive_errno(d) : EIO,
+					                 "read %s: %s", name, archive_error_string(d) ?: "error");
 				if (n == 0)
 					break;
 				if (archive_write_data(w, buf, (size_t)n) < 0)
@@ -65,7 +65,7 @@ static int pack_one(struct archive *w, const struct pack_source *s, isola_error 
 }
 
 int pack_tar_gz(int outfd, const char *mem_name, const char *mem_data, size_t mem_len, const struct pack_source *srcs,
-		size_t nsrcs, isola_error *err)
+                size_t nsrcs, isola_error *err)
 {
 	_cleanup_(archive_write_freep) struct archive *w = archive_write_new();
 	if (!w)

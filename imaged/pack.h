@@ -14,4 +14,4 @@ struct pack_source {
 /* Write the archive to outfd. mem_name/mem_data (may be NULL): one extra regular file written first
  * from memory (the generated metadata.yaml of a publish). */
 int pack_tar_gz(int outfd, const char *mem_name, const char *mem_data, size_t mem_len, const struct pack_source *srcs,
-		size_t nsrcs, isola_error *err);
+                size_t nsrcs, isola_error *err);

@@ -18,9 +18,9 @@
 /* kernel architecture names → the Debian names simplestreams servers use in "arch" */
 static const char *ss_arch(const char *kernel)
 {
-	static const char *map[][2] = { { "x86_64", "amd64" },	 { "aarch64", "arm64" }, { "i686", "i386" },
-					{ "armv7l", "armhf" },	 { "armv6l", "armel" },	 { "ppc64le", "ppc64el" },
-					{ "s390x", "s390x" },	 { "riscv64", "riscv64" }, { "loongarch64", "loong64" } };
+	static const char *map[][2] = {{"x86_64", "amd64"}, {"aarch64", "arm64"},   {"i686", "i386"},
+	                               {"armv7l", "armhf"}, {"armv6l", "armel"},    {"ppc64le", "ppc64el"},
+	                               {"s390x", "s390x"},  {"riscv64", "riscv64"}, {"loongarch64", "loong64"}};
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
 		if (strcmp(map[i][0], kernel) == 0)
 			return map[i][1];
@@ -84,39 +84,48 @@ static json_t *image_items(struct store *s, const char *fp, json_t *img, const c
 	size_t i;
 	json_t *f;
 	const char *rf = json_string_value(json_object_get(img, "rootfs_format"));
-	const char *combined_key = vm ? "combined_disk-kvm-img_sha256"
-				      : strcmp(rf, "squashfs") == 0 ? "combined_squashfs_sha256" : "combined_rootxz_sha256";
-	json_array_foreach(files, i, f) {
+	const char *combined_key = vm                            ? "combined_disk-kvm-img_sha256"
+	                           : strcmp(rf, "squashfs") == 0 ? "combined_squashfs_sha256"
+	                                                         : "combined_rootxz_sha256";
+	json_array_foreach(files, i, f)
+	{
 		const char *name = json_string_value(json_object_get(f, "name"));
 		const char *role = json_string_value(json_object_get(f, "role"));
 		const char *ext = strchr(name, '.') ?: "";
 		_cleanup_free_ char *rel = NULL, *src = NULL, *dst = NULL;
-		if (asprintf(&rel, "images/%s.%s%s", fp, role, ext) < 0 || asprintf(&src, "%s/%s/%s", s->root, fp, name) < 0 ||
-		    asprintf(&dst, "%s/%s", dir, rel) < 0)
+		if (asprintf(&rel, "images/%s.%s%s", fp, role, ext) < 0 ||
+		    asprintf(&src, "%s/%s/%s", s->root, fp, name) < 0 || asprintf(&dst, "%s/%s", dir, rel) < 0)
 			return NULL;
 		if (place_file(src, dst, err) < 0)
 			return NULL;
 		char sha[FP_HEX_LEN + 1];
-		const char *paths[] = { src };
+		const char *paths[] = {src};
 		if (strcmp(role, "unified") == 0) {
 			snprintf(sha, sizeof sha, "%s", fp);
 		} else if (fp_of_files(paths, 1, sha, err) < 0) {
 			return NULL;
 		}
-		json_t *item = json_pack("{s:s, s:s, s:O}", "path", rel, "sha256", sha, "size", json_object_get(f, "size"));
+		json_t *item =
+		    json_pack("{s:s, s:s, s:O}", "path", rel, "sha256", sha, "size", json_object_get(f, "size"));
 		if (strcmp(role, "unified") == 0) {
-			json_object_set_new(item, "ftype", json_string(str_has_suffix(name, ".tar.xz") ? "incus_combined.tar.xz"
-											 : "incus_combined.tar.gz"));
+			json_object_set_new(item, "ftype",
+			                    json_string(str_has_suffix(name, ".tar.xz") ? "incus_combined.tar.xz"
+			                                                                : "incus_combined.tar.gz"));
 			json_object_set_new(items, "incus_combined.tar.gz", item);
 		} else if (strcmp(role, "metadata") == 0) {
 			json_object_set_new(item, "ftype", json_string("incus.tar.xz"));
 			json_object_set_new(item, combined_key, json_string(fp));
 			json_object_set_new(items, "incus.tar.xz", item);
 		} else {
-			const char *ftype = vm ? "disk-kvm.img" : strcmp(rf, "squashfs") == 0 ? "squashfs" : "root.tar.xz";
+			const char *ftype = vm                            ? "disk-kvm.img"
+			                    : strcmp(rf, "squashfs") == 0 ? "squashfs"
+			                                                  : "root.tar.xz";
 			json_object_set_new(item, "ftype", json_string(ftype));
-			json_object_set_new(items, vm ? "disk.qcow2" : strcmp(rf, "squashfs") == 0 ? "root.squashfs" : "root.tar.xz",
-					    item);
+			json_object_set_new(items,
+			                    vm                            ? "disk.qcow2"
+			                    : strcmp(rf, "squashfs") == 0 ? "root.squashfs"
+			                                                  : "root.tar.xz",
+			                    item);
 		}
 	}
 	return steal_ptr(&items);
@@ -129,24 +138,27 @@ int ss_generate(struct store *s, const char *dir, json_t **out, isola_error *err
 	_cleanup_json_ json_t *products = json_object();
 	const char *fp;
 	json_t *img0;
-	json_object_foreach(s->images, fp, img0) {
+	json_object_foreach(s->images, fp, img0)
+	{
 		_cleanup_json_ json_t *img = store_image_json(s, fp);
 		const char *arch = ss_arch(json_string_value(json_object_get(img, "architecture")));
 		const char *os = prop(img, "os", "isola"), *rel = prop(img, "release", "unknown"),
-			   *var = prop(img, "variant", "default");
+		           *var = prop(img, "variant", "default");
 		_cleanup_free_ char *key = NULL;
 		if (asprintf(&key, "%s:%s:%s:%s", os, rel, var, arch) < 0)
 			return isola_err(err, ENOMEM, "generate");
 		json_t *p = json_object_get(products, key);
 		if (!p) {
-			p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{}}", "aliases", "", "arch", arch, "os", os, "release",
-				      rel, "release_title", prop(img, "release", rel), "variant", var, "versions");
+			p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{}}", "aliases", "", "arch", arch, "os", os,
+			              "release", rel, "release_title", prop(img, "release", rel), "variant", var,
+			              "versions");
 			json_object_set_new(products, key, p);
 		}
 		/* aliases of every version of the product, comma-separated as simplestreams has them */
 		size_t i;
 		json_t *a;
-		json_array_foreach(json_object_get(img, "aliases"), i, a) {
+		json_array_foreach(json_object_get(img, "aliases"), i, a)
+		{
 			const char *cur = json_string_value(json_object_get(p, "aliases"));
 			_cleanup_free_ char *n = NULL;
 			if (asprintf(&n, "%s%s%s", cur, *cur ? "," : "", json_string_value(a)) < 0)
@@ -167,16 +179,17 @@ int ss_generate(struct store *s, const char *dir, json_t **out, isola_error *err
 		json_object_set_new(versions, ver, json_pack("{s:o}", "items", items));
 	}
 	_cleanup_json_ json_t *images = json_pack("{s:s, s:s, s:s, s:O}", "content_id", "images", "datatype",
-						  "image-downloads", "format", "products:1.0", "products", products);
+	                                          "image-downloads", "format", "products:1.0", "products", products);
 	_cleanup_json_ json_t *keys = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach(products, k, v) {
+	json_object_foreach(products, k, v)
+	{
 		json_array_append_new(keys, json_string(k));
 	}
-	_cleanup_json_ json_t *index = json_pack(
-		"{s:s, s:{s:{s:s, s:s, s:s, s:O}}}", "format", "index:1.0", "index", "images", "datatype",
-		"image-downloads", "path", "streams/v1/images.json", "format", "products:1.0", "products", keys);
+	_cleanup_json_ json_t *index =
+	    json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:O}}}", "format", "index:1.0", "index", "images", "datatype",
+	              "image-downloads", "path", "streams/v1/images.json", "format", "products:1.0", "products", keys);
 	_cleanup_free_ char *ip = NULL, *pp = NULL;
 	if (asprintf(&ip, "%s/streams/v1/index.json", dir) < 0 || asprintf(&pp, "%s/streams/v1/images.json", dir) < 0)
 		return isola_err(err, ENOMEM, "generate");
@@ -227,7 +240,8 @@ static json_t *find_item(json_t *items, const char *const *ftypes)
 	const char *k;
 	json_t *v;
 	for (const char *const *f = ftypes; *f; f++)
-		json_object_foreach(items, k, v) {
+		json_object_foreach(items, k, v)
+		{
 			if (strcmp(json_string_value(json_object_get(v, "ftype")) ?: "", *f) == 0)
 				return v;
 		}
@@ -243,14 +257,14 @@ static void on_dl(uint64_t done, uint64_t total, void *ud)
 	struct dl_ctx *c = ud;
 	if (!c->pf)
 		return;
-	_cleanup_json_ json_t *p = json_pack("{s:s, s:I, s:I}", "stage", "download", "bytes", (json_int_t)done, "total",
-					     (json_int_t)total);
+	_cleanup_json_ json_t *p =
+	    json_pack("{s:s, s:I, s:I}", "stage", "download", "bytes", (json_int_t)done, "total", (json_int_t)total);
 	c->pf(p, c->ud);
 }
 
 /* Download one item into dirfd/name, checking its size and sha256 against the index. */
 static int download_item(const char *base, json_t *item, const char *ca_file, int dirfd, const char *name,
-			 struct dl_ctx *dc, isola_error *err)
+                         struct dl_ctx *dc, isola_error *err)
 {
 	const char *path = json_string_value(json_object_get(item, "path"));
 	const char *want = json_string_value(json_object_get(item, "sha256"));
@@ -266,15 +280,16 @@ static int download_item(const char *base, json_t *item, const char *ca_file, in
 	if (fetch_to_file(url, ca_file, dirfd, name, max, got, &n, on_dl, dc, err) < 0)
 		return -1;
 	if (strcmp(got, want) != 0)
-		return isola_err(err, EBADMSG, "%s: sha256 mismatch: index says %s, downloaded file has %s", path, want, got);
+		return isola_err(err, EBADMSG, "%s: sha256 mismatch: index says %s, downloaded file has %s", path, want,
+		                 got);
 	if (json_is_integer(size) && (uint64_t)json_integer_value(size) != n)
-		return isola_err(err, EBADMSG, "%s: size mismatch: index says %" JSON_INTEGER_FORMAT ", got %" PRIu64, path,
-				 json_integer_value(size), n);
+		return isola_err(err, EBADMSG, "%s: size mismatch: index says %" JSON_INTEGER_FORMAT ", got %" PRIu64,
+		                 path, json_integer_value(size), n);
 	return 0;
 }
 
 int ss_pull(struct store *s, const struct ss_pull_req *r, store_progress_fn pf, void *ud, json_t **out,
-	    isola_error *err)
+            isola_error *err)
 {
 	if (!r->product == !r->alias)
 		return isola_err(err, EINVAL, "simplestreams.pull: give product or alias");
@@ -287,7 +302,8 @@ int ss_pull(struct store *s, const struct ss_pull_req *r, store_progress_fn pf, 
 		return -1;
 	const char *images_path = NULL, *k;
 	json_t *v;
-	json_object_foreach(json_object_get(index, "index"), k, v) {
+	json_object_foreach(json_object_get(index, "index"), k, v)
+	{
 		if (strcmp(json_string_value(json_object_get(v, "datatype")) ?: "", "image-downloads") == 0)
 			images_path = json_string_value(json_object_get(v, "path"));
 	}
@@ -298,33 +314,37 @@ int ss_pull(struct store *s, const struct ss_pull_req *r, store_progress_fn pf, 
 		return -1;
 	json_t *products = json_object_get(images, "products"), *product = NULL;
 	const char *host = ss_arch(arch_host());
-	json_object_foreach(products, k, v) {
+	json_object_foreach(products, k, v)
+	{
 		bool match = r->product ? strcmp(k, r->product) == 0
-					: alias_listed(json_string_value(json_object_get(v, "aliases")), r->alias);
+		                        : alias_listed(json_string_value(json_object_get(v, "aliases")), r->alias);
 		/* an alias usually names one product per architecture: prefer ours */
 		if (match && (!product || strcmp(json_string_value(json_object_get(v, "arch")) ?: "", host) == 0))
 			product = v;
 	}
 	if (!product)
 		return isola_err(err, ENOENT, "%s: no product %s", base, r->product ? r->product : r->alias);
-	static const char *const combined[] = { "incus_combined.tar.gz", "incus_combined.tar.xz",
-						"lxd_combined.tar.gz", NULL };
-	static const char *const meta[] = { "incus.tar.xz", "lxd.tar.xz", NULL };
-	static const char *const ct_root[] = { "squashfs", "root.tar.xz", NULL };
-	static const char *const vm_root[] = { "disk-kvm.img", NULL };
+	static const char *const combined[] = {"incus_combined.tar.gz", "incus_combined.tar.xz", "lxd_combined.tar.gz",
+	                                       NULL};
+	static const char *const meta[] = {"incus.tar.xz", "lxd.tar.xz", NULL};
+	static const char *const ct_root[] = {"squashfs", "root.tar.xz", NULL};
+	static const char *const vm_root[] = {"disk-kvm.img", NULL};
 	/* the newest version with the files we need; version keys start YYYYMMDD so they sort by date */
 	const char *best = NULL;
 	json_t *items = NULL, *vv;
-	json_object_foreach(json_object_get(product, "versions"), k, vv) {
+	json_object_foreach(json_object_get(product, "versions"), k, vv)
+	{
 		json_t *its = json_object_get(vv, "items");
-		bool usable = (!vm && find_item(its, combined)) || (find_item(its, meta) && find_item(its, vm ? vm_root : ct_root));
+		bool usable = (!vm && find_item(its, combined)) ||
+		              (find_item(its, meta) && find_item(its, vm ? vm_root : ct_root));
 		if (usable && (!best || strcmp(k, best) > 0)) {
 			best = k;
 			items = its;
 		}
 	}
 	if (!best)
-		return isola_err(err, ENOENT, "%s: product has no usable %s version", base, vm ? "virtual-machine" : "container");
+		return isola_err(err, ENOENT, "%s: product has no usable %s version", base,
+		                 vm ? "virtual-machine" : "container");
 	json_t *comb = vm ? NULL : find_item(items, combined);
 	json_t *mitem = comb ? NULL : find_item(items, meta);
 	json_t *ritem = comb ? NULL : find_item(items, vm ? vm_root : ct_root);
@@ -333,9 +353,9 @@ int ss_pull(struct store *s, const struct ss_pull_req *r, store_progress_fn pf, 
 		expect = json_string_value(json_object_get(comb, "sha256"));
 	} else {
 		const char *rt = json_string_value(json_object_get(ritem, "ftype"));
-		const char *ck = strcmp(rt, "squashfs") == 0 ? "combined_squashfs_sha256"
-				 : strcmp(rt, "disk-kvm.img") == 0 ? "combined_disk-kvm-img_sha256"
-								    : "combined_rootxz_sha256";
+		const char *ck = strcmp(rt, "squashfs") == 0       ? "combined_squashfs_sha256"
+		                 : strcmp(rt, "disk-kvm.img") == 0 ? "combined_disk-kvm-img_sha256"
+		                                                   : "combined_rootxz_sha256";
 		expect = json_string_value(json_object_get(mitem, ck));
 	}
 	if (!fp_is_valid(expect))
@@ -343,7 +363,7 @@ int ss_pull(struct store *s, const struct ss_pull_req *r, store_progress_fn pf, 
 	_cleanup_free_ char *src = NULL;
 	if (asprintf(&src, "simplestreams:%s", base) < 0)
 		return isola_err(err, ENOMEM, "pull");
-	struct import_req ir = { .aliases = r->aliases, .expect_fp = expect, .source = src };
+	struct import_req ir = {.aliases = r->aliases, .expect_fp = expect, .source = src};
 	if (json_object_get(s->images, expect)) /* refresh with nothing new: only the aliases */
 		return store_import_existing(s, expect, &ir, out, err);
 	/* downloads land in a .tmp- dir of the store: removed on failure here, or at the next start */
@@ -351,19 +371,20 @@ int ss_pull(struct store *s, const struct ss_pull_req *r, store_progress_fn pf, 
 	if (asprintf(&tmpl, "%s/.tmp-dl-XXXXXX", s->root) < 0 || !mkdtemp(tmpl))
 		return isola_err(err, errno, "download dir in %s", s->root);
 	_cleanup_close_ int dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dl_ctx dc = { pf, ud };
+	struct dl_ctx dc = {pf, ud};
 	int ret = -1;
 	_cleanup_free_ char *p1 = NULL, *p2 = NULL;
 	if (dfd < 0) {
 		isola_err(err, errno, "open %s", tmpl);
 	} else if (comb) {
-		if (download_item(base, comb, r->ca_file, dfd, "image", &dc, err) == 0 && asprintf(&p1, "%s/image", tmpl) >= 0) {
+		if (download_item(base, comb, r->ca_file, dfd, "image", &dc, err) == 0 &&
+		    asprintf(&p1, "%s/image", tmpl) >= 0) {
 			ir.path = p1;
 			ret = store_import(s, &ir, pf, ud, out, err);
 		}
 	} else if (download_item(base, mitem, r->ca_file, dfd, "meta", &dc, err) == 0 &&
-		   download_item(base, ritem, r->ca_file, dfd, "rootfs", &dc, err) == 0 &&
-		   asprintf(&p1, "%s/meta", tmpl) >= 0 && asprintf(&p2, "%s/rootfs", tmpl) >= 0) {
+	           download_item(base, ritem, r->ca_file, dfd, "rootfs", &dc, err) == 0 &&
+	           asprintf(&p1, "%s/meta", tmpl) >= 0 && asprintf(&p2, "%s/rootfs", tmpl) >= 0) {
 		ir.meta = p1;
 		ir.rootfs = p2;
 		ret = store_import(s, &ir, pf, ud, out, err);

@@ -21,13 +21,13 @@
 int ss_generate(struct store *s, const char *dir, json_t **out, isola_error *err);
 
 struct ss_pull_req {
-	const char *url;      /* https base URL of the tree */
-	const char *product;  /* product key, or … */
-	const char *alias;    /* … one of its aliases */
-	const char *ca_file;  /* may be NULL: the system's CAs */
-	const char *type;     /* "container" (default) or "virtual-machine" */
-	json_t *aliases;      /* local aliases to create */
+	const char *url;     /* https base URL of the tree */
+	const char *product; /* product key, or … */
+	const char *alias;   /* … one of its aliases */
+	const char *ca_file; /* may be NULL: the system's CAs */
+	const char *type;    /* "container" (default) or "virtual-machine" */
+	json_t *aliases;     /* local aliases to create */
 };
 /* Pull the newest version of a product (nothing is downloaded when it is already in the store). */
 int ss_pull(struct store *s, const struct ss_pull_req *r, store_progress_fn pf, void *ud, json_t **out,
-	    isola_error *err);
+            isola_error *err);

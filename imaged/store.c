@@ -41,7 +41,7 @@ static int remove_children(int dfd, dev_t dev, const char *what, isola_error *er
 			if (st.st_dev != dev)
 				return isola_err(err, EBUSY, "%s/%s is a mount point", what, de->d_name);
 			_cleanup_close_ int cfd =
-				openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			    openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (cfd < 0)
 				return isola_err(err, errno, "open %s/%s", what, de->d_name);
 			if (remove_children(cfd, dev, de->d_name, err) < 0)
@@ -131,7 +131,10 @@ int store_save_layers(struct store *s, isola_error *err)
 	}
 	return 0;
 }
-static int save_aliases(struct store *s, isola_error *err) { return save_json(s, "aliases.json", s->aliases, err); }
+static int save_aliases(struct store *s, isola_error *err)
+{
+	return save_json(s, "aliases.json", s->aliases, err);
+}
 
 int store_open(struct store *s, const char *root, isola_error *err)
 {
@@ -181,13 +184,15 @@ int store_open(struct store *s, const char *root, isola_error *err)
 		}
 		json_object_set_new(s->images, de->d_name, img);
 	}
-	if (!(s->aliases = load_or_empty(s, "aliases.json", err)) || !(s->layers = load_or_empty(s, "layers.json", err)))
+	if (!(s->aliases = load_or_empty(s, "aliases.json", err)) ||
+	    !(s->layers = load_or_empty(s, "layers.json", err)))
 		return -1;
 	/* an alias whose image is gone (deleted by hand) is dropped rather than left dangling */
 	const char *k;
 	json_t *v;
 	void *tmpiter;
-	json_object_foreach_safe(s->aliases, tmpiter, k, v) {
+	json_object_foreach_safe(s->aliases, tmpiter, k, v)
+	{
 		const char *t = json_string_value(json_object_get(v, "target"));
 		if (!t || !json_object_get(s->images, t))
 			json_object_del(s->aliases, k);
@@ -243,7 +248,8 @@ int store_resolve(struct store *s, const char *ref, const char **fp, isola_error
 		return isola_err(err, ENOENT, "image %s: no such alias or fingerprint", ref);
 	const char *found = NULL, *k;
 	json_t *v;
-	json_object_foreach(s->images, k, v) {
+	json_object_foreach(s->images, k, v)
+	{
 		if (strncmp(k, ref, n) == 0) {
 			if (found)
 				return isola_err(err, EINVAL, "image %s: fingerprint prefix is ambiguous", ref);
@@ -264,7 +270,8 @@ json_t *store_image_json(struct store *s, const char *fp)
 	json_t *al = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach(s->aliases, k, v) {
+	json_object_foreach(s->aliases, k, v)
+	{
 		if (strcmp(json_string_value(json_object_get(v, "target")) ?: "", fp) == 0)
 			json_array_append_new(al, json_string(k));
 	}
@@ -272,7 +279,10 @@ json_t *store_image_json(struct store *s, const char *fp)
 	return img;
 }
 
-char *store_image_dir(struct store *s, const char *fp) { return path_join(s->root, fp); }
+char *store_image_dir(struct store *s, const char *fp)
+{
+	return path_join(s->root, fp);
+}
 
 /* ---- aliases ----------------------------------------------------------------------------------- */
 
@@ -291,11 +301,11 @@ static int alias_check_new(struct store *s, const char *name, isola_error *err)
 {
 	if (!alias_name_valid(name))
 		return isola_err(err, EINVAL, "alias \"%s\": not a valid name (1-255 chars, no ':' or control chars)",
-				 name ? name : "");
+		                 name ? name : "");
 	json_t *a = json_object_get(s->aliases, name);
 	if (a)
 		return isola_err(err, EEXIST, "alias %s already exists (→ %.12s)", name,
-				 json_string_value(json_object_get(a, "target")));
+		                 json_string_value(json_object_get(a, "target")));
 	return 0;
 }
 
@@ -361,9 +371,11 @@ json_t *alias_list(struct store *s)
 	json_t *arr = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach(s->aliases, k, v) {
-		json_array_append_new(arr, json_pack("{s:s, s:O, s:O}", "name", k, "target", json_object_get(v, "target"),
-						     "description", json_object_get(v, "description") ?: json_string("")));
+	json_object_foreach(s->aliases, k, v)
+	{
+		json_array_append_new(arr,
+		                      json_pack("{s:s, s:O, s:O}", "name", k, "target", json_object_get(v, "target"),
+		                                "description", json_object_get(v, "description") ?: json_string("")));
 	}
 	return arr;
 }
@@ -389,7 +401,8 @@ static void import_ctx_done(struct import_ctx *c)
 	if (!c->committed && c->tmpname[0]) {
 		isola_error e;
 		if (remove_tree_at(c->s->rootfd, c->tmpname, &e) < 0)
-			log_warn("cannot remove %s/%s: %s (removed at next start)", c->s->root, c->tmpname, ERR_STR(&e));
+			log_warn("cannot remove %s/%s: %s (removed at next start)", c->s->root, c->tmpname,
+			         ERR_STR(&e));
 	}
 	json_decref(c->files);
 }
@@ -398,8 +411,8 @@ static void progress(struct import_ctx *c, const char *stage, uint64_t done, uin
 {
 	if (!c->pf)
 		return;
-	_cleanup_json_ json_t *p = json_pack("{s:s, s:I, s:I}", "stage", stage, "bytes", (json_int_t)done, "total",
-					     (json_int_t)total);
+	_cleanup_json_ json_t *p =
+	    json_pack("{s:s, s:I, s:I}", "stage", stage, "bytes", (json_int_t)done, "total", (json_int_t)total);
 	c->pf(p, c->ud);
 }
 
@@ -424,12 +437,15 @@ static int import_begin(struct store *s, struct import_ctx *c, store_progress_fn
 
 static const char *ext_of(int fd)
 {
-	unsigned char m[8] = { 0 };
+	unsigned char m[8] = {0};
 	if (pread(fd, m, sizeof m, 0) < 0)
 		return "";
 	if (m[0] == 0x1f && m[1] == 0x8b)
 		return ".tar.gz";
-	if (memcmp(m, "\xfd" "7zXZ\0", 6) == 0)
+	if (memcmp(m,
+	           "\xfd"
+	           "7zXZ\0",
+	           6) == 0)
 		return ".tar.xz";
 	if (memcmp(m, "BZh", 3) == 0)
 		return ".tar.bz2";
@@ -442,7 +458,7 @@ static const char *ext_of(int fd)
 	/* A raw disk: a whole-disk ext2/3/4 (superblock magic 0xEF53 at byte 1080, ext4(5)), or a partition
 	 * table (GPT "EFI PART" at LBA 1, or the MBR boot signature 0x55AA at byte 510). Only these are taken
 	 * for disks, so an unreadable tarball is never mistaken for a VM image. */
-	unsigned char b[2] = { 0 }, g[8] = { 0 }, u[5] = { 0 };
+	unsigned char b[2] = {0}, g[8] = {0}, u[5] = {0};
 	if (pread(fd, u, 5, 257) == 5 && memcmp(u, "ustar", 5) == 0) /* POSIX/GNU tar header magic */
 		return ".tar";
 	if ((pread(fd, b, 2, 1080) == 2 && b[0] == 0x53 && b[1] == 0xEF) ||
@@ -464,7 +480,7 @@ static void on_copy(uint64_t done, void *ud)
 
 /* Copy src into the tmp dir as role+ext, hashing into ctx. */
 static int stage_file(struct import_ctx *c, EVP_MD_CTX *ctx, const char *src, const char *role, uint64_t all,
-		      isola_error *err)
+                      isola_error *err)
 {
 	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
@@ -479,7 +495,7 @@ static int stage_file(struct import_ctx *c, EVP_MD_CTX *ctx, const char *src, co
 	_cleanup_close_ int out = openat(c->tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		return isola_err(err, errno, "create %s/%s", c->tmpname, name);
-	struct copy_cb cb = { c, all };
+	struct copy_cb cb = {c, all};
 	uint64_t before = c->total;
 	if (fp_copy_fd(ctx, in, out, src, &c->total, on_copy, &cb, err) < 0)
 		return -1;
@@ -487,12 +503,15 @@ static int stage_file(struct import_ctx *c, EVP_MD_CTX *ctx, const char *src, co
 	if (fsync(out) < 0)
 		return isola_err(err, errno, "fsync %s", name);
 	json_array_append_new(c->files, json_pack("{s:s, s:I, s:s}", "name", name, "size",
-						  (json_int_t)(c->total - before), "role", role));
+	                                          (json_int_t)(c->total - before), "role", role));
 	progress(c, "copy", c->total, all);
 	return 0;
 }
 
-static void on_fetch(uint64_t done, uint64_t total, void *ud) { progress(ud, "download", done, total); }
+static void on_fetch(uint64_t done, uint64_t total, void *ud)
+{
+	progress(ud, "download", done, total);
+}
 
 /* https → tmp/unified<ext>; the hash is computed while the bytes arrive */
 static int stage_download(struct import_ctx *c, const char *url, const char *ca_file, isola_error *err)
@@ -508,8 +527,8 @@ static int stage_download(struct import_ctx *c, const char *url, const char *ca_
 	if (renameat(c->tmpfd, "download", c->tmpfd, name) < 0)
 		return isola_err(err, errno, "rename download");
 	c->total = size;
-	json_array_append_new(c->files, json_pack("{s:s, s:I, s:s}", "name", name, "size", (json_int_t)size, "role",
-						  "unified"));
+	json_array_append_new(c->files,
+	                      json_pack("{s:s, s:I, s:s}", "name", name, "size", (json_int_t)size, "role", "unified"));
 	return 0;
 }
 
@@ -523,8 +542,8 @@ static void on_extract(uint64_t entries, uint64_t bytes, void *ud)
 {
 	struct import_ctx *c = ud;
 	if (c->pf) {
-		_cleanup_json_ json_t *p = json_pack("{s:s, s:I, s:I}", "stage", "unpack", "entries", (json_int_t)entries,
-						     "bytes", (json_int_t)bytes);
+		_cleanup_json_ json_t *p = json_pack("{s:s, s:I, s:I}", "stage", "unpack", "entries",
+		                                     (json_int_t)entries, "bytes", (json_int_t)bytes);
 		c->pf(p, c->ud);
 	}
 }
@@ -538,7 +557,7 @@ static char *tmp_path(struct import_ctx *c, const char *name)
 }
 
 static int extract_into(struct import_ctx *c, const char *archive_name, const char *dir, bool privileged,
-			struct extract_stats *st, isola_error *err)
+                        struct extract_stats *st, isola_error *err)
 {
 	if (mkdirat(c->tmpfd, dir, 0755) < 0 && errno != EEXIST)
 		return isola_err(err, errno, "mkdir %s", dir);
@@ -546,7 +565,7 @@ static int extract_into(struct import_ctx *c, const char *archive_name, const ch
 	if (dfd < 0)
 		return isola_err(err, errno, "open %s", dir);
 	_cleanup_free_ char *ap = tmp_path(c, archive_name);
-	struct extract_opts o = { .privileged = privileged, .progress = on_extract, .ud = c };
+	struct extract_opts o = {.privileged = privileged, .progress = on_extract, .ud = c};
 	if (extract_archive(ap, dfd, &o, st, err) < 0)
 		return isola_err_wrap(err, "unpack %s", archive_name);
 	return 0;
@@ -558,7 +577,7 @@ static int qcow2_to_raw(struct import_ctx *c, const char *src_name, isola_error 
 {
 	_cleanup_free_ char *src = tmp_path(c, src_name), *dst = tmp_path(c, "disk.raw"), *info = NULL;
 	progress(c, "convert", 0, file_size(src));
-	char *iargv[] = { "qemu-img", "info", "-f", "qcow2", "--output=json", src, NULL };
+	char *iargv[] = {"qemu-img", "info", "-f", "qcow2", "--output=json", src, NULL};
 	if (run_tool(iargv, &info, err) < 0)
 		return isola_err_wrap(err, "inspect %s", src_name);
 	json_error_t je;
@@ -570,7 +589,7 @@ static int qcow2_to_raw(struct import_ctx *c, const char *src_name, isola_error 
 	json_t *data = json_object_get(json_object_get(j, "format-specific"), "data");
 	if (json_object_get(data, "data-file"))
 		return isola_err(err, EINVAL, "%s: qcow2 with an external data file refused", src_name);
-	char *cargv[] = { "qemu-img", "convert", "-q", "-f", "qcow2", "-O", "raw", src, dst, NULL };
+	char *cargv[] = {"qemu-img", "convert", "-q", "-f", "qcow2", "-O", "raw", src, dst, NULL};
 	if (run_tool(cargv, NULL, err) < 0)
 		return isola_err_wrap(err, "convert %s to raw", src_name);
 	return 0;
@@ -581,10 +600,11 @@ static int read_metadata(struct import_ctx *c, struct image_metadata *md, isola_
 	_cleanup_close_ int fd = openat(c->tmpfd, "tree/metadata.yaml", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return isola_err(err, errno == ENOENT ? EINVAL : errno,
-				 errno == ENOENT ? "the image has no metadata.yaml" : "open metadata.yaml");
+		                 errno == ENOENT ? "the image has no metadata.yaml" : "open metadata.yaml");
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > METADATA_MAX_SIZE)
-		return isola_err(err, EINVAL, "metadata.yaml: not a regular file of at most %d bytes", METADATA_MAX_SIZE);
+		return isola_err(err, EINVAL, "metadata.yaml: not a regular file of at most %d bytes",
+		                 METADATA_MAX_SIZE);
 	_cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
 	ssize_t n = buf ? pread(fd, buf, (size_t)st.st_size, 0) : -1;
 	if (n < 0)
@@ -608,7 +628,8 @@ int store_check_aliases(struct store *s, json_t *aliases, isola_error *err)
 {
 	size_t i;
 	json_t *a;
-	json_array_foreach(aliases, i, a) {
+	json_array_foreach(aliases, i, a)
+	{
 		if (!json_is_string(a))
 			return isola_err(err, EINVAL, "aliases[%zu]: expected a string", i);
 		if (alias_check_new(s, json_string_value(a), err) < 0)
@@ -627,29 +648,30 @@ int store_import_existing(struct store *s, const char *fp, const struct import_r
 		return -1;
 	size_t i;
 	json_t *a;
-	json_array_foreach(r->aliases, i, a) {
+	json_array_foreach(r->aliases, i, a)
+	{
 		if (alias_create(s, json_string_value(a), fp, NULL, err) < 0)
 			return -1;
 	}
 	json_t *img = store_image_json(s, fp);
 	*out = json_pack("{s:s, s:O, s:b, s:o}", "fingerprint", fp, "type", json_object_get(img, "type"), "already", 1,
-			 "image", img);
+	                 "image", img);
 	return 0;
 }
 
 /* Everything after the original files are staged and hashed: unpack, validate, commit. */
 static int import_finish(struct import_ctx *c, const struct import_req *r, const char *format, json_t **out,
-			 isola_error *err)
+                         isola_error *err)
 {
 	struct store *s = c->s;
 	if (r->expect_fp && strcmp(r->expect_fp, c->fp) != 0)
 		return isola_err(err, EBADMSG, "fingerprint mismatch: expected %s, the files hash to %s", r->expect_fp,
-				 c->fp);
+		                 c->fp);
 	/* on disk but not in memory: a concurrent worker committed it since this process forked */
-	if (json_object_get(s->images, c->fp) || (faccessat(s->rootfd, c->fp, F_OK, 0) == 0 &&
-						 store_load_image(s, c->fp, err) == 0))
+	if (json_object_get(s->images, c->fp) ||
+	    (faccessat(s->rootfd, c->fp, F_OK, 0) == 0 && store_load_image(s, c->fp, err) == 0))
 		return store_import_existing(s, c->fp, r, out, err);
-	struct extract_stats st = { 0 };
+	struct extract_stats st = {0};
 	const char *type = "container", *rootfs_format = "tree";
 	if (strcmp(format, "unified") == 0) {
 		const char *name = json_string_value(json_object_get(json_array_get(c->files, 0), "name"));
@@ -703,18 +725,20 @@ static int import_finish(struct import_ctx *c, const struct import_req *r, const
 	metadata_free(&md);
 	const char *k;
 	json_t *v;
-	json_object_foreach(r->properties, k, v) {
+	json_object_foreach(r->properties, k, v)
+	{
 		if (!json_is_string(v))
 			return isola_err(err, EINVAL, "properties.%s: expected a string", k);
 		json_object_set(props, k, v);
 	}
-	json_t *img = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O, s:O, s:s, s:b, s:o, s:s, s:I, s:I}",
-				"fingerprint", c->fp, "type", type, "format", format, "architecture", md.architecture,
-				"creation_date", (json_int_t)md.creation_date, "expiry_date", (json_int_t)md.expiry_date,
-				"uploaded_at", (json_int_t)time(NULL), "size", (json_int_t)c->total, "properties",
-				props, "files", c->files, "rootfs_format", rootfs_format, "privileged", r->privileged,
-				"templates", templates, "source", r->source ? r->source : "file", "skipped_devices",
-				(json_int_t)st.skipped_devices, "unpack_warnings", (json_int_t)st.warnings);
+	json_t *img =
+	    json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O, s:O, s:s, s:b, s:o, s:s, s:I, s:I}", "fingerprint",
+	              c->fp, "type", type, "format", format, "architecture", md.architecture, "creation_date",
+	              (json_int_t)md.creation_date, "expiry_date", (json_int_t)md.expiry_date, "uploaded_at",
+	              (json_int_t)time(NULL), "size", (json_int_t)c->total, "properties", props, "files", c->files,
+	              "rootfs_format", rootfs_format, "privileged", r->privileged, "templates", templates, "source",
+	              r->source ? r->source : "file", "skipped_devices", (json_int_t)st.skipped_devices,
+	              "unpack_warnings", (json_int_t)st.warnings);
 	_cleanup_json_ json_t *imgref = img;
 	_cleanup_free_ char *ij = tmp_path(c, "image.json");
 	if (json_store_path(ij, img, true, err) < 0)
@@ -729,43 +753,44 @@ static int import_finish(struct import_ctx *c, const struct import_req *r, const
 	json_object_set(s->images, c->fp, img);
 	size_t i;
 	json_t *a;
-	json_array_foreach(r->aliases, i, a) {
+	json_array_foreach(r->aliases, i, a)
+	{
 		if (alias_create(s, json_string_value(a), c->fp, NULL, err) < 0)
 			return isola_err_wrap(err, "image %s imported, but", c->fp);
 	}
 	log_info("imported %s (%s, %s, %" JSON_INTEGER_FORMAT " bytes)", c->fp, type, format, (json_int_t)c->total);
 	*out = json_pack("{s:s, s:s, s:b, s:o}", "fingerprint", c->fp, "type", type, "already", 0, "image",
-			 store_image_json(s, c->fp));
+	                 store_image_json(s, c->fp));
 	return 0;
 }
 
 static int pack_into(struct import_ctx *c, const char *mem_yaml, const struct pack_source *srcs, size_t n,
-		     isola_error *err)
+                     isola_error *err)
 {
 	progress(c, "pack", 0, 0);
 	{
 		_cleanup_close_ int out =
-			openat(c->tmpfd, "unified.tar.gz", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		    openat(c->tmpfd, "unified.tar.gz", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (out < 0)
 			return isola_err(err, errno, "create unified.tar.gz");
 		if (pack_tar_gz(out, mem_yaml ? "metadata.yaml" : NULL, mem_yaml, mem_yaml ? strlen(mem_yaml) : 0, srcs,
-				n, err) < 0)
+		                n, err) < 0)
 			return -1;
 		if (fsync(out) < 0)
 			return isola_err(err, errno, "fsync unified.tar.gz");
 	}
 	_cleanup_free_ char *p = tmp_path(c, "unified.tar.gz");
-	const char *paths[] = { p };
+	const char *paths[] = {p};
 	if (fp_of_files(paths, 1, c->fp, err) < 0)
 		return -1;
 	c->total = file_size(p);
 	json_array_append_new(c->files, json_pack("{s:s, s:I, s:s}", "name", "unified.tar.gz", "size",
-						  (json_int_t)c->total, "role", "unified"));
+	                                          (json_int_t)c->total, "role", "unified"));
 	return 0;
 }
 
 int store_import(struct store *s, const struct import_req *r, store_progress_fn pf, void *ud, json_t **out,
-		 isola_error *err)
+                 isola_error *err)
 {
 	int kinds = !!r->path + !!(r->meta || r->rootfs) + !!r->dir + !!r->url;
 	if (kinds != 1)
@@ -780,13 +805,13 @@ int store_import(struct store *s, const struct import_req *r, store_progress_fn 
 	const char *format = "unified";
 	if (r->dir) {
 		_cleanup_free_ char *m = path_join(r->dir, "metadata.yaml"), *rf = path_join(r->dir, "rootfs"),
-				    *t = path_join(r->dir, "templates");
+		                    *t = path_join(r->dir, "templates");
 		struct stat st;
 		if (stat(m, &st) < 0 || !S_ISREG(st.st_mode))
 			return isola_err(err, EINVAL, "%s: missing or not a file", m);
 		if (stat(rf, &st) < 0 || !S_ISDIR(st.st_mode))
 			return isola_err(err, EINVAL, "%s: missing or not a directory", rf);
-		struct pack_source srcs[3] = { { m, "metadata.yaml" }, { rf, "rootfs" }, { t, "templates" } };
+		struct pack_source srcs[3] = {{m, "metadata.yaml"}, {rf, "rootfs"}, {t, "templates"}};
 		if (pack_into(&c, NULL, srcs, access(t, F_OK) == 0 ? 3 : 2, err) < 0)
 			return -1;
 	} else {
@@ -813,7 +838,7 @@ int store_import(struct store *s, const struct import_req *r, store_progress_fn 
 }
 
 int store_publish(struct store *s, const char *dir, const char *arch, json_t *properties, json_t *aliases,
-		  store_progress_fn pf, void *ud, json_t **out, isola_error *err)
+                  store_progress_fn pf, void *ud, json_t **out, isola_error *err)
 {
 	struct stat st;
 	if (!dir)
@@ -837,7 +862,8 @@ int store_publish(struct store *s, const char *dir, const char *arch, json_t *pr
 	fprintf(f, "architecture: %s\ncreation_date: %lld\nproperties:\n", canon, (long long)time(NULL));
 	const char *k;
 	json_t *v;
-	json_object_foreach(properties, k, v) {
+	json_object_foreach(properties, k, v)
+	{
 		if (!json_is_string(v))
 			return isola_err(err, EINVAL, "properties.%s: expected a string", k);
 		_cleanup_free_ char *qk = json_dumps(json_string(k), JSON_ENCODE_ANY);
@@ -850,10 +876,10 @@ int store_publish(struct store *s, const char *dir, const char *arch, json_t *pr
 	_cleanup_(import_ctx_done) struct import_ctx c;
 	if (import_begin(s, &c, pf, ud, err) < 0)
 		return -1;
-	struct pack_source src = { dir, "rootfs" };
+	struct pack_source src = {dir, "rootfs"};
 	if (pack_into(&c, yaml, &src, 1, err) < 0)
 		return -1;
-	struct import_req r = { .aliases = aliases, .source = "publish" };
+	struct import_req r = {.aliases = aliases, .source = "publish"};
 	return import_finish(&c, &r, "unified", out, err);
 }
 
@@ -869,7 +895,7 @@ int store_delete(struct store *s, const char *ref, char fp_out[65], isola_error 
 	json_t *l = json_object_get(s->layers, fp);
 	if (json_array_size(json_object_get(l, "holders")) > 0)
 		return isola_err(err, EBUSY, "image %.12s is in use by %zu holder(s)", fp,
-				 json_array_size(json_object_get(l, "holders")));
+		                 json_array_size(json_object_get(l, "holders")));
 	char gone[80];
 	snprintf(gone, sizeof gone, ".tmp-del-%s", fp);
 	/* rename first: the image vanishes from the store in one step; the slow removal comes after, and a
@@ -882,7 +908,8 @@ int store_delete(struct store *s, const char *ref, char fp_out[65], isola_error 
 	json_t *v;
 	void *tmp;
 	bool changed = false;
-	json_object_foreach_safe(s->aliases, tmp, k, v) {
+	json_object_foreach_safe(s->aliases, tmp, k, v)
+	{
 		if (strcmp(json_string_value(json_object_get(v, "target")) ?: "", fp) == 0) {
 			json_object_del(s->aliases, k);
 			changed = true;
@@ -929,13 +956,14 @@ int store_export(struct store *s, const char *ref, const char *dir, json_t **out
 	_cleanup_json_ json_t *names = json_array();
 	size_t i;
 	json_t *f;
-	json_array_foreach(json_object_get(json_object_get(s->images, fp), "files"), i, f) {
+	json_array_foreach(json_object_get(json_object_get(s->images, fp), "files"), i, f)
+	{
 		const char *name = json_string_value(json_object_get(f, "name"));
 		const char *role = json_string_value(json_object_get(f, "role"));
 		_cleanup_free_ char *dst = NULL;
 		/* <fp>.tar.gz for a unified image; <fp>.metadata.tar.xz + <fp>.rootfs.squashfs for split */
 		if (asprintf(&dst, "%s/%s%s%s", dir, fp, strcmp(role, "unified") == 0 ? "" : ".",
-			     strcmp(role, "unified") == 0 ? strchr(name, '.') : name) < 0)
+		             strcmp(role, "unified") == 0 ? strchr(name, '.') : name) < 0)
 			return isola_err(err, ENOMEM, "export");
 		if (copy_file(ifd, name, dst, err) < 0)
 			return -1;
@@ -954,13 +982,15 @@ int store_set_properties(struct store *s, const char *ref, json_t *set, json_t *
 	json_t *props = json_object_get(img, "properties");
 	const char *k;
 	json_t *v;
-	json_object_foreach(set, k, v) {
+	json_object_foreach(set, k, v)
+	{
 		if (!json_is_string(v))
 			return isola_err(err, EINVAL, "set.%s: expected a string", k);
 		json_object_set(props, k, v);
 	}
 	size_t i;
-	json_array_foreach(unset, i, v) {
+	json_array_foreach(unset, i, v)
+	{
 		if (!json_is_string(v))
 			return isola_err(err, EINVAL, "unset[%zu]: expected a string", i);
 		json_object_del(props, json_string_value(v));

@@ -55,12 +55,12 @@ char *store_image_dir(struct store *s, const char *fp); /* malloc'd "<root>/<fp>
 
 /* Import; *out gets {fingerprint, type, already, image}. Nothing of a failed import stays. */
 int store_import(struct store *s, const struct import_req *r, store_progress_fn pf, void *ud, json_t **out,
-		 isola_error *err);
+                 isola_error *err);
 /* The image fp is already stored: only create r->aliases; *out as for store_import (already: true). */
 int store_import_existing(struct store *s, const char *fp, const struct import_req *r, json_t **out, isola_error *err);
 /* image.publish: pack dir as rootfs/ with a generated metadata.yaml into a unified image. */
 int store_publish(struct store *s, const char *dir, const char *arch, json_t *properties, json_t *aliases,
-		  store_progress_fn pf, void *ud, json_t **out, isola_error *err);
+                  store_progress_fn pf, void *ud, json_t **out, isola_error *err);
 int store_delete(struct store *s, const char *ref, char fp_out[65], isola_error *err);
 /* Copies the original file(s) into dir; *out gets {files: [...]}. */
 int store_export(struct store *s, const char *ref, const char *dir, json_t **out, isola_error *err);

@@ -38,8 +38,8 @@ static int next_event(yaml_parser_t *p, yaml_event_t *ev, isola_error *err)
 {
 	if (!yaml_parser_parse(p, ev))
 		return isola_err(err, EINVAL, "line %zu column %zu: %s%s%s", p->problem_mark.line + 1,
-				 p->problem_mark.column + 1, p->problem ? p->problem : "parse error",
-				 p->context ? " " : "", p->context ? p->context : "");
+		                 p->problem_mark.column + 1, p->problem ? p->problem : "parse error",
+		                 p->context ? " " : "", p->context ? p->context : "");
 	return 0;
 }
 
@@ -140,12 +140,8 @@ static json_t *parse_node(yaml_parser_t *p, yaml_event_t *ev, int depth, isola_e
 		}
 		yaml_event_delete(ev);
 		return parse_sequence(p, depth, err);
-	case YAML_ALIAS_EVENT:
-		isola_err(err, EINVAL, "line %zu: aliases (*name) are not accepted", line);
-		break;
-	default:
-		isola_err(err, EINVAL, "line %zu: unexpected YAML event %d", line, ev->type);
-		break;
+	case YAML_ALIAS_EVENT: isola_err(err, EINVAL, "line %zu: aliases (*name) are not accepted", line); break;
+	default: isola_err(err, EINVAL, "line %zu: unexpected YAML event %d", line, ev->type); break;
 	}
 	yaml_event_delete(ev);
 	return v;

@@ -54,13 +54,15 @@ int cidr4_parse_gateway(const char *s, struct cidr4 *out, isola_error *err)
 		return isola_err_wrap(err, "CIDR \"%s\"", s);
 	if (p < 8 || p > 30)
 		return isola_err(err, EINVAL, "\"%s\": prefix /%ld out of range (8..30)", s, p);
-	struct cidr4 c = { a, (uint8_t)p };
+	struct cidr4 c = {a, (uint8_t)p};
 	uint8_t top = (uint8_t)(a >> 24);
 	if (top == 0 || top == 127 || top >= 224)
 		return isola_err(err, EINVAL, "\"%s\": not a unicast network address", s);
 	if (a == cidr4_net(c) || a == cidr4_bcast(c))
-		return isola_err(err, EINVAL, "\"%s\": the gateway must be a host address, not the network or broadcast "
-				 "address (e.g. %u.%u.%u.1/%ld)", s, a >> 24, (a >> 16) & 255, (a >> 8) & 255, p);
+		return isola_err(err, EINVAL,
+		                 "\"%s\": the gateway must be a host address, not the network or broadcast "
+		                 "address (e.g. %u.%u.%u.1/%ld)",
+		                 s, a >> 24, (a >> 16) & 255, (a >> 8) & 255, p);
 	*out = c;
 	return 0;
 }
@@ -97,7 +99,7 @@ bool cidr4_contains(struct cidr4 net, uint32_t addr)
 uint64_t netd_hash(const char *a, const char *b, const char *c)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
-	const char *parts[3] = { a, b, c };
+	const char *parts[3] = {a, b, c};
 	for (int i = 0; i < 3; i++) {
 		for (const char *p = parts[i] ? parts[i] : ""; *p; p++)
 			h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
@@ -111,7 +113,7 @@ int cidr4_pick(const char *seed, const struct cidr4 *used, size_t nused, struct 
 	uint32_t start = (uint32_t)(netd_hash(seed, NULL, NULL) % 65536);
 	for (uint32_t i = 0; i < 65536; i++) {
 		uint32_t slot = (start + i) % 65536;
-		struct cidr4 c = { (10u << 24) | (slot << 8) | 1, 24 };
+		struct cidr4 c = {(10u << 24) | (slot << 8) | 1, 24};
 		bool clash = false;
 		for (size_t k = 0; k < nused && !clash; k++)
 			clash = used[k].prefix > 0 && cidr4_overlap(c, used[k]);
@@ -140,7 +142,7 @@ int cidr6_parse_gateway(const char *s, struct cidr6 *out, isola_error *err)
 	ip[slash - s] = 0;
 	if (strcmp(slash + 1, "64") != 0)
 		return isola_err(err, EINVAL, "\"%s\": prefix must be /64 (SLAAC needs a /64, RFC 4862)", s);
-	struct cidr6 c = { .prefix = 64 };
+	struct cidr6 c = {.prefix = 64};
 	if (ip6_parse(ip, c.addr, err) < 0)
 		return isola_err_wrap(err, "CIDR \"%s\"", s);
 	if ((c.addr[0] & 0xfe) != 0xfc)
@@ -245,7 +247,7 @@ const char *netd_mac_format(const uint8_t mac[6], char *buf, size_t len)
 }
 
 const char *netd_host_ifname(const char *prefix, const char *network, const char *instance, const char *ifname,
-			     char *buf, size_t len)
+                             char *buf, size_t len)
 {
 	snprintf(buf, len, "%.3s%08x", prefix, (uint32_t)netd_hash(network, instance, ifname));
 	return buf;

@@ -22,9 +22,18 @@ struct cidr6 {
 	uint8_t prefix;
 };
 
-static inline uint32_t cidr4_mask(uint8_t prefix) { return prefix ? ~0u << (32 - prefix) : 0; }
-static inline uint32_t cidr4_net(struct cidr4 c) { return c.addr & cidr4_mask(c.prefix); }
-static inline uint32_t cidr4_bcast(struct cidr4 c) { return cidr4_net(c) | ~cidr4_mask(c.prefix); }
+static inline uint32_t cidr4_mask(uint8_t prefix)
+{
+	return prefix ? ~0u << (32 - prefix) : 0;
+}
+static inline uint32_t cidr4_net(struct cidr4 c)
+{
+	return c.addr & cidr4_mask(c.prefix);
+}
+static inline uint32_t cidr4_bcast(struct cidr4 c)
+{
+	return cidr4_net(c) | ~cidr4_mask(c.prefix);
+}
 
 /* "10.1.2.1/24" → the host address with its prefix. A gateway CIDR must name a usable host address
  * (not the network or broadcast address), prefix 8..30, unicast, not loopback/0.0.0.0/multicast. */
@@ -63,5 +72,5 @@ const char *netd_mac_format(const uint8_t mac[6], char *buf, size_t len);
 /* The host-side name: prefix ("isv" veth, "ist" tap) + 8 hex digits of a hash of (network, instance,
  * ifname): deterministic, so a restarted netd finds it again, and ≤ 15 bytes. buf ≥ 16 bytes. */
 const char *netd_host_ifname(const char *prefix, const char *network, const char *instance, const char *ifname,
-			     char *buf, size_t len);
+                             char *buf, size_t len);
 uint64_t netd_hash(const char *a, const char *b, const char *c);

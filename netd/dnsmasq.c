@@ -63,7 +63,7 @@ char **dnsmasq_argv(const struct dnsmasq_cfg *c, const char *dir)
 			if (lo == c->v4.addr)
 				lo++;
 			bad |= strv_add(&v, &n, "--dhcp-range=%s,%s,%s,1h", ip4_format(lo, a, sizeof a),
-					ip4_format(hi, b, sizeof b), ip4_format(cidr4_mask(c->v4.prefix), m, sizeof m));
+			                ip4_format(hi, b, sizeof b), ip4_format(cidr4_mask(c->v4.prefix), m, sizeof m));
 		}
 	}
 	if (c->has6) {
@@ -118,7 +118,8 @@ int dnsmasq_write_hosts(const char *dir, const char *domain, json_t *attachments
 	}
 	const char *inst;
 	json_t *a;
-	json_object_foreach(attachments, inst, a) {
+	json_object_foreach(attachments, inst, a)
+	{
 		const char *mac = json_string_value(json_object_get(a, "mac"));
 		const char *ip4 = json_string_value(json_object_get(a, "ipv4"));
 		const char *ip6 = json_string_value(json_object_get(a, "ipv6"));
@@ -131,13 +132,20 @@ int dnsmasq_write_hosts(const char *dir, const char *domain, json_t *attachments
 	}
 	fclose(fd);
 	fclose(fh);
-	if (write_atomic(dir, "dhcp-hosts", dh ? dh : "", err) < 0 || write_atomic(dir, "hosts", hosts ? hosts : "", err) < 0)
+	if (write_atomic(dir, "dhcp-hosts", dh ? dh : "", err) < 0 ||
+	    write_atomic(dir, "hosts", hosts ? hosts : "", err) < 0)
 		return -1;
 	return 0;
 }
 
-static int pidfd_open_(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
-static int pidfd_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+static int pidfd_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
 
 int dnsmasq_start(struct dnsmasq *d, const struct dnsmasq_cfg *c, const char *dir, isola_error *err)
 {
@@ -163,7 +171,7 @@ int dnsmasq_start(struct dnsmasq *d, const struct dnsmasq_cfg *c, const char *di
 			close(nul);
 		}
 		syscall(SYS_close_range, 3, ~0u, 0);
-		char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+		char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 		execve(argv[0], argv, envp);
 		_exit(127);
 	}
@@ -257,7 +265,7 @@ void dnsmasq_stop(struct dnsmasq *d)
 		return;
 	int r = pidfd_signal(d->pidfd, SIGTERM);
 	EXPLAIN(r, "pidfd_send_signal(2)", "pidfd_send_signal(dnsmasq %d, SIGTERM)", d->pid);
-	struct pollfd p = { .fd = d->pidfd, .events = POLLIN };
+	struct pollfd p = {.fd = d->pidfd, .events = POLLIN};
 	if (poll(&p, 1, 2000) <= 0) {
 		pidfd_signal(d->pidfd, SIGKILL);
 		poll(&p, 1, 2000);
@@ -272,7 +280,7 @@ bool dnsmasq_check_exit(struct dnsmasq *d)
 {
 	if (d->pidfd < 0)
 		return false;
-	struct pollfd p = { .fd = d->pidfd, .events = POLLIN };
+	struct pollfd p = {.fd = d->pidfd, .events = POLLIN};
 	if (poll(&p, 1, 0) <= 0)
 		return false;
 	int status = 0;
@@ -300,9 +308,10 @@ json_t *dnsmasq_leases(const char *dir)
 		/* "expiry mac ip hostname client-id"; DHCPv6 lines use "duid …" and iaid instead of a MAC */
 		if (sscanf(line, "%lld %63s %63s %255s", &exp, mac, ip, host) != 4 || strcmp(mac, "duid") == 0)
 			continue;
-		json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:I,s:s}", "mac", mac, strchr(ip, ':') ? "ipv6" : "ipv4",
-						     ip, "hostname", strcmp(host, "*") ? host : "", "expires",
-						     (json_int_t)exp, "kind", "dynamic"));
+		json_array_append_new(out,
+		                      json_pack("{s:s,s:s,s:s,s:I,s:s}", "mac", mac, strchr(ip, ':') ? "ipv6" : "ipv4",
+		                                ip, "hostname", strcmp(host, "*") ? host : "", "expires",
+		                                (json_int_t)exp, "kind", "dynamic"));
 	}
 	return out;
 }

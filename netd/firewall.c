@@ -16,11 +16,12 @@ static void emit_forwards(FILE *f, const struct fw_network *n)
 		const struct fw_forward *w = &n->forwards[i];
 		ip4_format(w->target_addr, ta, sizeof ta);
 		if (w->listen_addr)
-			fprintf(f, "\t\tip daddr %s %s dport %u dnat ip to %s:%u\n", ip4_format(w->listen_addr, la, sizeof la),
-				w->proto, w->listen_port, ta, w->target_port);
+			fprintf(f, "\t\tip daddr %s %s dport %u dnat ip to %s:%u\n",
+			        ip4_format(w->listen_addr, la, sizeof la), w->proto, w->listen_port, ta,
+			        w->target_port);
 		else /* 0.0.0.0: any address of this host (fib(8): "type local") */
-			fprintf(f, "\t\tfib daddr type local %s dport %u dnat ip to %s:%u\n", w->proto, w->listen_port, ta,
-				w->target_port);
+			fprintf(f, "\t\tfib daddr type local %s dport %u dnat ip to %s:%u\n", w->proto, w->listen_port,
+			        ta, w->target_port);
 	}
 }
 
@@ -33,7 +34,7 @@ char *fw_ruleset_text(const struct fw_network *n)
 		return NULL;
 	char net4[24] = "", net6[64] = "";
 	if (n->has4) {
-		struct cidr4 c = { cidr4_net(n->v4), n->v4.prefix };
+		struct cidr4 c = {cidr4_net(n->v4), n->v4.prefix};
 		cidr4_format(c, true, net4, sizeof net4);
 	}
 	if (n->has6) {
@@ -42,7 +43,8 @@ char *fw_ruleset_text(const struct fw_network *n)
 		cidr6_format(&c, true, net6, sizeof net6);
 	}
 	/* "table" first makes the "delete" valid when the table does not exist yet: one idempotent batch. */
-	fprintf(f, "table inet isola-%s\ndelete table inet isola-%s\ntable inet isola-%s {\n", n->name, n->name, n->name);
+	fprintf(f, "table inet isola-%s\ndelete table inet isola-%s\ntable inet isola-%s {\n", n->name, n->name,
+	        n->name);
 	/* Masquerade what leaves the network through any other interface (the uplink). */
 	fprintf(f, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
 	if (n->has4 && n->nat4)
@@ -59,18 +61,22 @@ char *fw_ruleset_text(const struct fw_network *n)
 	fprintf(f, "\t}\n");
 	/* DHCP and DNS from the bridge to our dnsmasq; an explicit accept documents the contract (it cannot
 	 * override a drop in another table — see docs/netd.md on host firewalls). */
-	fprintf(f, "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"
-		   "\t\tiifname \"%s\" udp dport { 53, 67, 547 } accept\n"
-		   "\t\tiifname \"%s\" tcp dport 53 accept\n"
-		   "\t\tiifname \"%s\" icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
-		   "\t}\n", n->bridge, n->bridge, n->bridge);
+	fprintf(f,
+	        "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"
+	        "\t\tiifname \"%s\" udp dport { 53, 67, 547 } accept\n"
+	        "\t\tiifname \"%s\" tcp dport 53 accept\n"
+	        "\t\tiifname \"%s\" icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
+	        "\t}\n",
+	        n->bridge, n->bridge, n->bridge);
 	/* Isolation: nothing routed INTO this network from elsewhere (another isola network, the uplink)
 	 * unless it answers a flow the network opened or is a port forward we DNAT'ed. */
-	fprintf(f, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
-		   "\t\toifname \"%s\" iifname != \"%s\" ct state established,related accept\n"
-		   "\t\toifname \"%s\" iifname != \"%s\" ct status dnat accept\n"
-		   "\t\toifname \"%s\" iifname != \"%s\" drop\n"
-		   "\t}\n}\n", n->bridge, n->bridge, n->bridge, n->bridge, n->bridge, n->bridge);
+	fprintf(f,
+	        "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+	        "\t\toifname \"%s\" iifname != \"%s\" ct state established,related accept\n"
+	        "\t\toifname \"%s\" iifname != \"%s\" ct status dnat accept\n"
+	        "\t\toifname \"%s\" iifname != \"%s\" drop\n"
+	        "\t}\n}\n",
+	        n->bridge, n->bridge, n->bridge, n->bridge, n->bridge, n->bridge);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;
@@ -96,7 +102,7 @@ int fw_apply(const char *batch, isola_error *err)
 	int r = nft_run_cmd_from_buffer(ctx, batch);
 	int saved = r < 0 ? (errno ? errno : EINVAL) : 0;
 	EXPLAIN(r, "libnftables(3)", "nft_run_cmd_from_buffer(batch of %zu bytes: %.*s…)", strlen(batch),
-		(int)(strchr(batch, '\n') ? strchr(batch, '\n') - batch : (long)strlen(batch)), batch);
+	        (int)(strchr(batch, '\n') ? strchr(batch, '\n') - batch : (long)strlen(batch)), batch);
 	if (explain_enabled)
 		fprintf(stderr, "explain:   nft batch:\n%s", batch);
 	if (r < 0) {

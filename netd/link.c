@@ -49,10 +49,10 @@ static int nlerr_errno(int r)
 }
 
 /* Trace one libnl request: errno is set from the result so the explain line decodes it. */
-#define NL_EXPLAIN(r, ...)                                      \
-	do {                                                    \
-		errno = (r) < 0 ? nlerr_errno(r) : 0;           \
-		EXPLAIN((r) < 0 ? -1 : 0, "rtnetlink(7)", __VA_ARGS__); \
+#define NL_EXPLAIN(r, ...)                                                                                             \
+	do {                                                                                                           \
+		errno = (r) < 0 ? nlerr_errno(r) : 0;                                                                  \
+		EXPLAIN((r) < 0 ? -1 : 0, "rtnetlink(7)", __VA_ARGS__);                                                \
 	} while (0)
 
 static int nl_fail(isola_error *err, int r, const char *what, const char *obj)
@@ -117,8 +117,8 @@ int netlink_bridge_create(struct nl_sock *sk, const char *name, const uint8_t ma
 	rtnl_link_set_flags(l, IFF_UP);
 	int r = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
 	char m[18];
-	NL_EXPLAIN(r, "RTM_NEWLINK(kind=bridge, ifname=%s, address=%s, mtu=%u, flags=IFF_UP) NLM_F_CREATE|NLM_F_EXCL", name,
-		   netd_mac_format(mac, m, sizeof m), mtu);
+	NL_EXPLAIN(r, "RTM_NEWLINK(kind=bridge, ifname=%s, address=%s, mtu=%u, flags=IFF_UP) NLM_F_CREATE|NLM_F_EXCL",
+	           name, netd_mac_format(mac, m, sizeof m), mtu);
 	if (r < 0)
 		return nl_fail(err, r, "create bridge", name);
 	return 0;
@@ -163,7 +163,7 @@ int netlink_link_set(struct nl_sock *sk, const char *name, int master, unsigned 
 }
 
 static int addr_add(struct nl_sock *sk, int ifindex, int family, const void *bytes, size_t len, uint8_t prefix,
-		    isola_error *err)
+                    isola_error *err)
 {
 	char txt[INET6_ADDRSTRLEN];
 	inet_ntop(family, bytes, txt, sizeof txt);
@@ -180,10 +180,10 @@ static int addr_add(struct nl_sock *sk, int ifindex, int family, const void *byt
 		rtnl_addr_set_flags(a, IFA_F_NODAD);
 	int r = rtnl_addr_add(sk, a, 0);
 	NL_EXPLAIN(r, "RTM_NEWADDR(ifindex=%d, %s/%u%s) NLM_F_CREATE", ifindex, txt, prefix,
-		   family == AF_INET6 ? ", IFA_F_NODAD" : "");
+	           family == AF_INET6 ? ", IFA_F_NODAD" : "");
 	if (r < 0 && r != -NLE_EXIST)
 		return isola_err(err, nlerr_errno(r), "add address %s/%u to ifindex %d: %s", txt, prefix, ifindex,
-				 nl_geterror(r));
+		                 nl_geterror(r));
 	return 0;
 }
 
@@ -223,7 +223,7 @@ static int route_default(struct nl_sock *sk, int ifindex, int family, const void
 	rtnl_route_add_nexthop(rt, nh); /* rt owns nh now */
 	int r = rtnl_route_add(sk, rt, NLM_F_CREATE);
 	NL_EXPLAIN(r, "RTM_NEWROUTE(%s default via %s dev ifindex %d, table main, proto static)",
-		   family == AF_INET ? "inet" : "inet6", txt, ifindex);
+	           family == AF_INET ? "inet" : "inet6", txt, ifindex);
 	if (r < 0 && r != -NLE_EXIST)
 		return isola_err(err, nlerr_errno(r), "add default route via %s: %s", txt, nl_geterror(r));
 	return 0;
@@ -241,7 +241,7 @@ int netlink_route6_default(struct nl_sock *sk, int ifindex, const uint8_t gw[16]
 }
 
 int netlink_veth_create(struct nl_sock *sk, const char *host_name, int master, const char *peer_name,
-			const uint8_t peer_mac[6], unsigned mtu, int netns_fd, isola_error *err)
+                        const uint8_t peer_mac[6], unsigned mtu, int netns_fd, isola_error *err)
 {
 	_cleanup_(rtnl_link_putp) struct rtnl_link *l = rtnl_link_veth_alloc();
 	if (!l)
@@ -260,12 +260,15 @@ int netlink_veth_create(struct nl_sock *sk, const char *host_name, int master, c
 	rtnl_link_set_ns_fd(peer, netns_fd);
 	int r = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
 	char m[18];
-	NL_EXPLAIN(r, "RTM_NEWLINK(kind=veth, ifname=%s, master=%d, mtu=%u, flags=IFF_UP, VETH_INFO_PEER={ifname=%s, "
-		      "address=%s, IFLA_NET_NS_FD=%d}) NLM_F_CREATE|NLM_F_EXCL", host_name, master, mtu, peer_name,
-		   netd_mac_format(peer_mac, m, sizeof m), netns_fd);
+	NL_EXPLAIN(r,
+	           "RTM_NEWLINK(kind=veth, ifname=%s, master=%d, mtu=%u, flags=IFF_UP, VETH_INFO_PEER={ifname=%s, "
+	           "address=%s, IFLA_NET_NS_FD=%d}) NLM_F_CREATE|NLM_F_EXCL",
+	           host_name, master, mtu, peer_name, netd_mac_format(peer_mac, m, sizeof m), netns_fd);
 	if (r == -NLE_EXIST)
-		return isola_err(err, EEXIST, "create veth %s/%s: an interface of that name already exists (on the host, "
-				 "or %s inside the instance's network namespace)", host_name, peer_name, peer_name);
+		return isola_err(err, EEXIST,
+		                 "create veth %s/%s: an interface of that name already exists (on the host, "
+		                 "or %s inside the instance's network namespace)",
+		                 host_name, peer_name, peer_name);
 	if (r < 0)
 		return nl_fail(err, r, "create veth", host_name);
 	return 0;
@@ -336,11 +339,12 @@ int netlink_tap_create(struct nl_sock *sk, const char *name, int master, unsigne
 	EXPLAIN(fd, "open(2)", "open(\"/dev/net/tun\", O_RDWR|O_CLOEXEC)");
 	if (fd < 0)
 		return isola_err(err, errno, "open /dev/net/tun");
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
 	int r = ioctl(fd, TUNSETIFF, &ifr);
-	EXPLAIN(r, "tuntap(4)", "ioctl(%d, TUNSETIFF, {%s, IFF_TAP|IFF_NO_PI%s})", fd, name, vnet_hdr ? "|IFF_VNET_HDR" : "");
+	EXPLAIN(r, "tuntap(4)", "ioctl(%d, TUNSETIFF, {%s, IFF_TAP|IFF_NO_PI%s})", fd, name,
+	        vnet_hdr ? "|IFF_VNET_HDR" : "");
 	if (r < 0)
 		return isola_err(err, errno, "create tap %s", name);
 	/* persistent: the device outlives this fd, so a restarted netd still finds (and can remove) it */
@@ -372,14 +376,15 @@ static void used_push(struct used_acc *u, uint32_t addr, uint8_t prefix)
 		u->v = nv;
 		u->cap = cap;
 	}
-	u->v[u->n++] = (struct cidr4){ addr, prefix };
+	u->v[u->n++] = (struct cidr4){addr, prefix};
 }
 
 static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	struct nlattr *attr;
-	mnl_attr_for_each(attr, nlh, sizeof *ifa) {
+	mnl_attr_for_each(attr, nlh, sizeof *ifa)
+	{
 		if (mnl_attr_get_type(attr) == IFA_LOCAL && mnl_attr_get_payload_len(attr) == 4) {
 			uint32_t be;
 			memcpy(&be, mnl_attr_get_payload(attr), 4);
@@ -395,7 +400,8 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	if (rtm->rtm_dst_len == 0) /* the default route overlaps everything and means nothing here */
 		return MNL_CB_OK;
 	struct nlattr *attr;
-	mnl_attr_for_each(attr, nlh, sizeof *rtm) {
+	mnl_attr_for_each(attr, nlh, sizeof *rtm)
+	{
 		if (mnl_attr_get_type(attr) == RTA_DST && mnl_attr_get_payload_len(attr) == 4) {
 			uint32_t be;
 			memcpy(&be, mnl_attr_get_payload(attr), 4);
@@ -419,7 +425,8 @@ static int mnl_dump(uint16_t type, size_t hdrlen, mnl_cb_t cb, void *data, isola
 	struct rtgenmsg *g = mnl_nlmsg_put_extra_header(nlh, hdrlen);
 	g->rtgen_family = AF_INET;
 	ssize_t r = mnl_socket_sendto(nl, nlh, nlh->nlmsg_len);
-	EXPLAIN(r, "rtnetlink(7)", "%s(AF_INET) NLM_F_DUMP via libmnl", type == RTM_GETADDR ? "RTM_GETADDR" : "RTM_GETROUTE");
+	EXPLAIN(r, "rtnetlink(7)", "%s(AF_INET) NLM_F_DUMP via libmnl",
+	        type == RTM_GETADDR ? "RTM_GETADDR" : "RTM_GETROUTE");
 	if (r < 0)
 		return isola_err(err, errno, "netlink dump request");
 	unsigned portid = mnl_socket_get_portid(nl);
@@ -435,7 +442,7 @@ static int mnl_dump(uint16_t type, size_t hdrlen, mnl_cb_t cb, void *data, isola
 
 int netlink_used_prefixes4(struct cidr4 **out, size_t *n, isola_error *err)
 {
-	struct used_acc u = { 0 };
+	struct used_acc u = {0};
 	if (mnl_dump(RTM_GETADDR, sizeof(struct ifaddrmsg), addr_cb, &u, err) < 0 ||
 	    mnl_dump(RTM_GETROUTE, sizeof(struct rtmsg), route_cb, &u, err) < 0) {
 		free(u.v);

@@ -34,7 +34,7 @@ int netlink_route6_default(struct nl_sock *sk, int ifindex, const uint8_t gw[16]
  * directly inside the network namespace netns_fd (IFLA_NET_NS_FD in VETH_INFO_PEER) as peer_name with
  * peer_mac and mtu. The pair exists whole or not at all: there is never a peer stranded on the host. */
 int netlink_veth_create(struct nl_sock *sk, const char *host_name, int master, const char *peer_name,
-			const uint8_t peer_mac[6], unsigned mtu, int netns_fd, isola_error *err);
+                        const uint8_t peer_mac[6], unsigned mtu, int netns_fd, isola_error *err);
 
 /* Configure inside the netns: lo up, ifname up; when addresses are given (addr4 != 0, addr6 != NULL) add
  * them and a default route via gw4/gw6. */
@@ -51,8 +51,7 @@ int netns_fd_check(int fd, isola_error *err);
 
 /* A tap (tuntap(4)): TUNSETIFF IFF_TAP|IFF_NO_PI[|IFF_VNET_HDR] + TUNSETPERSIST so it outlives netd and the
  * fd; then enslaved/mtu/up over netlink. Returns the tap fd (O_CLOEXEC) for the VMM. */
-int netlink_tap_create(struct nl_sock *sk, const char *name, int master, unsigned mtu, bool vnet_hdr,
-		       isola_error *err);
+int netlink_tap_create(struct nl_sock *sk, const char *name, int master, unsigned mtu, bool vnet_hdr, isola_error *err);
 
 /* Every IPv4 prefix in use in this netns: addresses (with their prefix) and routes (all tables, except the
  * default route). Through libmnl dumps (RTM_GETADDR, RTM_GETROUTE). *out is malloc'd. */

@@ -45,16 +45,16 @@ static int mkdir_parents(const char *dir, isola_error *err)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: isola-netd [--socket PATH] [--state-dir DIR] [--group GROUP] [--explain] [--debug]\n"
-		   "                  [--log FILE] [--log-format text|json] [--no-sysctl]\n"
-		   "       isola-netd [--socket PATH] call JSON [NETNS-PATH]     (one request, reply on stdout)\n"
-		   "The isola network helper: managed bridges, veths, taps, dnsmasq, nftables (docs/netd.md).\n");
+	           "                  [--log FILE] [--log-format text|json] [--no-sysctl]\n"
+	           "       isola-netd [--socket PATH] call JSON [NETNS-PATH]     (one request, reply on stdout)\n"
+	           "The isola network helper: managed bridges, veths, taps, dnsmasq, nftables (docs/netd.md).\n");
 }
 
 /* `isola-netd [--socket S] call JSON [NETNS]`: one request, reply printed as JSON (for scripts, debugging and
  * the docs' walkthrough). NETNS, a path such as /run/netns/NAME, is passed as the fd an attach needs. */
 static int client_call(const char *sock, const char *text, const char *netns)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	json_error_t je;
 	_cleanup_json_ json_t *req = json_loads(text, 0, &je);
 	if (!req || !json_is_object(req)) {
@@ -87,7 +87,7 @@ static void notify_ready(void)
 	const char *p = getenv("NOTIFY_SOCKET");
 	if (!p || (p[0] != '/' && p[0] != '@') || strlen(p) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return;
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	strcpy(a.sun_path, p);
 	if (a.sun_path[0] == '@')
 		a.sun_path[0] = 0;
@@ -99,7 +99,7 @@ static void notify_ready(void)
 
 static void serve_one(struct netd *d, int lfd, gid_t gid)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	struct ucred peer;
 	_cleanup_close_ int c = ipc_accept(lfd, gid, &peer, &err);
 	if (c < 0) {
@@ -107,7 +107,7 @@ static void serve_one(struct netd *d, int lfd, gid_t gid)
 		return;
 	}
 	/* a client that connects and goes silent must not wedge the daemon */
-	struct timeval tv = { .tv_sec = 10 };
+	struct timeval tv = {.tv_sec = 10};
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	_cleanup_json_ json_t *req = NULL;
@@ -138,14 +138,19 @@ int main(int argc, char **argv)
 {
 	const char *sock = NETD_DEFAULT_SOCKET, *state_dir = NETD_DEFAULT_STATE_DIR, *group = NULL, *logf = NULL;
 	bool debug = false, json_log = false;
-	struct netd d = { 0 };
+	struct netd d = {0};
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },  { "state-dir", required_argument, NULL, 'd' },
-		{ "group", required_argument, NULL, 'g' },   { "explain", no_argument, NULL, 'e' },
-		{ "debug", no_argument, NULL, 'D' },         { "log", required_argument, NULL, 'l' },
-		{ "log-format", required_argument, NULL, 'f' }, { "fault-point", required_argument, NULL, 'F' },
-		{ "no-sysctl", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },          { 0 },
+	    {"socket", required_argument, NULL, 's'},
+	    {"state-dir", required_argument, NULL, 'd'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"explain", no_argument, NULL, 'e'},
+	    {"debug", no_argument, NULL, 'D'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"log-format", required_argument, NULL, 'f'},
+	    {"fault-point", required_argument, NULL, 'F'},
+	    {"no-sysctl", no_argument, NULL, 'N'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -173,7 +178,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "isola-netd: open log %s: %s\n", logf, strerror(errno));
 		return 1;
 	}
-	isola_error err = { 0 };
+	isola_error err = {0};
 	gid_t gid = (gid_t)-1;
 	if (group) {
 		struct group *g = getgrnam(group);
@@ -213,7 +218,8 @@ int main(int argc, char **argv)
 		*s = 0;
 		if (stat(p[0] ? p : "/", &st) == 0 && !(st.st_mode & S_IXOTH))
 			log_warn("%s is not searchable by others (mode %o): dnsmasq, running as nobody, will not read "
-				 "reservations under %s", p, st.st_mode & 07777, state_dir);
+			         "reservations under %s",
+			         p, st.st_mode & 07777, state_dir);
 	}
 	/* one netd per state dir: a second one would fight the first over every bridge */
 	char lockp[2100];
@@ -228,7 +234,8 @@ int main(int argc, char **argv)
 		d.state = json_load_path(d.state_path, &err);
 		if (!d.state || !json_is_object(d.state)) {
 			/* never start over a state we cannot read: that would orphan every bridge it names */
-			isola_err_wrap(&err, "refusing to start: state %s is unreadable (fix or move it)", d.state_path);
+			isola_err_wrap(&err, "refusing to start: state %s is unreadable (fix or move it)",
+			               d.state_path);
 			isola_err_print("isola-netd", &err);
 			return 1;
 		}
@@ -259,11 +266,11 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct pollfd p[2 + 256];
 		size_t np = 0;
-		p[np++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-		p[np++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		p[np++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+		p[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		for (size_t i = 0; i < d.nrt && np < ARRAY_SIZE(p); i++)
 			if (d.rt[i].dns.pidfd >= 0)
-				p[np++] = (struct pollfd){ .fd = d.rt[i].dns.pidfd, .events = POLLIN };
+				p[np++] = (struct pollfd){.fd = d.rt[i].dns.pidfd, .events = POLLIN};
 		if (poll(p, np, -1) < 0) {
 			if (errno == EINTR)
 				continue;

@@ -92,7 +92,8 @@ int net_cfg_parse(json_t *n, struct net_cfg *c, isola_error *err)
 	c->nat4 = true;
 	c->dhcp = true;
 	if (json_get_str(n, "network", "name", true, &c->name, err) < 0 ||
-	    json_get_str(n, c->name, "ipv4", false, &v4, err) < 0 || json_get_str(n, c->name, "ipv6", false, &v6, err) < 0 ||
+	    json_get_str(n, c->name, "ipv4", false, &v4, err) < 0 ||
+	    json_get_str(n, c->name, "ipv6", false, &v6, err) < 0 ||
 	    json_get_int(n, c->name, "mtu", false, &mtu, err) < 0 ||
 	    json_get_bool(n, c->name, "ipv4_nat", false, &c->nat4, err) < 0 ||
 	    json_get_bool(n, c->name, "ipv6_nat", false, &c->nat6, err) < 0 ||
@@ -112,8 +113,14 @@ int net_cfg_parse(json_t *n, struct net_cfg *c, isola_error *err)
 
 static void dns_cfg(const struct net_cfg *c, struct dnsmasq_cfg *dc)
 {
-	*dc = (struct dnsmasq_cfg){ .bridge = c->name, .domain = c->domain, .upstream = c->upstream, .dhcp = c->dhcp,
-				    .has4 = c->has4, .has6 = c->has6, .v4 = c->v4, .v6 = c->v6 };
+	*dc = (struct dnsmasq_cfg){.bridge = c->name,
+	                           .domain = c->domain,
+	                           .upstream = c->upstream,
+	                           .dhcp = c->dhcp,
+	                           .has4 = c->has4,
+	                           .has6 = c->has6,
+	                           .v4 = c->v4,
+	                           .v6 = c->v6};
 }
 
 int net_firewall_apply(struct netd *d, json_t *n, isola_error *err)
@@ -129,14 +136,22 @@ int net_firewall_apply(struct netd *d, json_t *n, isola_error *err)
 	for (size_t i = 0; i < nf; i++) {
 		json_t *x = json_array_get(fw, i);
 		f[i].proto = json_string_value(json_object_get(x, "proto"));
-		if (endpoint4_parse(json_string_value(json_object_get(x, "listen")), &f[i].listen_addr, &f[i].listen_port,
-				    err) < 0 ||
-		    endpoint4_parse(json_string_value(json_object_get(x, "target")), &f[i].target_addr, &f[i].target_port,
-				    err) < 0)
+		if (endpoint4_parse(json_string_value(json_object_get(x, "listen")), &f[i].listen_addr,
+		                    &f[i].listen_port, err) < 0 ||
+		    endpoint4_parse(json_string_value(json_object_get(x, "target")), &f[i].target_addr,
+		                    &f[i].target_port, err) < 0)
 			return isola_err_wrap(err, "network %s: forward %zu", c.name, i);
 	}
-	struct fw_network fn = { .name = c.name, .bridge = c.name, .has4 = c.has4, .nat4 = c.nat4, .has6 = c.has6,
-				 .nat6 = c.nat6, .v4 = c.v4, .v6 = c.v6, .forwards = f, .nforwards = nf };
+	struct fw_network fn = {.name = c.name,
+	                        .bridge = c.name,
+	                        .has4 = c.has4,
+	                        .nat4 = c.nat4,
+	                        .has6 = c.has6,
+	                        .nat6 = c.nat6,
+	                        .v4 = c.v4,
+	                        .v6 = c.v6,
+	                        .forwards = f,
+	                        .nforwards = nf};
 	_cleanup_free_ char *text = fw_ruleset_text(&fn);
 	if (!text)
 		return isola_err(err, ENOMEM, "ruleset of %s", c.name);
@@ -201,7 +216,8 @@ int net_bring_up(struct netd *d, json_t *n, isola_error *err)
 	if (idx < 0)
 		return -1;
 	if (idx > 0 && strcmp(kind, "bridge") != 0)
-		return isola_err(err, EEXIST, "interface %s exists and is not a bridge (%s)", c.name, kind[0] ? kind : "?");
+		return isola_err(err, EEXIST, "interface %s exists and is not a bridge (%s)", c.name,
+		                 kind[0] ? kind : "?");
 	if (idx == 0) {
 		uint8_t mac[6];
 		netd_mac_derive(c.name, "", "bridge", mac);
@@ -243,7 +259,7 @@ int net_bring_up(struct netd *d, json_t *n, isola_error *err)
 static void kill_stray_dnsmasq(const char *dir)
 {
 	/* after a restart netd may not hold it yet: adopt just to stop it */
-	struct dnsmasq tmp = { .pidfd = -1 };
+	struct dnsmasq tmp = {.pidfd = -1};
 	if (dnsmasq_adopt(&tmp, dir) == 1)
 		dnsmasq_stop(&tmp);
 }
@@ -264,8 +280,8 @@ void net_tear_down(struct netd *d, const char *name)
 	int idx = netlink_link_get(d->sk, name, NULL, kind, sizeof kind, &e);
 	if (idx > 0 && strcmp(kind, "bridge") == 0 && netlink_link_delete(d->sk, name, true, &e) < 0)
 		log_warn("network %s: %s", name, e.msg);
-	static const char *files[] = { "dnsmasq.pid", "dnsmasq.leases", "dhcp-hosts", "hosts", ".dhcp-hosts.tmp",
-				       ".hosts.tmp" };
+	static const char *files[] = {"dnsmasq.pid", "dnsmasq.leases",  "dhcp-hosts",
+	                              "hosts",       ".dhcp-hosts.tmp", ".hosts.tmp"};
 	char p[2400];
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		snprintf(p, sizeof p, "%s/%s", dir, files[i]);

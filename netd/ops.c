@@ -15,15 +15,15 @@
 #include "netd.h"
 #include "protocol.h"
 
-typedef int (*op_fn)(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd,
-		     isola_error *err);
+typedef int (*op_fn)(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd, isola_error *err);
 
 /* Unknown keys are refused: a misspelt "ipv4_nat" must not silently become the default. */
 static int check_keys(json_t *req, const char *op, const char *const *allowed, isola_error *err)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach(req, k, v) {
+	json_object_foreach(req, k, v)
+	{
 		if (strcmp(k, "op") == 0)
 			continue;
 		bool ok = false;
@@ -45,8 +45,10 @@ static int get_name(json_t *req, const char *op, const char *key, const char **o
 	if (json_get_str(req, op, key, true, out, err) < 0)
 		return -1;
 	if (!netd_ifname_valid(*out))
-		return isola_err(err, EINVAL, "%s: %s \"%s\" is invalid (1-15 bytes, no '/', ':', whitespace or control "
-				 "characters)", op, key, *out);
+		return isola_err(err, EINVAL,
+		                 "%s: %s \"%s\" is invalid (1-15 bytes, no '/', ':', whitespace or control "
+		                 "characters)",
+		                 op, key, *out);
 	return 0;
 }
 
@@ -87,8 +89,10 @@ static int upstream_valid(const char *s, isola_error *err)
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		uint8_t b[16];
 		if (inet_pton(AF_INET, t, b) != 1 && inet_pton(AF_INET6, t, b) != 1)
-			return isola_err(err, EINVAL, "upstream_dns: \"%s\" is not an IP address (want \"\", \"host\" or "
-					 "\"ip[,ip…]\")", t);
+			return isola_err(err, EINVAL,
+			                 "upstream_dns: \"%s\" is not an IP address (want \"\", \"host\" or "
+			                 "\"ip[,ip…]\")",
+			                 t);
 	}
 	return 0;
 }
@@ -110,19 +114,23 @@ static json_t *leases_of(struct netd *d, json_t *n)
 	json_t *out = json_array();
 	const char *inst;
 	json_t *a;
-	json_object_foreach(atts, inst, a) {
+	json_object_foreach(atts, inst, a)
+	{
 		bool st = json_is_true(json_object_get(a, "static"));
-		json_t *l = json_pack("{s:s,s:O,s:O,s:s,s:s}", "instance", inst, "mac", json_object_get(a, "mac"), "ipv4",
-				      json_object_get(a, "ipv4"), "hostname", inst, "kind", st ? "static" : "reservation");
+		json_t *l =
+		    json_pack("{s:s,s:O,s:O,s:s,s:s}", "instance", inst, "mac", json_object_get(a, "mac"), "ipv4",
+		              json_object_get(a, "ipv4"), "hostname", inst, "kind", st ? "static" : "reservation");
 		if (json_object_get(a, "ipv6"))
 			json_object_set(l, "ipv6", json_object_get(a, "ipv6"));
 		json_array_append_new(out, l);
 	}
 	size_t i;
 	json_t *l;
-	json_array_foreach(dyn, i, l) {
+	json_array_foreach(dyn, i, l)
+	{
 		const char *mac = json_string_value(json_object_get(l, "mac"));
-		json_object_foreach(atts, inst, a) {
+		json_object_foreach(atts, inst, a)
+		{
 			if (mac && json_equal(json_object_get(a, "mac"), json_object_get(l, "mac")))
 				json_object_set_new(l, "instance", json_string(inst));
 		}
@@ -139,14 +147,16 @@ static json_t *network_view(struct netd *d, json_t *n, bool full)
 	const char *name = json_string_value(json_object_get(n, "name"));
 	json_object_set_new(v, "bridge", json_string(name));
 	if (!full) {
-		json_object_set_new(v, "attachments", json_integer((json_int_t)json_object_size(json_object_get(n, "attachments"))));
+		json_object_set_new(v, "attachments",
+		                    json_integer((json_int_t)json_object_size(json_object_get(n, "attachments"))));
 		json_object_del(v, "forwards");
 		return v;
 	}
 	json_t *atts = json_array();
 	const char *inst;
 	json_t *a;
-	json_object_foreach(json_object_get(n, "attachments"), inst, a) {
+	json_object_foreach(json_object_get(n, "attachments"), inst, a)
+	{
 		json_t *c = json_deep_copy(a);
 		json_object_set_new(c, "instance", json_string(inst));
 		json_object_del(c, "phase");
@@ -166,13 +176,14 @@ static int check_overlap4(struct netd *d, const char *self, struct cidr4 c, bool
 	char a[32], b[32];
 	const char *name;
 	json_t *n;
-	json_object_foreach(netd_networks(d), name, n) {
+	json_object_foreach(netd_networks(d), name, n)
+	{
 		struct cidr4 o;
 		const char *s = json_string_value(json_object_get(n, "ipv4"));
 		isola_error e;
 		if (strcmp(name, self) != 0 && s && cidr4_parse_gateway(s, &o, &e) == 0 && cidr4_overlap(c, o))
-			return isola_err(err, EADDRINUSE, "ipv4 %s overlaps network \"%s\" (%s)", cidr4_format(c, true, a, sizeof a),
-					 name, s);
+			return isola_err(err, EADDRINUSE, "ipv4 %s overlaps network \"%s\" (%s)",
+			                 cidr4_format(c, true, a, sizeof a), name, s);
 	}
 	if (!host_too)
 		return 0;
@@ -183,7 +194,7 @@ static int check_overlap4(struct netd *d, const char *self, struct cidr4 c, bool
 	for (size_t i = 0; i < nused; i++)
 		if (used[i].prefix > 0 && cidr4_overlap(c, used[i]))
 			return isola_err(err, EADDRINUSE, "ipv4 %s overlaps %s already on this host",
-					 cidr4_format(c, true, a, sizeof a), cidr4_format(used[i], true, b, sizeof b));
+			                 cidr4_format(c, true, a, sizeof a), cidr4_format(used[i], true, b, sizeof b));
 	return 0;
 }
 
@@ -200,7 +211,8 @@ static int pick4(struct netd *d, const char *name, struct cidr4 *out, isola_erro
 	used = all;
 	const char *k;
 	json_t *n;
-	json_object_foreach(netd_networks(d), k, n) {
+	json_object_foreach(netd_networks(d), k, n)
+	{
 		isola_error e;
 		const char *s = json_string_value(json_object_get(n, "ipv4"));
 		if (s && cidr4_parse_gateway(s, &used[nused], &e) == 0)
@@ -210,17 +222,19 @@ static int pick4(struct netd *d, const char *name, struct cidr4 *out, isola_erro
 }
 
 static int op_network_create(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd,
-			     isola_error *err)
+                             isola_error *err)
 {
-	static const char *const keys[] = { "name", "ipv4", "ipv6", "mtu", "ipv4_nat", "ipv6_nat", "dns_domain", "dhcp",
-					    "upstream_dns", NULL };
+	static const char *const keys[] = {"name",     "ipv4",       "ipv6", "mtu",          "ipv4_nat",
+	                                   "ipv6_nat", "dns_domain", "dhcp", "upstream_dns", NULL};
 	const char *op = NETD_OP_NETWORK_CREATE, *name, *v4 = "auto", *v6 = "none", *domain = "isola", *up = "";
 	int64_t mtu = 1500;
 	bool nat4 = true, nat6 = false, dhcp = true;
-	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 || get_name(req, op, "name", &name, err) < 0 ||
-	    json_get_str(req, op, "ipv4", false, &v4, err) < 0 || json_get_str(req, op, "ipv6", false, &v6, err) < 0 ||
-	    json_get_int(req, op, "mtu", false, &mtu, err) < 0 || json_get_bool(req, op, "ipv4_nat", false, &nat4, err) < 0 ||
-	    json_get_bool(req, op, "ipv6_nat", false, &nat6, err) < 0 || json_get_bool(req, op, "dhcp", false, &dhcp, err) < 0 ||
+	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 ||
+	    get_name(req, op, "name", &name, err) < 0 || json_get_str(req, op, "ipv4", false, &v4, err) < 0 ||
+	    json_get_str(req, op, "ipv6", false, &v6, err) < 0 || json_get_int(req, op, "mtu", false, &mtu, err) < 0 ||
+	    json_get_bool(req, op, "ipv4_nat", false, &nat4, err) < 0 ||
+	    json_get_bool(req, op, "ipv6_nat", false, &nat6, err) < 0 ||
+	    json_get_bool(req, op, "dhcp", false, &dhcp, err) < 0 ||
 	    json_get_str(req, op, "dns_domain", false, &domain, err) < 0 ||
 	    json_get_str(req, op, "upstream_dns", false, &up, err) < 0)
 		return -1;
@@ -231,9 +245,9 @@ static int op_network_create(struct netd *d, json_t *req, int *fds, size_t nfds,
 	if (json_object_get(netd_networks(d), name))
 		return isola_err(err, EEXIST, "%s: network \"%s\" already exists", op, name);
 	char a[64];
-	json_t *n = json_pack("{s:s,s:I,s:b,s:b,s:s,s:b,s:s,s:s,s:{},s:[]}", "name", name, "mtu", (json_int_t)mtu, "ipv4_nat",
-			      nat4, "ipv6_nat", nat6, "dns_domain", domain, "dhcp", dhcp, "upstream_dns", up, "phase",
-			      "creating", "attachments", "forwards");
+	json_t *n = json_pack("{s:s,s:I,s:b,s:b,s:s,s:b,s:s,s:s,s:{},s:[]}", "name", name, "mtu", (json_int_t)mtu,
+	                      "ipv4_nat", nat4, "ipv6_nat", nat6, "dns_domain", domain, "dhcp", dhcp, "upstream_dns",
+	                      up, "phase", "creating", "attachments", "forwards");
 	_cleanup_json_ json_t *hold = n;
 	if (strcmp(v4, "none") != 0) {
 		struct cidr4 c;
@@ -253,12 +267,14 @@ static int op_network_create(struct netd *d, json_t *req, int *fds, size_t nfds,
 			return isola_err_wrap(err, "%s %s", op, name);
 		const char *k;
 		json_t *o;
-		json_object_foreach(netd_networks(d), k, o) {
+		json_object_foreach(netd_networks(d), k, o)
+		{
 			struct cidr6 x;
 			isola_error e;
 			const char *s = json_string_value(json_object_get(o, "ipv6"));
 			if (s && cidr6_parse_gateway(s, &x, &e) == 0 && cidr6_overlap(&c, &x))
-				return isola_err(err, EADDRINUSE, "%s %s: ipv6 overlaps network \"%s\" (%s)", op, name, k, s);
+				return isola_err(err, EADDRINUSE, "%s %s: ipv6 overlaps network \"%s\" (%s)", op, name,
+				                 k, s);
 		}
 		json_object_set_new(n, "ipv6", json_string(cidr6_format(&c, true, a, sizeof a)));
 	}
@@ -286,24 +302,26 @@ static int op_network_create(struct netd *d, json_t *req, int *fds, size_t nfds,
 	if (netd_save(d, err) < 0)
 		return -1;
 	log_info("network %s created (%s%s%s)", name, json_string_value(json_object_get(n, "ipv4")) ?: "no ipv4",
-		 json_object_get(n, "ipv6") ? ", " : "", json_string_value(json_object_get(n, "ipv6")) ?: "");
+	         json_object_get(n, "ipv6") ? ", " : "", json_string_value(json_object_get(n, "ipv6")) ?: "");
 	*reply = json_pack("{s:o}", "network", network_view(d, n, true));
 	return 0;
 }
 
 static int op_network_delete(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd,
-			     isola_error *err)
+                             isola_error *err)
 {
-	static const char *const keys[] = { "name", NULL };
+	static const char *const keys[] = {"name", NULL};
 	const char *op = NETD_OP_NETWORK_DELETE, *name;
-	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 || get_name(req, op, "name", &name, err) < 0)
+	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 ||
+	    get_name(req, op, "name", &name, err) < 0)
 		return -1;
 	json_t *n = find_network(d, op, name, err);
 	if (!n)
 		return -1;
 	size_t na = json_object_size(json_object_get(n, "attachments"));
 	if (na)
-		return isola_err(err, EBUSY, "%s: network \"%s\" still has %zu attachment(s); detach them first", op, name, na);
+		return isola_err(err, EBUSY, "%s: network \"%s\" still has %zu attachment(s); detach them first", op,
+		                 name, na);
 	json_object_set_new(n, "phase", json_string("deleting"));
 	if (netd_save(d, err) < 0)
 		return -1;
@@ -317,15 +335,16 @@ static int op_network_delete(struct netd *d, json_t *req, int *fds, size_t nfds,
 }
 
 static int op_network_list(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd,
-			   isola_error *err)
+                           isola_error *err)
 {
-	static const char *const keys[] = { NULL };
+	static const char *const keys[] = {NULL};
 	if (no_fds(nfds, NETD_OP_NETWORK_LIST, err) < 0 || check_keys(req, NETD_OP_NETWORK_LIST, keys, err) < 0)
 		return -1;
 	json_t *arr = json_array();
 	const char *k;
 	json_t *n;
-	json_object_foreach(netd_networks(d), k, n) {
+	json_object_foreach(netd_networks(d), k, n)
+	{
 		json_array_append_new(arr, network_view(d, n, false));
 	}
 	*reply = json_pack("{s:o}", "networks", arr);
@@ -333,11 +352,12 @@ static int op_network_list(struct netd *d, json_t *req, int *fds, size_t nfds, j
 }
 
 static int op_network_show(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd,
-			   isola_error *err)
+                           isola_error *err)
 {
-	static const char *const keys[] = { "name", NULL };
+	static const char *const keys[] = {"name", NULL};
 	const char *op = NETD_OP_NETWORK_SHOW, *name;
-	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 || get_name(req, op, "name", &name, err) < 0)
+	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 ||
+	    get_name(req, op, "name", &name, err) < 0)
 		return -1;
 	json_t *n = find_network(d, op, name, err);
 	if (!n)
@@ -347,11 +367,12 @@ static int op_network_show(struct netd *d, json_t *req, int *fds, size_t nfds, j
 }
 
 static int op_network_leases(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd,
-			     isola_error *err)
+                             isola_error *err)
 {
-	static const char *const keys[] = { "name", NULL };
+	static const char *const keys[] = {"name", NULL};
 	const char *op = NETD_OP_NETWORK_LEASES, *name;
-	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 || get_name(req, op, "name", &name, err) < 0)
+	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 ||
+	    get_name(req, op, "name", &name, err) < 0)
 		return -1;
 	json_t *n = find_network(d, op, name, err);
 	if (!n)
@@ -361,13 +382,13 @@ static int op_network_leases(struct netd *d, json_t *req, int *fds, size_t nfds,
 }
 
 static int op_network_set(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd,
-			  isola_error *err)
+                          isola_error *err)
 {
-	static const char *const keys[] = { "name", "key", "value", NULL };
+	static const char *const keys[] = {"name", "key", "value", NULL};
 	const char *op = NETD_OP_NETWORK_SET, *name, *key;
 	json_t *value = json_object_get(req, "value");
-	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 || get_name(req, op, "name", &name, err) < 0 ||
-	    json_get_str(req, op, "key", true, &key, err) < 0)
+	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 ||
+	    get_name(req, op, "name", &name, err) < 0 || json_get_str(req, op, "key", true, &key, err) < 0)
 		return -1;
 	if (!value)
 		return isola_err(err, EINVAL, "%s.value: missing", op);
@@ -393,8 +414,10 @@ static int op_network_set(struct netd *d, json_t *req, int *fds, size_t nfds, js
 			return isola_err_wrap(err, "%s %s", op, name);
 		what = DNS;
 	} else {
-		return isola_err(err, EINVAL, "%s %s: unknown key \"%s\" (mtu, ipv4_nat, ipv6_nat, dhcp, dns_domain, "
-				 "upstream_dns)", op, name, key);
+		return isola_err(err, EINVAL,
+		                 "%s %s: unknown key \"%s\" (mtu, ipv4_nat, ipv6_nat, dhcp, dns_domain, "
+		                 "upstream_dns)",
+		                 op, name, key);
 	}
 	_cleanup_json_ json_t *old = json_incref(json_object_get(n, key));
 	json_object_set(n, key, value);
@@ -417,7 +440,8 @@ static int op_network_set(struct netd *d, json_t *req, int *fds, size_t nfds, js
 
 /* ---- attach / detach ---- */
 
-static int alloc_ipv4(struct netd *d, json_t *n, const char *self_mac, const char *want, uint32_t *out, isola_error *err)
+static int alloc_ipv4(struct netd *d, json_t *n, const char *self_mac, const char *want, uint32_t *out,
+                      isola_error *err)
 {
 	struct net_cfg c;
 	if (net_cfg_parse(n, &c, err) < 0)
@@ -431,17 +455,23 @@ static int alloc_ipv4(struct netd *d, json_t *n, const char *self_mac, const cha
 			return -1;
 		if (!cidr4_contains(c.v4, w) || w == net || w == cidr4_bcast(c.v4))
 			return isola_err(err, EINVAL, "ipv4 %s is not a host address of network %s (%s)", want, c.name,
-					 json_string_value(json_object_get(n, "ipv4")));
+			                 json_string_value(json_object_get(n, "ipv4")));
 	}
 	/* one pass over what is taken (gateway, attachments, other MACs' leases) into a bitmap: O(n), not O(n²) */
 	_cleanup_free_ uint8_t *used = calloc(size / 8 + 1, 1);
 	if (!used)
 		return isola_err(err, ENOMEM, "address map of %s", c.name);
-#define MARK(a) do { uint32_t _o = (a) - net; if ((a) >= net && _o < size) used[_o / 8] |= (uint8_t)(1u << (_o % 8)); } while (0)
+#define MARK(a)                                                                                                        \
+	do {                                                                                                           \
+		uint32_t _o = (a)-net;                                                                                 \
+		if ((a) >= net && _o < size)                                                                           \
+			used[_o / 8] |= (uint8_t)(1u << (_o % 8));                                                     \
+	} while (0)
 	MARK(c.v4.addr);
 	const char *k;
 	json_t *x;
-	json_object_foreach(json_object_get(n, "attachments"), k, x) {
+	json_object_foreach(json_object_get(n, "attachments"), k, x)
+	{
 		uint32_t a;
 		isola_error e;
 		const char *s = json_string_value(json_object_get(x, "ipv4"));
@@ -452,11 +482,13 @@ static int alloc_ipv4(struct netd *d, json_t *n, const char *self_mac, const cha
 	netd_net_dir(d, c.name, dir, sizeof dir);
 	_cleanup_json_ json_t *leases = dnsmasq_leases(dir);
 	size_t i;
-	json_array_foreach(leases, i, x) {
+	json_array_foreach(leases, i, x)
+	{
 		uint32_t a;
 		isola_error e;
 		const char *s = json_string_value(json_object_get(x, "ipv4"));
-		if (s && strcmp(json_string_value(json_object_get(x, "mac")) ?: "", self_mac) != 0 && ip4_parse(s, &a, &e) == 0)
+		if (s && strcmp(json_string_value(json_object_get(x, "mac")) ?: "", self_mac) != 0 &&
+		    ip4_parse(s, &a, &e) == 0)
 			MARK(a);
 	}
 #undef MARK
@@ -491,29 +523,37 @@ static void eui64(const struct cidr6 *net, const uint8_t mac[6], uint8_t out[16]
 
 static int op_attach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd, isola_error *err)
 {
-	static const char *const keys[] = { "network", "instance", "kind", "ifname", "mac", "mtu", "ipv4", "ipv6",
-					    "static", "vnet_hdr", NULL };
-	const char *op = NETD_OP_ATTACH, *net, *inst, *kind, *ifname = "eth0", *macs = NULL, *want4 = NULL, *want6 = NULL;
+	static const char *const keys[] = {"network", "instance", "kind",   "ifname",   "mac", "mtu",
+	                                   "ipv4",    "ipv6",     "static", "vnet_hdr", NULL};
+	const char *op = NETD_OP_ATTACH, *net, *inst, *kind, *ifname = "eth0", *macs = NULL, *want4 = NULL,
+	           *want6 = NULL;
 	int64_t mtu = 0;
 	bool st = false, vnet = false;
 	if (check_keys(req, op, keys, err) < 0 || get_name(req, op, "network", &net, err) < 0 ||
-	    json_get_str(req, op, "instance", true, &inst, err) < 0 || json_get_str(req, op, "kind", true, &kind, err) < 0 ||
-	    json_get_str(req, op, "ifname", false, &ifname, err) < 0 || json_get_str(req, op, "mac", false, &macs, err) < 0 ||
-	    json_get_int(req, op, "mtu", false, &mtu, err) < 0 || json_get_str(req, op, "ipv4", false, &want4, err) < 0 ||
-	    json_get_str(req, op, "ipv6", false, &want6, err) < 0 || json_get_bool(req, op, "static", false, &st, err) < 0 ||
+	    json_get_str(req, op, "instance", true, &inst, err) < 0 ||
+	    json_get_str(req, op, "kind", true, &kind, err) < 0 ||
+	    json_get_str(req, op, "ifname", false, &ifname, err) < 0 ||
+	    json_get_str(req, op, "mac", false, &macs, err) < 0 || json_get_int(req, op, "mtu", false, &mtu, err) < 0 ||
+	    json_get_str(req, op, "ipv4", false, &want4, err) < 0 ||
+	    json_get_str(req, op, "ipv6", false, &want6, err) < 0 ||
+	    json_get_bool(req, op, "static", false, &st, err) < 0 ||
 	    json_get_bool(req, op, "vnet_hdr", false, &vnet, err) < 0)
 		return -1;
 	if (!netd_instance_valid(inst))
-		return isola_err(err, EINVAL, "%s: instance \"%s\" is invalid (letters, digits, '-', ≤ 63, starting with a "
-				 "letter)", op, inst);
+		return isola_err(err, EINVAL,
+		                 "%s: instance \"%s\" is invalid (letters, digits, '-', ≤ 63, starting with a "
+		                 "letter)",
+		                 op, inst);
 	if (!netd_ifname_valid(ifname))
 		return isola_err(err, EINVAL, "%s: ifname \"%s\" is invalid", op, ifname);
 	bool veth = strcmp(kind, "veth") == 0;
 	if (!veth && strcmp(kind, "tap") != 0)
 		return isola_err(err, EINVAL, "%s: kind \"%s\" (want \"veth\" or \"tap\")", op, kind);
 	if (veth && nfds != 1)
-		return isola_err(err, EINVAL, "%s: a veth attach takes exactly one fd, the instance's network namespace "
-				 "(%zu passed)", op, nfds);
+		return isola_err(err, EINVAL,
+		                 "%s: a veth attach takes exactly one fd, the instance's network namespace "
+		                 "(%zu passed)",
+		                 op, nfds);
 	if (!veth && nfds)
 		return isola_err(err, EINVAL, "%s: a tap attach takes no fd (%zu passed)", op, nfds);
 	if (veth && netns_fd_check(fds[0], err) < 0)
@@ -525,7 +565,8 @@ static int op_attach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 		return isola_err(err, EAGAIN, "%s: network \"%s\" is not ready", op, net);
 	json_t *atts = json_object_get(n, "attachments");
 	if (json_object_get(atts, inst))
-		return isola_err(err, EEXIST, "%s: instance \"%s\" is already attached to network \"%s\"", op, inst, net);
+		return isola_err(err, EEXIST, "%s: instance \"%s\" is already attached to network \"%s\"", op, inst,
+		                 net);
 	struct net_cfg c;
 	if (net_cfg_parse(n, &c, err) < 0)
 		return -1;
@@ -551,7 +592,8 @@ static int op_attach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 	bool has6 = false;
 	if (want6) {
 		if (!c.has6 || ip6_parse(want6, ip6, err) < 0 || !cidr6_contains(&c.v6, ip6))
-			return isola_err(err, EINVAL, "%s %s: ipv6 %s is not inside network %s's IPv6 subnet", op, inst, want6, net);
+			return isola_err(err, EINVAL, "%s %s: ipv6 %s is not inside network %s's IPv6 subnet", op, inst,
+			                 want6, net);
 		has6 = true;
 	} else if (st && c.has6) {
 		eui64(&c.v6, mac, ip6);
@@ -563,8 +605,8 @@ static int op_attach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 	/* a leftover of ours under that name (deterministic names) can only be stale: remove it */
 	if (netlink_link_delete(d->sk, host, true, err) < 0)
 		return -1;
-	json_t *att = json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:s}", "kind", kind, "ifname", ifname, "host_ifname", host, "mac",
-				ms, "static", st, "mtu", (json_int_t)mtu, "phase", "attaching");
+	json_t *att = json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:s}", "kind", kind, "ifname", ifname, "host_ifname", host,
+	                        "mac", ms, "static", st, "mtu", (json_int_t)mtu, "phase", "attaching");
 	if (a4[0])
 		json_object_set_new(att, "ipv4", json_string(a4));
 	if (a6[0])
@@ -581,7 +623,7 @@ static int op_attach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 	_cleanup_close_ int tapfd = -1;
 	if (r == 0 && veth) {
 		r = netlink_veth_create(d->sk, host, master, ifname, mac, (unsigned)mtu, fds[0], err);
-		struct netns_ipcfg cfg = { .ifname = ifname };
+		struct netns_ipcfg cfg = {.ifname = ifname};
 		if (r == 0 && st) {
 			cfg.addr4 = ip4;
 			cfg.prefix4 = c.v4.prefix;
@@ -636,7 +678,7 @@ static int op_attach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 
 static int op_detach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd, isola_error *err)
 {
-	static const char *const keys[] = { "network", "instance", NULL };
+	static const char *const keys[] = {"network", "instance", NULL};
 	const char *op = NETD_OP_DETACH, *net, *inst;
 	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 ||
 	    get_name(req, op, "network", &net, err) < 0 || json_get_str(req, op, "instance", true, &inst, err) < 0)
@@ -663,7 +705,7 @@ static int op_detach(struct netd *d, json_t *req, int *fds, size_t nfds, json_t 
 /* ---- forwards ---- */
 
 static int forward_args(struct netd *d, json_t *req, const char *op, bool need_target, json_t **n, const char **listen,
-			const char **proto, const char **target, isola_error *err)
+                        const char **proto, const char **target, isola_error *err)
 {
 	const char *net;
 	*proto = "tcp";
@@ -687,7 +729,8 @@ static int forward_args(struct netd *d, json_t *req, const char *op, bool need_t
 		if (net_cfg_parse(*n, &c, err) < 0)
 			return -1;
 		if (!c.has4 || !cidr4_contains(c.v4, a) || a == c.v4.addr)
-			return isola_err(err, EINVAL, "%s: target %s is not an instance address inside network %s", op, *target, net);
+			return isola_err(err, EINVAL, "%s: target %s is not an instance address inside network %s", op,
+			                 *target, net);
 	}
 	return 0;
 }
@@ -696,7 +739,8 @@ static ssize_t forward_find(json_t *n, const char *listen, const char *proto)
 {
 	size_t i;
 	json_t *f;
-	json_array_foreach(json_object_get(n, "forwards"), i, f) {
+	json_array_foreach(json_object_get(n, "forwards"), i, f)
+	{
 		if (strcmp(json_string_value(json_object_get(f, "listen")), listen) == 0 &&
 		    strcmp(json_string_value(json_object_get(f, "proto")), proto) == 0)
 			return (ssize_t)i;
@@ -705,9 +749,9 @@ static ssize_t forward_find(json_t *n, const char *listen, const char *proto)
 }
 
 static int op_forward_add(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd,
-			  isola_error *err)
+                          isola_error *err)
 {
-	static const char *const keys[] = { "network", "listen", "proto", "target", NULL };
+	static const char *const keys[] = {"network", "listen", "proto", "target", NULL};
 	const char *op = NETD_OP_FORWARD_ADD, *listen, *proto, *target;
 	json_t *n;
 	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 ||
@@ -728,9 +772,9 @@ static int op_forward_add(struct netd *d, json_t *req, int *fds, size_t nfds, js
 }
 
 static int op_forward_delete(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd,
-			     isola_error *err)
+                             isola_error *err)
 {
-	static const char *const keys[] = { "network", "listen", "proto", NULL };
+	static const char *const keys[] = {"network", "listen", "proto", NULL};
 	const char *op = NETD_OP_FORWARD_DELETE, *listen, *proto;
 	json_t *n;
 	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 ||
@@ -753,11 +797,12 @@ static int op_forward_delete(struct netd *d, json_t *req, int *fds, size_t nfds,
 }
 
 static int op_forward_list(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd,
-			   isola_error *err)
+                           isola_error *err)
 {
-	static const char *const keys[] = { "network", NULL };
+	static const char *const keys[] = {"network", NULL};
 	const char *op = NETD_OP_FORWARD_LIST, *net;
-	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 || get_name(req, op, "network", &net, err) < 0)
+	if (no_fds(nfds, op, err) < 0 || check_keys(req, op, keys, err) < 0 ||
+	    get_name(req, op, "network", &net, err) < 0)
 		return -1;
 	json_t *n = find_network(d, op, net, err);
 	if (!n)
@@ -768,21 +813,23 @@ static int op_forward_list(struct netd *d, json_t *req, int *fds, size_t nfds, j
 
 static int op_status(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd, isola_error *err)
 {
-	static const char *const keys[] = { NULL };
+	static const char *const keys[] = {NULL};
 	if (no_fds(nfds, NETD_OP_STATUS, err) < 0 || check_keys(req, NETD_OP_STATUS, keys, err) < 0)
 		return -1;
 	json_t *dns = json_array();
 	size_t natt = 0;
 	const char *k;
 	json_t *n;
-	json_object_foreach(netd_networks(d), k, n) {
+	json_object_foreach(netd_networks(d), k, n)
+	{
 		natt += json_object_size(json_object_get(n, "attachments"));
 		struct netd_net_rt *rt = netd_rt(d, k);
-		json_array_append_new(dns, json_pack("{s:s,s:i,s:b}", "network", k, "pid", rt->dns.pid, "running",
-						     rt->dns.pidfd >= 0));
+		json_array_append_new(
+		    dns, json_pack("{s:s,s:i,s:b}", "network", k, "pid", rt->dns.pid, "running", rt->dns.pidfd >= 0));
 	}
-	*reply = json_pack("{s:s,s:i,s:I,s:I,s:o}", "version", "0.1", "pid", getpid(), "networks",
-			   (json_int_t)json_object_size(netd_networks(d)), "attachments", (json_int_t)natt, "dnsmasq", dns);
+	*reply =
+	    json_pack("{s:s,s:i,s:I,s:I,s:o}", "version", "0.1", "pid", getpid(), "networks",
+	              (json_int_t)json_object_size(netd_networks(d)), "attachments", (json_int_t)natt, "dnsmasq", dns);
 	return 0;
 }
 
@@ -790,12 +837,18 @@ static const struct {
 	const char *name;
 	op_fn fn;
 } ops[] = {
-	{ NETD_OP_NETWORK_CREATE, op_network_create }, { NETD_OP_NETWORK_DELETE, op_network_delete },
-	{ NETD_OP_NETWORK_LIST, op_network_list },     { NETD_OP_NETWORK_SHOW, op_network_show },
-	{ NETD_OP_NETWORK_SET, op_network_set },       { NETD_OP_NETWORK_LEASES, op_network_leases },
-	{ NETD_OP_ATTACH, op_attach },                 { NETD_OP_DETACH, op_detach },
-	{ NETD_OP_FORWARD_ADD, op_forward_add },       { NETD_OP_FORWARD_DELETE, op_forward_delete },
-	{ NETD_OP_FORWARD_LIST, op_forward_list },     { NETD_OP_STATUS, op_status },
+    {NETD_OP_NETWORK_CREATE, op_network_create},
+    {NETD_OP_NETWORK_DELETE, op_network_delete},
+    {NETD_OP_NETWORK_LIST, op_network_list},
+    {NETD_OP_NETWORK_SHOW, op_network_show},
+    {NETD_OP_NETWORK_SET, op_network_set},
+    {NETD_OP_NETWORK_LEASES, op_network_leases},
+    {NETD_OP_ATTACH, op_attach},
+    {NETD_OP_DETACH, op_detach},
+    {NETD_OP_FORWARD_ADD, op_forward_add},
+    {NETD_OP_FORWARD_DELETE, op_forward_delete},
+    {NETD_OP_FORWARD_LIST, op_forward_list},
+    {NETD_OP_STATUS, op_status},
 };
 
 int netd_dispatch(struct netd *d, json_t *req, int *fds, size_t nfds, json_t **reply, int *out_fd, isola_error *err)

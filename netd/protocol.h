@@ -7,9 +7,9 @@
  * a typo never silently does the default. Full field reference with examples: docs/netd.md "## Protocol". */
 #pragma once
 
-#define NETD_DEFAULT_SOCKET "/run/isola/netd.sock"
+#define NETD_DEFAULT_SOCKET    "/run/isola/netd.sock"
 #define NETD_DEFAULT_STATE_DIR "/var/lib/isola/netd"
-#define NETD_NAME_MAX 15 /* IFNAMSIZ - 1: a network name is also its bridge name */
+#define NETD_NAME_MAX          15 /* IFNAMSIZ - 1: a network name is also its bridge name */
 
 /* {name, ipv4?: "10.x.y.1/24"|"auto"|"none" (auto), ipv6?: "fdxx::1/64"|"auto"|"none" (none), mtu?: int (1500),
  *  ipv4_nat?: bool (true), ipv6_nat?: bool (false), dns_domain?: str ("isola"), dhcp?: bool (true),

@@ -24,11 +24,12 @@ static void reconcile_attachments(struct netd *d, const char *net, json_t *n)
 	int bridge = netlink_link_get(d->sk, net, NULL, NULL, 0, &e);
 	const char *inst;
 	json_t *a, *tmp;
-	json_object_foreach_safe(atts, tmp, inst, a) {
+	json_object_foreach_safe(atts, tmp, inst, a)
+	{
 		const char *host = json_string_value(json_object_get(a, "host_ifname")) ?: "";
 		if (!phase_is(a, "ready")) {
 			log_warn("network %s: %s was half-%s when netd stopped: removing %s", net, inst,
-				 phase_is(a, "detaching") ? "detached" : "attached", host);
+			         phase_is(a, "detaching") ? "detached" : "attached", host);
 			if (net_attachment_remove(d, a, &e) < 0)
 				log_warn("%s", e.msg);
 			json_object_del(atts, inst);
@@ -52,7 +53,8 @@ int netd_reconcile(struct netd *d, isola_error *err)
 	json_t *nets = netd_networks(d);
 	const char *name;
 	json_t *n, *tmp;
-	json_object_foreach_safe(nets, tmp, name, n) {
+	json_object_foreach_safe(nets, tmp, name, n)
+	{
 		if (!phase_is(n, "ready")) {
 			log_warn("network %s was half-made when netd stopped: removing it", name);
 			net_tear_down(d, name);
@@ -84,8 +86,10 @@ void netd_supervise(struct netd *d)
 			continue;
 		int quick = now_ns() - started < 2000000000ull ? rt->dns.quick_exits + 1 : 0;
 		if (quick > 5) {
-			log_error("network %s: dnsmasq keeps dying at start; not restarting it (network.set or restart netd "
-				  "to retry)", rt->name);
+			log_error(
+			    "network %s: dnsmasq keeps dying at start; not restarting it (network.set or restart netd "
+			    "to retry)",
+			    rt->name);
 			continue;
 		}
 		isola_error e;

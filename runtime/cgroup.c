@@ -60,7 +60,7 @@ int cgroup_find_mount(char **out, isola_error *err)
 		char *sep = strstr(line, " - ");
 		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
 			continue;
-		char *fields[5] = { 0 };
+		char *fields[5] = {0};
 		char *save = NULL, *tok = strtok_r(line, " ", &save);
 		for (int i = 0; tok && i < 5; i++, tok = strtok_r(NULL, " ", &save))
 			fields[i] = tok;
@@ -100,14 +100,14 @@ void cgroup_missing_controller_err(isola_error *err, const char *controller, con
 {
 	if (bound_to_v1)
 		isola_err(err, 0,
-			  "cgroup controller \"%s\" is not available in the cgroup v2 hierarchy at %s (it is bound to "
-			  "cgroup v1): boot with systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all",
-			  controller, mount);
+		          "cgroup controller \"%s\" is not available in the cgroup v2 hierarchy at %s (it is bound to "
+		          "cgroup v1): boot with systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all",
+		          controller, mount);
 	else
 		isola_err(err, 0,
-			  "cgroup controller \"%s\" is not available in the cgroup v2 hierarchy at %s (not in "
-			  "cgroup.controllers: the kernel lacks it or a parent does not delegate it)",
-			  controller, mount);
+		          "cgroup controller \"%s\" is not available in the cgroup v2 hierarchy at %s (not in "
+		          "cgroup.controllers: the kernel lacks it or a parent does not delegate it)",
+		          controller, mount);
 }
 
 /* Read a cgroup file at dirfd into a malloc'd string (trailing newline kept). */
@@ -170,7 +170,8 @@ static int check_path(const char *p, isola_error *err)
 	int n = 0;
 	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save), n++)
 		if (!name_is_safe_component(c, 255))
-			return isola_err(err, EINVAL, "linux.cgroupsPath: \"%s\": component \"%s\" is not allowed", p, c);
+			return isola_err(err, EINVAL, "linux.cgroupsPath: \"%s\": component \"%s\" is not allowed", p,
+			                 c);
 	if (n == 0)
 		return isola_err(err, EINVAL, "linux.cgroupsPath: \"%s\" names the root cgroup", p);
 	return 0;
@@ -181,9 +182,10 @@ static int container_path(const struct cgroup_options *o, char **out, isola_erro
 {
 	if (o->cgroups_path && *o->cgroups_path) {
 		if (strchr(o->cgroups_path, ':'))
-			return isola_err(err, EINVAL, "linux.cgroupsPath: \"%s\" is a systemd slice:prefix:name path; "
-					 "it needs --systemd-cgroup, which isola-runtime does not implement",
-					 o->cgroups_path);
+			return isola_err(err, EINVAL,
+			                 "linux.cgroupsPath: \"%s\" is a systemd slice:prefix:name path; "
+			                 "it needs --systemd-cgroup, which isola-runtime does not implement",
+			                 o->cgroups_path);
 		if (check_path(o->cgroups_path, err) < 0)
 			return -1;
 		if (o->cgroups_path[0] == '/')
@@ -202,7 +204,7 @@ static int container_path(const struct cgroup_options *o, char **out, isola_erro
 	}
 	if (!o->id || !name_is_safe_component(o->id, 1024))
 		return isola_err(err, EINVAL, "cgroup: container id \"%s\" is not a safe directory name",
-				 o->id ? o->id : "(null)");
+		                 o->id ? o->id : "(null)");
 	if (asprintf(out, "/isola/%s", o->id) < 0)
 		return isola_err(err, ENOMEM, "cgroup path");
 	return 0;
@@ -281,11 +283,11 @@ static int delegate_inner(int outerfd, const struct cgroup_options *o, isola_err
 	_cleanup_close_ int ifd = open_dir_at(outerfd, o->inner, err);
 	if (ifd < 0)
 		return -1;
-	static const char *const files[] = { ".", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control" };
+	static const char *const files[] = {".", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"};
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
 		if (fchownat(ifd, files[i], o->inner_uid, o->inner_gid, AT_SYMLINK_NOFOLLOW) < 0)
 			return isola_err(err, errno, "chown inner cgroup %s/%s to %d:%d", o->inner, files[i],
-					 (int)o->inner_uid, (int)o->inner_gid);
+			                 (int)o->inner_uid, (int)o->inner_gid);
 	/* the container's init may enable what the outer cgroup has (systemd inside wants them all) */
 	_cleanup_free_ char *avail = NULL;
 	if (cg_read(outerfd, "cgroup.controllers", &avail, err) < 0)
@@ -301,12 +303,13 @@ static int delegate_inner(int outerfd, const struct cgroup_options *o, isola_err
 }
 
 int cgroup_create(const struct cgroup_options *opts, const struct cgroup_resources *res, struct isola_cgroup **out,
-		  isola_error *err)
+                  isola_error *err)
 {
 	*out = NULL;
 	if (opts->manager == CGROUP_MANAGER_SYSTEMD)
-		return isola_err(err, ENOTSUP, "--systemd-cgroup: the systemd cgroup manager (a transient scope over "
-				 "D-Bus) is not implemented by isola-runtime; use --cgroup-manager cgroupfs");
+		return isola_err(err, ENOTSUP,
+		                 "--systemd-cgroup: the systemd cgroup manager (a transient scope over "
+		                 "D-Bus) is not implemented by isola-runtime; use --cgroup-manager cgroupfs");
 	if (opts->inner && !name_is_safe_component(opts->inner, 255))
 		return isola_err(err, EINVAL, "cgroup: inner directory name \"%s\" is not allowed", opts->inner);
 
@@ -315,12 +318,14 @@ int cgroup_create(const struct cgroup_options *opts, const struct cgroup_resourc
 	size_t nfiles = 0;
 	if (cgroup_resources_to_files(res, &files, &nfiles, err) < 0)
 		return -1;
-	_cleanup_(cgroup_kv_arrayp) struct cgroup_kv_array fa = { files, nfiles };
+	_cleanup_(cgroup_kv_arrayp) struct cgroup_kv_array fa = {files, nfiles};
 	if (opts->manager == CGROUP_MANAGER_DISABLED) {
 		/* limits that nothing would enforce are an error, never silently dropped */
 		if (nfiles)
-			return isola_err(err, EINVAL, "linux.resources sets %s, but --cgroup-manager disabled creates no "
-					 "cgroup to enforce it", files[0].key);
+			return isola_err(err, EINVAL,
+			                 "linux.resources sets %s, but --cgroup-manager disabled creates no "
+			                 "cgroup to enforce it",
+			                 files[0].key);
 		*out = cg_new_unavailable("--cgroup-manager disabled");
 		return *out ? 0 : isola_err(err, ENOMEM, "cgroup");
 	}
@@ -391,7 +396,7 @@ int cgroup_create(const struct cgroup_options *opts, const struct cgroup_resourc
 				return -1;
 			if (!procs_empty(leaf))
 				return isola_err(err, EEXIST, "cgroup %s%s already exists and has processes", cg->mount,
-						 path);
+				                 path);
 		}
 		int nfd = open_dir_at(cur, comp, err);
 		if (nfd < 0)
@@ -457,7 +462,7 @@ int cgroup_open(const char *mount, const char *path, const char *inner, struct i
 static int not_available(const struct isola_cgroup *cg, const char *what, isola_error *err)
 {
 	return isola_err(err, ENOTSUP, "%s needs the container's cgroup, and it has none (%s)", what,
-			 cg->degraded_reason ? cg->degraded_reason : "not created");
+	                 cg->degraded_reason ? cg->degraded_reason : "not created");
 }
 
 int cgroup_enter_fd(const struct isola_cgroup *cg, isola_error *err)
@@ -475,7 +480,8 @@ int cgroup_add_pid(const struct isola_cgroup *cg, pid_t pid, isola_error *err)
 {
 	if (!cg->available)
 		return 0; /* nothing to join: the process stays in the runtime's cgroup */
-	_cleanup_close_ int fd = cg->inner ? open_dir_at(cg->dirfd, cg->inner, err) : fcntl(cg->dirfd, F_DUPFD_CLOEXEC, 3);
+	_cleanup_close_ int fd =
+	    cg->inner ? open_dir_at(cg->dirfd, cg->inner, err) : fcntl(cg->dirfd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return isola_err(err, errno, "open cgroup %s", cg->path);
 	char v[32];
@@ -580,8 +586,8 @@ int cgroup_freeze(const struct isola_cgroup *cg, bool frozen, isola_error *err)
 			return 0;
 		if (now_ns() > deadline)
 			return isola_err(err, ETIMEDOUT, "cgroup %s did not %s within 5 s", cg->path,
-					 frozen ? "freeze" : "thaw");
-		struct pollfd pfd = { .fd = ev, .events = POLLPRI };
+			                 frozen ? "freeze" : "thaw");
+		struct pollfd pfd = {.fd = ev, .events = POLLPRI};
 		(void)poll(&pfd, 1, 50);
 	}
 }
@@ -640,7 +646,7 @@ static int remove_tree(int parentfd, const char *name, int depth, isola_error *e
 		}
 		if (errno != EBUSY || i >= 100)
 			return isola_err(err, errno, "remove cgroup %s", name);
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 }

@@ -57,19 +57,19 @@ struct cgroup_resources {
 	int64_t memory_limit, memory_reservation, memory_swap; /* bytes; -1 = unlimited; swap = memory+swap (OCI) */
 	bool has_cpu_shares, has_cpu_quota, has_cpu_period;
 	uint64_t cpu_shares, cpu_period;
-	int64_t cpu_quota;                                      /* -1 = unlimited */
-	char *cpuset_cpus, *cpuset_mems;                        /* NULL = absent */
+	int64_t cpu_quota;               /* -1 = unlimited */
+	char *cpuset_cpus, *cpuset_mems; /* NULL = absent */
 	bool has_pids_limit;
-	int64_t pids_limit;                                     /* <= 0 = unlimited ("max"), as runc */
+	int64_t pids_limit; /* <= 0 = unlimited ("max"), as runc */
 	bool has_blkio_weight;
 	uint16_t blkio_weight;
 	struct cgroup_io_weight *io_weights;
 	size_t n_io_weights;
 	struct cgroup_io_max *io_max;
 	size_t n_io_max;
-	struct cgroup_kv *hugetlb;                              /* "2MB" → limit bytes (hugetlb.2MB.max) */
+	struct cgroup_kv *hugetlb; /* "2MB" → limit bytes (hugetlb.2MB.max) */
 	size_t n_hugetlb;
-	struct cgroup_kv *unified;                              /* linux.resources.unified: file → value */
+	struct cgroup_kv *unified; /* linux.resources.unified: file → value */
 	size_t n_unified;
 };
 void cgroup_resources_clear(struct cgroup_resources *r);
@@ -101,20 +101,20 @@ void cgroup_missing_controller_err(isola_error *err, const char *controller, con
 
 struct cgroup_options {
 	enum cgroup_manager manager;
-	const char *id;             /* container id (default path "/isola/<id>") */
-	const char *cgroups_path;   /* linux.cgroupsPath or NULL */
-	const char *inner;          /* NULL, or the inner directory name for the delegation shape ("init") */
-	uid_t inner_uid;            /* owner of the inner cgroup (container root on the host); -1 = leave */
+	const char *id;           /* container id (default path "/isola/<id>") */
+	const char *cgroups_path; /* linux.cgroupsPath or NULL */
+	const char *inner;        /* NULL, or the inner directory name for the delegation shape ("init") */
+	uid_t inner_uid;          /* owner of the inner cgroup (container root on the host); -1 = leave */
 	gid_t inner_gid;
 };
 
 struct isola_cgroup {
-	bool available;             /* false: no cgroup (disabled, or best-effort creation degraded) */
-	char *mount;                /* "/sys/fs/cgroup/unified" (NULL when !available) */
-	char *path;                 /* "/isola/c1" relative to mount: what state.json records */
-	char *inner;                /* "init" or NULL */
-	int dirfd;                  /* O_DIRECTORY fd of mount+path (-1 when !available) */
-	char *degraded_reason;      /* why !available (for --debug / state), or NULL */
+	bool available;        /* false: no cgroup (disabled, or best-effort creation degraded) */
+	char *mount;           /* "/sys/fs/cgroup/unified" (NULL when !available) */
+	char *path;            /* "/isola/c1" relative to mount: what state.json records */
+	char *inner;           /* "init" or NULL */
+	int dirfd;             /* O_DIRECTORY fd of mount+path (-1 when !available) */
+	char *degraded_reason; /* why !available (for --debug / state), or NULL */
 };
 
 /* Every function here accepts err == NULL (the error is then dropped), for cleanup paths.
@@ -122,7 +122,7 @@ struct isola_cgroup {
  * Create (mkdir; EEXIST is an error unless the directory is empty of processes — a stale one from a killed
  * `create` is reused) and apply resources. *out is owned by the caller (cgroup_free). */
 int cgroup_create(const struct cgroup_options *opts, const struct cgroup_resources *res, struct isola_cgroup **out,
-		  isola_error *err);
+                  isola_error *err);
 /* Re-open an existing container's cgroup from what state.json recorded (mount may be NULL = find it;
  * path NULL = not available). */
 int cgroup_open(const char *mount, const char *path, const char *inner, struct isola_cgroup **out, isola_error *err);

@@ -84,7 +84,7 @@ static int kv_push(struct cgroup_kv **kv, size_t *n, const char *key, const char
 }
 
 static int kv_pushf(struct cgroup_kv **kv, size_t *n, const char *key, isola_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 static int kv_pushf(struct cgroup_kv **kv, size_t *n, const char *key, isola_error *err, const char *fmt, ...)
 {
 	char buf[256];
@@ -111,7 +111,7 @@ static int kv_set(struct cgroup_kv **kv, size_t *n, const char *key, const char 
 }
 
 static int parse_throttle(json_t *blk, const char *jp, const char *key, int which, struct cgroup_resources *r,
-			  isola_error *err)
+                          isola_error *err)
 {
 	json_t *arr = NULL;
 	if (json_get_arr(blk, jp, key, false, &arr, err) < 0)
@@ -120,7 +120,8 @@ static int parse_throttle(json_t *blk, const char *jp, const char *key, int whic
 		return 0;
 	size_t i;
 	json_t *e;
-	json_array_foreach (arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		char ep[256];
 		snprintf(ep, sizeof(ep), "%s", json_path_idx(json_path_key(jp, key), i));
 		int64_t major = 0, minor = 0;
@@ -140,10 +141,10 @@ static int parse_throttle(json_t *blk, const char *jp, const char *key, int whic
 			if (!n)
 				return isola_err(err, ENOMEM, "%s", ep);
 			r->io_max = n;
-			r->io_max[d] = (struct cgroup_io_max){ .major = major, .minor = minor };
+			r->io_max[d] = (struct cgroup_io_max){.major = major, .minor = minor};
 			r->n_io_max++;
 		}
-		uint64_t *slot[] = { &r->io_max[d].rbps, &r->io_max[d].wbps, &r->io_max[d].riops, &r->io_max[d].wiops };
+		uint64_t *slot[] = {&r->io_max[d].rbps, &r->io_max[d].wbps, &r->io_max[d].riops, &r->io_max[d].wiops};
 		*slot[which] = rate;
 	}
 	return 0;
@@ -158,7 +159,7 @@ static int parse_blockio(json_t *blk, const char *jp, struct cgroup_resources *r
 	if (has) {
 		if (w < 10 || w > 1000)
 			return isola_err(err, 0, "%s: %llu is out of range (10..1000)", json_path_key(jp, "weight"),
-					 (unsigned long long)w);
+			                 (unsigned long long)w);
 		r->has_blkio_weight = true;
 		r->blkio_weight = (uint16_t)w;
 	}
@@ -167,7 +168,8 @@ static int parse_blockio(json_t *blk, const char *jp, struct cgroup_resources *r
 		return -1;
 	size_t i;
 	json_t *e;
-	json_array_foreach (arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		char ep[256];
 		snprintf(ep, sizeof(ep), "%s", json_path_idx(json_path_key(jp, "weightDevice"), i));
 		int64_t major = 0, minor = 0;
@@ -182,15 +184,15 @@ static int parse_blockio(json_t *blk, const char *jp, struct cgroup_resources *r
 			continue;
 		if (dw < 10 || dw > 1000)
 			return isola_err(err, 0, "%s: %llu is out of range (10..1000)", json_path_key(ep, "weight"),
-					 (unsigned long long)dw);
+			                 (unsigned long long)dw);
 		struct cgroup_io_weight *n = realloc(r->io_weights, (r->n_io_weights + 1) * sizeof(*n));
 		if (!n)
 			return isola_err(err, ENOMEM, "%s", ep);
 		r->io_weights = n;
-		r->io_weights[r->n_io_weights++] = (struct cgroup_io_weight){ major, minor, (uint16_t)dw };
+		r->io_weights[r->n_io_weights++] = (struct cgroup_io_weight){major, minor, (uint16_t)dw};
 	}
-	static const char *const keys[] = { "throttleReadBpsDevice", "throttleWriteBpsDevice",
-					    "throttleReadIOPSDevice", "throttleWriteIOPSDevice" };
+	static const char *const keys[] = {"throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice",
+	                                   "throttleWriteIOPSDevice"};
 	for (int k = 0; k < 4; k++) {
 		if (parse_throttle(blk, jp, keys[k], k, r, err) < 0)
 			return -1;
@@ -205,7 +207,7 @@ int cgroup_resources_parse(json_t *obj, const char *jpath, struct cgroup_resourc
 		return 0;
 	if (!json_is_object(obj))
 		return isola_err(err, 0, "%s: expected an object", jpath);
-	struct cgroup_resources r = { 0 };
+	struct cgroup_resources r = {0};
 	json_t *mem = NULL, *cpu = NULL, *pids = NULL, *blk = NULL, *huge = NULL, *uni = NULL;
 	char mp[256], cp[256], pp[256], bp[256];
 	snprintf(mp, sizeof(mp), "%s", json_path_key(jpath, "memory"));
@@ -213,28 +215,28 @@ int cgroup_resources_parse(json_t *obj, const char *jpath, struct cgroup_resourc
 	snprintf(pp, sizeof(pp), "%s", json_path_key(jpath, "pids"));
 	snprintf(bp, sizeof(bp), "%s", json_path_key(jpath, "blockIO"));
 	int rc = json_get_obj(obj, jpath, "memory", false, &mem, err) < 0 ||
-			 json_get_obj(obj, jpath, "cpu", false, &cpu, err) < 0 ||
-			 json_get_obj(obj, jpath, "pids", false, &pids, err) < 0 ||
-			 json_get_obj(obj, jpath, "blockIO", false, &blk, err) < 0 ||
-			 json_get_arr(obj, jpath, "hugepageLimits", false, &huge, err) < 0 ||
-			 json_get_obj(obj, jpath, "unified", false, &uni, err) < 0
-		 ? -1
-		 : 0;
+	                 json_get_obj(obj, jpath, "cpu", false, &cpu, err) < 0 ||
+	                 json_get_obj(obj, jpath, "pids", false, &pids, err) < 0 ||
+	                 json_get_obj(obj, jpath, "blockIO", false, &blk, err) < 0 ||
+	                 json_get_arr(obj, jpath, "hugepageLimits", false, &huge, err) < 0 ||
+	                 json_get_obj(obj, jpath, "unified", false, &uni, err) < 0
+	             ? -1
+	             : 0;
 	if (rc == 0 && mem)
 		rc = get_i64(mem, mp, "limit", &r.has_memory_limit, &r.memory_limit, err) < 0 ||
-				     get_i64(mem, mp, "reservation", &r.has_memory_reservation, &r.memory_reservation,
-					     err) < 0 ||
-				     get_i64(mem, mp, "swap", &r.has_memory_swap, &r.memory_swap, err) < 0
-			     ? -1
-			     : 0;
+		             get_i64(mem, mp, "reservation", &r.has_memory_reservation, &r.memory_reservation, err) <
+		                 0 ||
+		             get_i64(mem, mp, "swap", &r.has_memory_swap, &r.memory_swap, err) < 0
+		         ? -1
+		         : 0;
 	if (rc == 0 && cpu)
 		rc = get_u64(cpu, cp, "shares", &r.has_cpu_shares, &r.cpu_shares, err) < 0 ||
-				     get_i64(cpu, cp, "quota", &r.has_cpu_quota, &r.cpu_quota, err) < 0 ||
-				     get_u64(cpu, cp, "period", &r.has_cpu_period, &r.cpu_period, err) < 0 ||
-				     dup_str(cpu, cp, "cpus", &r.cpuset_cpus, err) < 0 ||
-				     dup_str(cpu, cp, "mems", &r.cpuset_mems, err) < 0
-			     ? -1
-			     : 0;
+		             get_i64(cpu, cp, "quota", &r.has_cpu_quota, &r.cpu_quota, err) < 0 ||
+		             get_u64(cpu, cp, "period", &r.has_cpu_period, &r.cpu_period, err) < 0 ||
+		             dup_str(cpu, cp, "cpus", &r.cpuset_cpus, err) < 0 ||
+		             dup_str(cpu, cp, "mems", &r.cpuset_mems, err) < 0
+		         ? -1
+		         : 0;
 	if (rc == 0 && pids)
 		rc = get_i64(pids, pp, "limit", &r.has_pids_limit, &r.pids_limit, err);
 	if (rc == 0 && blk)
@@ -242,7 +244,8 @@ int cgroup_resources_parse(json_t *obj, const char *jpath, struct cgroup_resourc
 	size_t i;
 	json_t *e;
 	if (rc == 0 && huge)
-		json_array_foreach (huge, i, e) {
+		json_array_foreach(huge, i, e)
+		{
 			char hp[256];
 			snprintf(hp, sizeof(hp), "%s", json_path_idx(json_path_key(jpath, "hugepageLimits"), i));
 			const char *size = NULL;
@@ -269,14 +272,17 @@ int cgroup_resources_parse(json_t *obj, const char *jpath, struct cgroup_resourc
 	const char *key;
 	json_t *v;
 	if (rc == 0 && uni)
-		json_object_foreach (uni, key, v) {
+		json_object_foreach(uni, key, v)
+		{
 			/* a file of our own cgroup: a plain name, never a path out of it */
 			if (!name_is_safe_component(key, 255) || !strchr(key, '.')) {
-				rc = isola_err(err, 0, "%s: \"%s\" is not a cgroup file name", json_path_key(jpath, "unified"), key);
+				rc = isola_err(err, 0, "%s: \"%s\" is not a cgroup file name",
+				               json_path_key(jpath, "unified"), key);
 				break;
 			}
 			if (!json_is_string(v)) {
-				rc = isola_err(err, 0, "%s: expected a string", json_path_key(json_path_key(jpath, "unified"), key));
+				rc = isola_err(err, 0, "%s: expected a string",
+				               json_path_key(json_path_key(jpath, "unified"), key));
 				break;
 			}
 			if ((rc = kv_push(&r.unified, &r.n_unified, key, json_string_value(v), err)) < 0)
@@ -292,10 +298,10 @@ int cgroup_resources_parse(json_t *obj, const char *jpath, struct cgroup_resourc
 
 int cgroup_resources_merge(struct cgroup_resources *dst, const struct cgroup_resources *src, isola_error *err)
 {
-#define MERGE(f)                                    \
-	if (src->has_##f) {                         \
-		dst->has_##f = true;                \
-		dst->f = src->f;                    \
+#define MERGE(f)                                                                                                       \
+	if (src->has_##f) {                                                                                            \
+		dst->has_##f = true;                                                                                   \
+		dst->f = src->f;                                                                                       \
 	}
 	MERGE(memory_limit)
 	MERGE(memory_reservation)
@@ -362,16 +368,17 @@ static uint64_t blkio_to_io_weight(uint64_t w)
 static int memory_files(const struct cgroup_resources *r, struct cgroup_kv **kv, size_t *n, isola_error *err)
 {
 	if (r->has_memory_reservation) {
-		if (r->memory_reservation == -1 ? kv_push(kv, n, "memory.low", "max", err) < 0
-						: kv_pushf(kv, n, "memory.low", err, "%lld", (long long)r->memory_reservation) < 0)
+		if (r->memory_reservation == -1
+		        ? kv_push(kv, n, "memory.low", "max", err) < 0
+		        : kv_pushf(kv, n, "memory.low", err, "%lld", (long long)r->memory_reservation) < 0)
 			return -1;
 	}
 	if (r->has_memory_limit) {
 		if (r->memory_limit < -1 || r->memory_limit == 0)
 			return isola_err(err, 0, "linux.resources.memory.limit: %lld is not a limit (bytes > 0, or -1)",
-					 (long long)r->memory_limit);
+			                 (long long)r->memory_limit);
 		if (r->memory_limit == -1 ? kv_push(kv, n, "memory.max", "max", err) < 0
-					  : kv_pushf(kv, n, "memory.max", err, "%lld", (long long)r->memory_limit) < 0)
+		                          : kv_pushf(kv, n, "memory.max", err, "%lld", (long long)r->memory_limit) < 0)
 			return -1;
 	}
 	if (r->has_memory_swap) {
@@ -384,11 +391,14 @@ static int memory_files(const struct cgroup_resources *r, struct cgroup_kv **kv,
 		if (sw < 0)
 			return isola_err(err, 0, "linux.resources.memory.swap: %lld is not a limit", (long long)sw);
 		if (mem == -1)
-			return isola_err(err, 0, "linux.resources.memory.swap: a swap limit needs a memory limit "
-					 "(OCI swap counts memory+swap)");
+			return isola_err(err, 0,
+			                 "linux.resources.memory.swap: a swap limit needs a memory limit "
+			                 "(OCI swap counts memory+swap)");
 		if (sw < mem)
-			return isola_err(err, 0, "linux.resources.memory.swap: %lld is below memory.limit %lld (OCI swap "
-					 "counts memory+swap, so it must be >= the memory limit)", (long long)sw, (long long)mem);
+			return isola_err(err, 0,
+			                 "linux.resources.memory.swap: %lld is below memory.limit %lld (OCI swap "
+			                 "counts memory+swap, so it must be >= the memory limit)",
+			                 (long long)sw, (long long)mem);
 		return kv_pushf(kv, n, "memory.swap.max", err, "%lld", (long long)(sw - mem));
 	}
 	return 0;
@@ -398,16 +408,16 @@ int cgroup_resources_to_files(const struct cgroup_resources *r, struct cgroup_kv
 {
 	struct cgroup_kv *kv = NULL;
 	size_t n = 0;
-	_cleanup_(cgroup_kv_arrayp) struct cgroup_kv_array guard = { NULL, 0 };
+	_cleanup_(cgroup_kv_arrayp) struct cgroup_kv_array guard = {NULL, 0};
 	*out = NULL;
 	*nout = 0;
 	if (!r)
 		return 0;
-#define FAIL()                       \
-	do {                         \
-		guard.kv = kv;       \
-		guard.n = n;         \
-		return -1;           \
+#define FAIL()                                                                                                         \
+	do {                                                                                                           \
+		guard.kv = kv;                                                                                         \
+		guard.n = n;                                                                                           \
+		return -1;                                                                                             \
 	} while (0)
 	if (r->has_cpu_shares && r->cpu_shares > 0 &&
 	    kv_pushf(&kv, &n, "cpu.weight", err, "%llu", (unsigned long long)shares_to_weight(r->cpu_shares)) < 0)
@@ -416,7 +426,7 @@ int cgroup_resources_to_files(const struct cgroup_resources *r, struct cgroup_kv
 		uint64_t period = r->has_cpu_period && r->cpu_period ? r->cpu_period : 100000;
 		if (period < 1000 || period > 1000000) {
 			isola_err(err, 0, "linux.resources.cpu.period: %llu is out of range (1000..1000000 us)",
-				  (unsigned long long)period);
+			          (unsigned long long)period);
 			FAIL();
 		}
 		int rc;
@@ -424,7 +434,7 @@ int cgroup_resources_to_files(const struct cgroup_resources *r, struct cgroup_kv
 			rc = kv_pushf(&kv, &n, "cpu.max", err, "max %llu", (unsigned long long)period);
 		else
 			rc = kv_pushf(&kv, &n, "cpu.max", err, "%lld %llu", (long long)r->cpu_quota,
-				      (unsigned long long)period);
+			              (unsigned long long)period);
 		if (rc < 0)
 			FAIL();
 	}
@@ -434,27 +444,28 @@ int cgroup_resources_to_files(const struct cgroup_resources *r, struct cgroup_kv
 		FAIL();
 	if (memory_files(r, &kv, &n, err) < 0)
 		FAIL();
-	if (r->has_pids_limit && (r->pids_limit > 0 ? kv_pushf(&kv, &n, "pids.max", err, "%lld", (long long)r->pids_limit)
-						    : kv_push(&kv, &n, "pids.max", "max", err)) < 0)
+	if (r->has_pids_limit &&
+	    (r->pids_limit > 0 ? kv_pushf(&kv, &n, "pids.max", err, "%lld", (long long)r->pids_limit)
+	                       : kv_push(&kv, &n, "pids.max", "max", err)) < 0)
 		FAIL();
-	if (r->has_blkio_weight &&
-	    kv_pushf(&kv, &n, "io.weight", err, "default %llu", (unsigned long long)blkio_to_io_weight(r->blkio_weight)) < 0)
+	if (r->has_blkio_weight && kv_pushf(&kv, &n, "io.weight", err, "default %llu",
+	                                    (unsigned long long)blkio_to_io_weight(r->blkio_weight)) < 0)
 		FAIL();
 	for (size_t i = 0; i < r->n_io_weights; i++)
 		if (kv_pushf(&kv, &n, "io.weight", err, "%lld:%lld %llu", (long long)r->io_weights[i].major,
-			     (long long)r->io_weights[i].minor,
-			     (unsigned long long)blkio_to_io_weight(r->io_weights[i].weight)) < 0)
+		             (long long)r->io_weights[i].minor,
+		             (unsigned long long)blkio_to_io_weight(r->io_weights[i].weight)) < 0)
 			FAIL();
 	for (size_t i = 0; i < r->n_io_max; i++) {
 		const struct cgroup_io_max *m = &r->io_max[i];
 		char line[256];
 		int len = snprintf(line, sizeof(line), "%lld:%lld", (long long)m->major, (long long)m->minor);
-		const uint64_t vals[] = { m->rbps, m->wbps, m->riops, m->wiops };
-		static const char *const names[] = { "rbps", "wbps", "riops", "wiops" };
+		const uint64_t vals[] = {m->rbps, m->wbps, m->riops, m->wiops};
+		static const char *const names[] = {"rbps", "wbps", "riops", "wiops"};
 		for (int k = 0; k < 4; k++)
 			if (vals[k])
 				len += snprintf(line + len, sizeof(line) - (size_t)len, " %s=%llu", names[k],
-						(unsigned long long)vals[k]);
+				                (unsigned long long)vals[k]);
 		if (kv_push(&kv, &n, "io.max", line, err) < 0)
 			FAIL();
 	}
@@ -522,12 +533,12 @@ int cgroup_apply(const struct isola_cgroup *cg, const struct cgroup_resources *r
 	size_t n = 0;
 	if (cgroup_resources_to_files(res, &files, &n, err) < 0)
 		return -1;
-	_cleanup_(cgroup_kv_arrayp) struct cgroup_kv_array guard = { files, n };
+	_cleanup_(cgroup_kv_arrayp) struct cgroup_kv_array guard = {files, n};
 	if (n == 0)
 		return 0;
 	if (!cg->available)
 		return isola_err(err, ENOTSUP, "resource limits need the container's cgroup, and it has none (%s)",
-				 cg->degraded_reason ? cg->degraded_reason : "not created");
+		                 cg->degraded_reason ? cg->degraded_reason : "not created");
 	/* a controller not enabled here: say which and why, before writing anything */
 	_cleanup_strv_ char **ctrls = cgroup_files_controllers(files, n);
 	if (!ctrls)

@@ -46,7 +46,7 @@ int cgroup_stats(const struct isola_cgroup *cg, json_t **out, isola_error *err)
 	*out = NULL;
 	if (!cg->available)
 		return isola_err(err, ENOTSUP, "stats need the container's cgroup, and it has none (%s)",
-				 cg->degraded_reason ? cg->degraded_reason : "not created");
+		                 cg->degraded_reason ? cg->degraded_reason : "not created");
 	_cleanup_json_ json_t *data = json_object();
 	_cleanup_free_ char *s = NULL;
 	isola_error e;
@@ -55,12 +55,12 @@ int cgroup_stats(const struct isola_cgroup *cg, json_t **out, isola_error *err)
 	if (cg_read(cg->dirfd, "cpu.stat", &s, &e) == 0) {
 		_cleanup_json_ json_t *st = flat_keyed(s);
 		json_t *cpu = json_pack("{s:{s:I, s:I, s:I}}", "usage", "total", get(st, "usage_usec") * 1000, "user",
-					get(st, "user_usec") * 1000, "kernel", get(st, "system_usec") * 1000);
+		                        get(st, "user_usec") * 1000, "kernel", get(st, "system_usec") * 1000);
 		if (json_object_get(st, "nr_periods"))
 			json_object_set_new(cpu, "throttling",
-					    json_pack("{s:I, s:I, s:I}", "periods", get(st, "nr_periods"),
-						      "throttledPeriods", get(st, "nr_throttled"), "throttledTime",
-						      get(st, "throttled_usec") * 1000));
+			                    json_pack("{s:I, s:I, s:I}", "periods", get(st, "nr_periods"),
+			                              "throttledPeriods", get(st, "nr_throttled"), "throttledTime",
+			                              get(st, "throttled_usec") * 1000));
 		json_object_set_new(data, "cpu", cpu);
 	}
 	free(steal_ptr(&s));
@@ -116,19 +116,20 @@ int cgroup_stats(const struct isola_cgroup *cg, json_t **out, isola_error *err)
 					sscanf(tok, " rios=%llu", &ri);
 					sscanf(tok, " wios=%llu", &wi);
 				}
-				json_array_append_new(bytes, json_pack("{s:i,s:i,s:s,s:I}", "major", maj, "minor", min, "op",
-								       "Read", "value", (json_int_t)rb));
-				json_array_append_new(bytes, json_pack("{s:i,s:i,s:s,s:I}", "major", maj, "minor", min, "op",
-								       "Write", "value", (json_int_t)wb));
-				json_array_append_new(ios, json_pack("{s:i,s:i,s:s,s:I}", "major", maj, "minor", min, "op",
-								     "Read", "value", (json_int_t)ri));
-				json_array_append_new(ios, json_pack("{s:i,s:i,s:s,s:I}", "major", maj, "minor", min, "op",
-								     "Write", "value", (json_int_t)wi));
+				json_array_append_new(bytes, json_pack("{s:i,s:i,s:s,s:I}", "major", maj, "minor", min,
+				                                       "op", "Read", "value", (json_int_t)rb));
+				json_array_append_new(bytes, json_pack("{s:i,s:i,s:s,s:I}", "major", maj, "minor", min,
+				                                       "op", "Write", "value", (json_int_t)wb));
+				json_array_append_new(ios, json_pack("{s:i,s:i,s:s,s:I}", "major", maj, "minor", min,
+				                                     "op", "Read", "value", (json_int_t)ri));
+				json_array_append_new(ios, json_pack("{s:i,s:i,s:s,s:I}", "major", maj, "minor", min,
+				                                     "op", "Write", "value", (json_int_t)wi));
 			}
 			line = nl ? nl + 1 : NULL;
 		}
-		json_object_set_new(data, "blkio", json_pack("{s:o, s:o}", "ioServiceBytesRecursive", bytes,
-							     "ioServicedRecursive", ios));
+		json_object_set_new(
+		    data, "blkio",
+		    json_pack("{s:o, s:o}", "ioServiceBytesRecursive", bytes, "ioServicedRecursive", ios));
 	}
 	*out = steal_ptr(&data);
 	return 0;

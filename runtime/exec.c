@@ -120,8 +120,8 @@ static int exec_setup(const struct exec_child *x, char **path, isola_error *err)
 {
 	const struct rt_config *cfg = x->cfg;
 	if (cfg->terminal) {
-		if (init_console(x->sync_fd, cfg->console_height, cfg->console_width, cfg->uid, cfg->gid, false,
-		                 err) < 0)
+		if (init_console(x->sync_fd, cfg->console_height, cfg->console_width, cfg->uid, cfg->gid, false, err) <
+		    0)
 			return -1;
 	} else {
 		pid_t s = setsid(); /* TIOCSTI: no terminal shared with the caller */

@@ -61,8 +61,7 @@ static int open_ptmx(isola_error *err)
 	return steal_fd(&master);
 }
 
-int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, gid_t gid, bool bind_console,
-                 isola_error *err)
+int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, gid_t gid, bool bind_console, isola_error *err)
 {
 	/* devpts gives a new slave the opener's fsuid, and the mount's gid= (tty, 5) or else the opener's
 	 * fsgid (pts(4), devpts mount options; what grantpt(3) would set). Opening as process.user makes it

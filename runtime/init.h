@@ -43,8 +43,7 @@ __attribute__((noreturn)) void container_init(const struct init_args *a);
 /* Set up the pty: open /dev/ptmx in the current mount namespace, send the master over sync_fd, make the
  * slave the controlling terminal and stdio. The slave belongs to uid (group: devpts gid= or gid), opened
  * as them. bind_console: also bind it onto /dev/console. */
-int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, gid_t gid, bool bind_console,
-                 isola_error *err);
+int init_console(int sync_fd, unsigned rows, unsigned cols, uid_t uid, gid_t gid, bool bind_console, isola_error *err);
 /* setgroups/setresgid/setresuid with caps_apply around it. */
 int init_user(const struct rt_config *cfg, const struct isola_caps *caps, isola_error *err);
 /* chdir to cwd and check that the result is inside the root (CVE-2024-21626). */

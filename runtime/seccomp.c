@@ -37,42 +37,45 @@ static const struct {
 	uint32_t action;
 	enum act_kind kind;
 } actions[] = {
-	{ "SCMP_ACT_KILL", SCMP_ACT_KILL_THREAD, ACT_PLAIN },
-	{ "SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD, ACT_PLAIN },
-	{ "SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, ACT_PLAIN },
-	{ "SCMP_ACT_TRAP", SCMP_ACT_TRAP, ACT_PLAIN },
-	{ "SCMP_ACT_ERRNO", 0, ACT_ERRNO },
-	{ "SCMP_ACT_TRACE", 0, ACT_TRACE },
-	{ "SCMP_ACT_ALLOW", SCMP_ACT_ALLOW, ACT_PLAIN },
-	{ "SCMP_ACT_LOG", SCMP_ACT_LOG, ACT_PLAIN },
-	{ "SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY, ACT_PLAIN },
+    {"SCMP_ACT_KILL", SCMP_ACT_KILL_THREAD, ACT_PLAIN},
+    {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD, ACT_PLAIN},
+    {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, ACT_PLAIN},
+    {"SCMP_ACT_TRAP", SCMP_ACT_TRAP, ACT_PLAIN},
+    {"SCMP_ACT_ERRNO", 0, ACT_ERRNO},
+    {"SCMP_ACT_TRACE", 0, ACT_TRACE},
+    {"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW, ACT_PLAIN},
+    {"SCMP_ACT_LOG", SCMP_ACT_LOG, ACT_PLAIN},
+    {"SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY, ACT_PLAIN},
 };
 
 static const struct {
 	const char *name;
 	enum scmp_compare op;
 } operators[] = {
-	{ "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT }, { "SCMP_CMP_LE", SCMP_CMP_LE },
-	{ "SCMP_CMP_EQ", SCMP_CMP_EQ }, { "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
-	{ "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
+    {"SCMP_CMP_NE", SCMP_CMP_NE},
+    {"SCMP_CMP_LT", SCMP_CMP_LT},
+    {"SCMP_CMP_LE", SCMP_CMP_LE},
+    {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+    {"SCMP_CMP_GE", SCMP_CMP_GE},
+    {"SCMP_CMP_GT", SCMP_CMP_GT},
+    {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
 };
 
 static const struct {
 	const char *name;
 	unsigned int flag;
 } filter_flags[] = {
-	{ "SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC },
-	{ "SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG },
-	{ "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW },
-	{ "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV },
+    {"SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC},
+    {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+    {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV},
 };
 
 static const char *const arch_names[] = {
-	"SCMP_ARCH_X86",	 "SCMP_ARCH_X86_64",	  "SCMP_ARCH_X32",	"SCMP_ARCH_ARM",
-	"SCMP_ARCH_AARCH64",	 "SCMP_ARCH_MIPS",	  "SCMP_ARCH_MIPS64",	"SCMP_ARCH_MIPS64N32",
-	"SCMP_ARCH_MIPSEL",	 "SCMP_ARCH_MIPSEL64",	  "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",
-	"SCMP_ARCH_PPC64",	 "SCMP_ARCH_PPC64LE",	  "SCMP_ARCH_S390",	"SCMP_ARCH_S390X",
-	"SCMP_ARCH_PARISC",	 "SCMP_ARCH_PARISC64",	  "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_X86",         "SCMP_ARCH_X86_64", "SCMP_ARCH_X32",       "SCMP_ARCH_ARM",     "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_MIPS",        "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",  "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",    "SCMP_ARCH_PPC64",     "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",       "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64",  "SCMP_ARCH_RISCV64",
 };
 
 /* "SCMP_ARCH_X86_64" → the libseccomp token; 0 when unknown. */
@@ -95,7 +98,7 @@ static uint32_t arch_token(const char *name)
 
 /* action + errnoRet of obj (a rule, or the profile itself with prefix "default") */
 static int parse_action(json_t *obj, const char *jpath, const char *key, const char *errkey, uint32_t *out,
-			isola_error *err)
+                        isola_error *err)
 {
 	const char *name = NULL;
 	if (json_get_str(obj, jpath, key, true, &name, err) < 0)
@@ -112,7 +115,7 @@ static int parse_action(json_t *obj, const char *jpath, const char *key, const c
 		return -1;
 	if (ret < 0 || ret > 0xffff)
 		return isola_err(err, 0, "%s: %lld is out of range (0..65535)", json_path_key(jpath, errkey),
-				 (long long)ret);
+		                 (long long)ret);
 	switch (actions[i].kind) {
 	case ACT_ERRNO: *out = SCMP_ACT_ERRNO((uint32_t)ret); break;
 	case ACT_TRACE: *out = SCMP_ACT_TRACE((uint32_t)ret); break;
@@ -137,7 +140,7 @@ static int parse_arg(json_t *a, const char *jpath, struct scmp_arg_cmp *cmp, iso
 		return -1;
 	if (index > 5)
 		return isola_err(err, 0, "%s: %llu is not a syscall argument index (0..5)",
-				 json_path_key(jpath, "index"), (unsigned long long)index);
+		                 json_path_key(jpath, "index"), (unsigned long long)index);
 	size_t i;
 	for (i = 0; i < ARRAY_SIZE(operators); i++)
 		if (strcmp(op, operators[i].name) == 0)
@@ -146,8 +149,8 @@ static int parse_arg(json_t *a, const char *jpath, struct scmp_arg_cmp *cmp, iso
 		return isola_err(err, 0, "%s: unknown operator \"%s\"", json_path_key(jpath, "op"), op);
 	/* libseccomp: for SCMP_CMP_MASKED_EQ datum_a is the mask and datum_b the value, which is how the
 	 * OCI fields line up (value = mask, valueTwo = datum). Both are full 64-bit (CVE-2019-10063). */
-	*cmp = (struct scmp_arg_cmp){ .arg = (unsigned)index, .op = operators[i].op, .datum_a = (uint64_t)value,
-				       .datum_b = (uint64_t)value2 };
+	*cmp = (struct scmp_arg_cmp){
+	    .arg = (unsigned)index, .op = operators[i].op, .datum_a = (uint64_t)value, .datum_b = (uint64_t)value2};
 	return 0;
 }
 
@@ -155,7 +158,7 @@ static int parse_arg(json_t *a, const char *jpath, struct scmp_arg_cmp *cmp, iso
  * (-EINVAL), so such a rule is split into one rule per comparison of that argument, as runc does; the
  * rules then match when ANY of those comparisons holds. */
 static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *name, struct scmp_arg_cmp *cmps,
-		    size_t ncmp, const char *jpath, size_t *nrules, isola_error *err)
+                    size_t ncmp, const char *jpath, size_t *nrules, isola_error *err)
 {
 	bool dup = false;
 	for (size_t i = 0; i < ncmp && !dup; i++)
@@ -180,11 +183,12 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *na
 }
 
 static int parse_syscalls(scmp_filter_ctx ctx, json_t *arr, const char *jpath, uint32_t def_action, bool *notify,
-			  size_t *nrules, isola_error *err)
+                          size_t *nrules, isola_error *err)
 {
 	size_t i;
 	json_t *rule;
-	json_array_foreach (arr, i, rule) {
+	json_array_foreach(arr, i, rule)
+	{
 		char rpath[256];
 		snprintf(rpath, sizeof(rpath), "%s", json_path_idx(jpath, i));
 		if (!json_is_object(rule))
@@ -282,7 +286,8 @@ int isola_seccomp_build(json_t *obj, const char *jpath, struct isola_seccomp **o
 		return -1;
 	size_t i;
 	json_t *a;
-	json_array_foreach (archs, i, a) {
+	json_array_foreach(archs, i, a)
+	{
 		const char *ap = json_path_idx(json_path_key(jpath, "architectures"), i);
 		if (!json_is_string(a))
 			return isola_err(err, 0, "%s: expected a string", ap);
@@ -297,7 +302,8 @@ int isola_seccomp_build(json_t *obj, const char *jpath, struct isola_seccomp **o
 	json_t *flags = NULL;
 	if (json_get_arr(obj, jpath, "flags", false, &flags, err) < 0)
 		return -1;
-	json_array_foreach (flags, i, a) {
+	json_array_foreach(flags, i, a)
+	{
 		const char *fp = json_path_idx(json_path_key(jpath, "flags"), i);
 		size_t f;
 		for (f = 0; f < ARRAY_SIZE(filter_flags); f++)
@@ -305,7 +311,7 @@ int isola_seccomp_build(json_t *obj, const char *jpath, struct isola_seccomp **o
 				break;
 		if (f == ARRAY_SIZE(filter_flags))
 			return isola_err(err, 0, "%s: unknown seccomp flag %s", fp,
-					 json_is_string(a) ? json_string_value(a) : "(not a string)");
+			                 json_is_string(a) ? json_string_value(a) : "(not a string)");
 		sc->flags |= filter_flags[f].flag;
 	}
 
@@ -313,7 +319,7 @@ int isola_seccomp_build(json_t *obj, const char *jpath, struct isola_seccomp **o
 	if (json_get_arr(obj, jpath, "syscalls", false, &syscalls, err) < 0)
 		return -1;
 	if (syscalls && parse_syscalls(ctx, syscalls, json_path_key(jpath, "syscalls"), def_action, &sc->notify,
-				       &sc->nrules, err) < 0)
+	                               &sc->nrules, err) < 0)
 		return -1;
 
 	const char *lp = NULL, *lm = NULL;
@@ -324,7 +330,7 @@ int isola_seccomp_build(json_t *obj, const char *jpath, struct isola_seccomp **o
 		return isola_err(err, 0, "%s: SCMP_ACT_NOTIFY needs listenerPath", jpath);
 	if (lp && (lp[0] != '/' || strlen(lp) >= sizeof(((struct sockaddr_un *)0)->sun_path)))
 		return isola_err(err, 0, "%s: must be an absolute path shorter than %zu bytes",
-				 json_path_key(jpath, "listenerPath"), sizeof(((struct sockaddr_un *)0)->sun_path));
+		                 json_path_key(jpath, "listenerPath"), sizeof(((struct sockaddr_un *)0)->sun_path));
 	if ((lp && !(sc->listener_path = strdup(lp))) || (lm && !(sc->listener_metadata = strdup(lm))))
 		return isola_err(err, ENOMEM, "seccomp listener");
 	if (sc->notify)
@@ -340,24 +346,24 @@ int isola_seccomp_install(const struct isola_seccomp *sc, isola_error *err)
 {
 	if (!sc)
 		return 0;
-	struct sock_fprog prog = { .len = (unsigned short)sc->bpf_len, .filter = sc->bpf };
+	struct sock_fprog prog = {.len = (unsigned short)sc->bpf_len, .filter = sc->bpf};
 	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, sc->flags, &prog);
 	EXPLAIN(r, "seccomp(2)", "seccomp(SECCOMP_SET_MODE_FILTER, %#x, {len=%zu})", sc->flags, sc->bpf_len);
 	if (r < 0)
 		return isola_err(err, errno, "seccomp(SECCOMP_SET_MODE_FILTER) with %zu instructions%s", sc->bpf_len,
-				 errno == EACCES ? " (needs no_new_privs or CAP_SYS_ADMIN)" : "");
+		                 errno == EACCES ? " (needs no_new_privs or CAP_SYS_ADMIN)" : "");
 	return sc->notify ? (int)r : 0;
 }
 
 int isola_seccomp_send_listener(const struct isola_seccomp *sc, json_t *oci_state, pid_t pid, int listener_fd,
-				isola_error *err)
+                                isola_error *err)
 {
 	if (!sc || !sc->listener_path)
 		return isola_err(err, EINVAL, "no seccomp listenerPath");
 	_cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return isola_err(err, errno, "socket for seccomp listener %s", sc->listener_path);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sc->listener_path);
 	int r = connect(s, (struct sockaddr *)&sa, sizeof(sa));
 	EXPLAIN(r, "connect(2)", "connect(%s)", sc->listener_path);
@@ -365,23 +371,22 @@ int isola_seccomp_send_listener(const struct isola_seccomp *sc, json_t *oci_stat
 		return isola_err(err, errno, "connect to seccomp listener %s", sc->listener_path);
 
 	/* runtime-spec runtime.md "State" / config-linux.md "listenerPath": the container process state */
-	_cleanup_json_ json_t *msg = json_pack("{s:s, s:[s], s:i, s:s, s:O}", "ociVersion", "1.0.2", "fds",
-					      "seccompFd", "pid", (int)pid, "metadata",
-					      sc->listener_metadata ? sc->listener_metadata : "", "state",
-					      oci_state ? oci_state : json_null());
+	_cleanup_json_ json_t *msg = json_pack(
+	    "{s:s, s:[s], s:i, s:s, s:O}", "ociVersion", "1.0.2", "fds", "seccompFd", "pid", (int)pid, "metadata",
+	    sc->listener_metadata ? sc->listener_metadata : "", "state", oci_state ? oci_state : json_null());
 	if (!msg)
 		return isola_err(err, ENOMEM, "seccomp state");
 	_cleanup_free_ char *text = json_dumps(msg, JSON_COMPACT);
 	if (!text)
 		return isola_err(err, ENOMEM, "seccomp state");
 	size_t len = strlen(text);
-	struct iovec iov = { .iov_base = text, .iov_len = len };
+	struct iovec iov = {.iov_base = text, .iov_len = len};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	memset(&u, 0, sizeof(u));
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -416,5 +421,5 @@ json_t *isola_seccomp_features(void)
 	for (size_t i = 0; i < ARRAY_SIZE(filter_flags); i++)
 		json_array_append_new(known, json_string(filter_flags[i].name));
 	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:O}", "enabled", 1, "actions", acts, "operators", ops, "archs",
-			 archs, "knownFlags", known, "supportedFlags", known);
+	                 archs, "knownFlags", known, "supportedFlags", known);
 }

@@ -25,13 +25,13 @@
 
 /* A built filter. Owned by the caller; free with isola_seccomp_free (or _cleanup_seccomp_). */
 struct isola_seccomp {
-	void *bpf;                  /* struct sock_filter[] */
-	size_t bpf_len;             /* number of instructions */
-	unsigned int flags;         /* SECCOMP_FILTER_FLAG_* from linux.seccomp.flags (+NEW_LISTENER if notify) */
-	bool notify;                /* some rule (or the default) is SCMP_ACT_NOTIFY */
-	char *listener_path;        /* linux.seccomp.listenerPath or NULL */
-	char *listener_metadata;    /* linux.seccomp.listenerMetadata or NULL */
-	size_t nrules;              /* rules added (one per syscall name that exists on the arch), for tests */
+	void *bpf;               /* struct sock_filter[] */
+	size_t bpf_len;          /* number of instructions */
+	unsigned int flags;      /* SECCOMP_FILTER_FLAG_* from linux.seccomp.flags (+NEW_LISTENER if notify) */
+	bool notify;             /* some rule (or the default) is SCMP_ACT_NOTIFY */
+	char *listener_path;     /* linux.seccomp.listenerPath or NULL */
+	char *listener_metadata; /* linux.seccomp.listenerMetadata or NULL */
+	size_t nrules;           /* rules added (one per syscall name that exists on the arch), for tests */
 };
 
 /* Parse and build. obj = `linux.seccomp` (NULL = absent → *out = NULL, return 0: no filter).
@@ -59,7 +59,7 @@ int isola_seccomp_install(const struct isola_seccomp *sc, isola_error *err);
  * with listener_fd as SCM_RIGHTS. oci_state is the container's OCI state object (borrowed).
  * The caller closes listener_fd afterwards. */
 int isola_seccomp_send_listener(const struct isola_seccomp *sc, json_t *oci_state, pid_t pid, int listener_fd,
-				isola_error *err);
+                                isola_error *err);
 
 /* isola's default profile, the `linux.seccomp` object that `spec` writes (new reference). An allow-list:
  * defaultAction SCMP_ACT_ERRNO with defaultErrnoRet 38 (ENOSYS, so glibc/systemd fall back gracefully for

@@ -43,11 +43,12 @@ static void test_names(void **state)
 
 static void test_parse_ok(void **state)
 {
-	_cleanup_json_ json_t *j = parse_json("{\"bounding\":[\"CAP_KILL\",\"CAP_NET_RAW\"],\"effective\":[\"CAP_KILL\"],"
-					      "\"permitted\":[\"CAP_KILL\",\"CAP_NET_RAW\"],\"inheritable\":[\"CAP_NET_RAW\"],"
-					      "\"ambient\":[\"CAP_NET_RAW\"]}");
+	_cleanup_json_ json_t *j =
+	    parse_json("{\"bounding\":[\"CAP_KILL\",\"CAP_NET_RAW\"],\"effective\":[\"CAP_KILL\"],"
+	               "\"permitted\":[\"CAP_KILL\",\"CAP_NET_RAW\"],\"inheritable\":[\"CAP_NET_RAW\"],"
+	               "\"ambient\":[\"CAP_NET_RAW\"]}");
 	struct isola_caps c;
-	isola_error err = { 0 };
+	isola_error err = {0};
 	assert_int_equal(caps_parse(j, "process.capabilities", &c, &err), 0);
 	assert_true(c.set[CAPS_BOUNDING] == (BIT(CAP_KILL) | BIT(CAP_NET_RAW)));
 	assert_true(c.set[CAPS_EFFECTIVE] == BIT(CAP_KILL));
@@ -60,7 +61,7 @@ static void test_parse_ok(void **state)
 static void test_defaults_empty(void **state)
 {
 	struct isola_caps c;
-	isola_error err = { 0 };
+	isola_error err = {0};
 	memset(&c, 0xff, sizeof(c));
 	assert_int_equal(caps_parse(NULL, "process.capabilities", &c, &err), 0);
 	for (int s = 0; s < CAPS_NSETS; s++)
@@ -81,7 +82,7 @@ static void expect_error(const char *text, const char *msg)
 {
 	_cleanup_json_ json_t *j = parse_json(text);
 	struct isola_caps c;
-	isola_error err = { 0 };
+	isola_error err = {0};
 	assert_int_equal(caps_parse(j, "process.capabilities", &c, &err), -1);
 	if (strcmp(err.msg, msg) != 0)
 		fail_msg("for %s\n  expected: %s\n  got:      %s", text, msg, err.msg);
@@ -90,14 +91,15 @@ static void expect_error(const char *text, const char *msg)
 static void test_parse_errors(void **state)
 {
 	expect_error("{\"bounding\":[\"CAP_KILL\",\"CAP_CHOWN\",\"CAP_SETUID\",\"CAP_FOO\"]}",
-		     "process.capabilities.bounding[3]: unknown capability \"CAP_FOO\"");
+	             "process.capabilities.bounding[3]: unknown capability \"CAP_FOO\"");
 	expect_error("{\"effective\":\"CAP_KILL\"}", "process.capabilities.effective: expected an array");
 	expect_error("{\"permitted\":[1]}", "process.capabilities.permitted[0]: expected a string");
 	expect_error("{\"ambiant\":[]}", "process.capabilities.ambiant: unknown capability set \"ambiant\" (expected "
-					 "bounding, effective, inheritable, permitted or ambient)");
-	expect_error("{\"permitted\":[\"CAP_KILL\"],\"inheritable\":[\"CAP_KILL\"],\"ambient\":[\"CAP_KILL\",\"CAP_NET_RAW\"]}",
-		     "process.capabilities.ambient[1]: CAP_NET_RAW is not in permitted (an ambient capability must be "
-		     "permitted and inheritable)");
+	                                 "bounding, effective, inheritable, permitted or ambient)");
+	expect_error(
+	    "{\"permitted\":[\"CAP_KILL\"],\"inheritable\":[\"CAP_KILL\"],\"ambient\":[\"CAP_KILL\",\"CAP_NET_RAW\"]}",
+	    "process.capabilities.ambient[1]: CAP_NET_RAW is not in permitted (an ambient capability must be "
+	    "permitted and inheritable)");
 	expect_error("[]", "process.capabilities: expected an object");
 }
 
@@ -107,11 +109,11 @@ static void test_apply_child(void **state)
 	if (geteuid() != 0)
 		skip();
 	_cleanup_json_ json_t *j = parse_json("{\"bounding\":[\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\",\"CAP_NET_RAW\"],"
-					      "\"effective\":[\"CAP_NET_BIND_SERVICE\",\"CAP_NET_RAW\"],"
-					      "\"permitted\":[\"CAP_NET_BIND_SERVICE\",\"CAP_NET_RAW\"],"
-					      "\"inheritable\":[\"CAP_NET_RAW\"],\"ambient\":[\"CAP_NET_RAW\"]}");
+	                                      "\"effective\":[\"CAP_NET_BIND_SERVICE\",\"CAP_NET_RAW\"],"
+	                                      "\"permitted\":[\"CAP_NET_BIND_SERVICE\",\"CAP_NET_RAW\"],"
+	                                      "\"inheritable\":[\"CAP_NET_RAW\"],\"ambient\":[\"CAP_NET_RAW\"]}");
 	struct isola_caps want;
-	isola_error err = { 0 };
+	isola_error err = {0};
 	assert_int_equal(caps_parse(j, "process.capabilities", &want, &err), 0);
 	int pfd[2];
 	assert_int_equal(pipe(pfd), 0);
@@ -129,7 +131,7 @@ static void test_apply_child(void **state)
 			for (int s = 0; s < CAPS_NSETS && !msg[0]; s++)
 				if (got.set[s] != want.set[s])
 					snprintf(msg, sizeof(msg), "%s is %#llx, want %#llx", caps_set_name(s),
-						 (unsigned long long)got.set[s], (unsigned long long)want.set[s]);
+					         (unsigned long long)got.set[s], (unsigned long long)want.set[s]);
 		if (!msg[0] && prctl(PR_GET_KEEPCAPS) != 0)
 			snprintf(msg, sizeof(msg), "KEEPCAPS still set after post_setuid");
 		if (write(pfd[1], msg, strlen(msg)) < 0)
@@ -150,9 +152,9 @@ static void test_apply_child(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),	      cmocka_unit_test(test_parse_ok),
-		cmocka_unit_test(test_defaults_empty), cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_apply_child),
+	    cmocka_unit_test(test_names),          cmocka_unit_test(test_parse_ok),
+	    cmocka_unit_test(test_defaults_empty), cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_apply_child),
 	};
 	return cmocka_run_group_tests_name("confine caps", tests, NULL, NULL);
 }

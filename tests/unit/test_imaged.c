@@ -20,7 +20,7 @@
 
 static json_t *y(const char *s)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	json_t *j = yaml_to_json(s, strlen(s), &err);
 	if (!j)
 		print_message("yaml error: %s\n", err.msg);
@@ -30,21 +30,21 @@ static json_t *y(const char *s)
 static void test_yaml_incus_metadata(void **state)
 {
 	const char *doc = "architecture: x86_64\n"
-			  "creation_date: 1700000000\n"
-			  "properties:\n"
-			  "  description: \"Debian bookworm: amd64 (20231114)\"\n"
-			  "  os: Debian\n"
-			  "  release: 12\n"
-			  "  quoted: '007'\n"
-			  "templates:\n"
-			  "  /etc/hostname:\n"
-			  "    when:\n"
-			  "      - create\n"
-			  "      - copy\n"
-			  "    template: hostname.tpl\n"
-			  "    create_only: false\n"
-			  "# a comment\n"
-			  "empty:\n";
+	                  "creation_date: 1700000000\n"
+	                  "properties:\n"
+	                  "  description: \"Debian bookworm: amd64 (20231114)\"\n"
+	                  "  os: Debian\n"
+	                  "  release: 12\n"
+	                  "  quoted: '007'\n"
+	                  "templates:\n"
+	                  "  /etc/hostname:\n"
+	                  "    when:\n"
+	                  "      - create\n"
+	                  "      - copy\n"
+	                  "    template: hostname.tpl\n"
+	                  "    create_only: false\n"
+	                  "# a comment\n"
+	                  "empty:\n";
 	_cleanup_json_ json_t *j = y(doc);
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "architecture")), "x86_64");
@@ -73,7 +73,7 @@ static void test_yaml_flow_and_empty(void **state)
 
 static void expect_yaml_error(const char *doc, const char *needle)
 {
-	isola_error err = { 0 };
+	isola_error err = {0};
 	json_t *j = yaml_to_json(doc, strlen(doc), &err);
 	if (j)
 		fail_msg("accepted bad YAML: %s", doc);
@@ -97,7 +97,7 @@ static void test_yaml_rejects(void **state)
 static void test_metadata_validation(void **state)
 {
 	struct image_metadata md;
-	isola_error err = { 0 };
+	isola_error err = {0};
 	const char *ok = "architecture: amd64\ncreation_date: 1700000000\nproperties:\n  release: 12\n";
 	assert_int_equal(metadata_parse(ok, strlen(ok), &md, &err), 0);
 	assert_string_equal(md.architecture, "x86_64");
@@ -134,11 +134,11 @@ static void test_fingerprint_split(void **state)
 	write_tmp(a, "abc");
 	write_tmp(b, "def");
 	char fp[65];
-	isola_error err = { 0 };
-	const char *one[] = { a };
+	isola_error err = {0};
+	const char *one[] = {a};
 	assert_int_equal(fp_of_files(one, 1, fp, &err), 0);
 	assert_string_equal(fp, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-	const char *two[] = { a, b };
+	const char *two[] = {a, b};
 	assert_int_equal(fp_of_files(two, 2, fp, &err), 0);
 	assert_string_equal(fp, "bef57ec7f53a6d40beb640a780a639c83bc29ac8a9816f1fc6c5c6dcd93c4721");
 	assert_true(fp_is_valid(fp));
@@ -150,7 +150,7 @@ static void test_fingerprint_split(void **state)
 static void expect_name(const char *in, const char *want)
 {
 	char out[256];
-	isola_error err = { 0 };
+	isola_error err = {0};
 	if (extract_check_name(in, out, sizeof out, &err) < 0)
 		fail_msg("refused good name \"%s\": %s", in, err.msg);
 	if (strcmp(out, want) != 0)
@@ -160,7 +160,7 @@ static void expect_name(const char *in, const char *want)
 static void expect_refused(const char *in, const char *needle)
 {
 	char out[256];
-	isola_error err = { 0 };
+	isola_error err = {0};
 	if (extract_check_name(in, out, sizeof out, &err) == 0)
 		fail_msg("accepted hostile name \"%s\" as \"%s\"", in, out);
 	if (!strstr(err.msg, needle))
@@ -192,7 +192,7 @@ static void test_parents_symlink(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(mkdirat(fd, "d", 0755), 0);
 	assert_int_equal(symlinkat("/etc", fd, "d/link"), 0);
-	isola_error err = { 0 };
+	isola_error err = {0};
 	assert_int_equal(extract_check_parents(fd, "d/new/file", true, &err), 0);
 	assert_int_equal(extract_check_parents(fd, "d/link/passwd", true, &err), -1);
 	assert_non_null(strstr(err.msg, "symlink \"d/link\""));
@@ -207,10 +207,10 @@ static void test_parents_symlink(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_yaml_incus_metadata), cmocka_unit_test(test_yaml_flow_and_empty),
-		cmocka_unit_test(test_yaml_rejects),	    cmocka_unit_test(test_metadata_validation),
-		cmocka_unit_test(test_fingerprint_split),   cmocka_unit_test(test_entry_names),
-		cmocka_unit_test(test_parents_symlink),
+	    cmocka_unit_test(test_yaml_incus_metadata), cmocka_unit_test(test_yaml_flow_and_empty),
+	    cmocka_unit_test(test_yaml_rejects),        cmocka_unit_test(test_metadata_validation),
+	    cmocka_unit_test(test_fingerprint_split),   cmocka_unit_test(test_entry_names),
+	    cmocka_unit_test(test_parents_symlink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

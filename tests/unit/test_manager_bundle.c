@@ -82,7 +82,8 @@ static void test_privileged_and_nesting(void **state)
 	json_t *bound = json_object_get(json_object_get(json_object_get(c, "process"), "capabilities"), "bounding");
 	size_t i;
 	json_t *cap;
-	json_array_foreach(bound, i, cap) {
+	json_array_foreach(bound, i, cap)
+	{
 		assert_string_not_equal(json_string_value(cap), "CAP_SYS_MODULE");
 	}
 	json_decref(c);

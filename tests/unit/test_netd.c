@@ -28,12 +28,18 @@ static void test_cidr4_parse(void **state)
 	static const struct {
 		const char *in, *word;
 	} bad[] = {
-		{ "10.1.2.0/24", "network or broadcast" }, { "10.1.2.255/24", "network or broadcast" },
-		{ "10.1.2.1", "not an IPv4 CIDR" },        { "10.1.2.1/", "bad prefix" },
-		{ "10.1.2.1/2x", "bad prefix" },           { "10.1.2.1/31", "out of range" },
-		{ "10.1.2.1/7", "out of range" },          { "10.1.2/24", "not an IPv4 address" },
-		{ "0.1.2.1/24", "unicast" },               { "127.0.0.2/8", "unicast" },
-		{ "239.1.1.1/24", "unicast" },             { "1234567890123456/24", "not an IPv4 CIDR" },
+	    {"10.1.2.0/24", "network or broadcast"},
+	    {"10.1.2.255/24", "network or broadcast"},
+	    {"10.1.2.1", "not an IPv4 CIDR"},
+	    {"10.1.2.1/", "bad prefix"},
+	    {"10.1.2.1/2x", "bad prefix"},
+	    {"10.1.2.1/31", "out of range"},
+	    {"10.1.2.1/7", "out of range"},
+	    {"10.1.2/24", "not an IPv4 address"},
+	    {"0.1.2.1/24", "unicast"},
+	    {"127.0.0.2/8", "unicast"},
+	    {"239.1.1.1/24", "unicast"},
+	    {"1234567890123456/24", "not an IPv4 CIDR"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		isola_err_clear(&e);
@@ -45,12 +51,12 @@ static void test_cidr4_parse(void **state)
 
 static void test_cidr4_overlap(void **state)
 {
-	struct cidr4 a = { 0x0a000001, 8 }, b = { 0x0a010201, 24 }, c = { 0x0b000001, 24 }, d = { 0x0a0102fe, 30 };
+	struct cidr4 a = {0x0a000001, 8}, b = {0x0a010201, 24}, c = {0x0b000001, 24}, d = {0x0a0102fe, 30};
 	assert_true(cidr4_overlap(a, b));
 	assert_true(cidr4_overlap(b, a));
 	assert_false(cidr4_overlap(b, c));
 	assert_true(cidr4_overlap(b, d));
-	struct cidr4 e = { 0x0a010301, 24 };
+	struct cidr4 e = {0x0a010301, 24};
 	assert_false(cidr4_overlap(b, e));
 	assert_true(cidr4_contains(b, 0x0a010263));
 	assert_false(cidr4_contains(b, 0x0a010363));
@@ -68,14 +74,14 @@ static void test_cidr4_pick(void **state)
 	assert_int_equal(cidr4_pick("isolabr0", NULL, 0, &p2, &e), 0);
 	assert_int_equal(p1.addr, p2.addr);
 	/* skips what is used, including a wider route covering the preferred slot */
-	struct cidr4 used[] = { p1, { (p1.addr & 0xffff0000u) | 1, 16 } };
+	struct cidr4 used[] = {p1, {(p1.addr & 0xffff0000u) | 1, 16}};
 	assert_int_equal(cidr4_pick("isolabr0", used, 2, &p2, &e), 0);
 	assert_false(cidr4_overlap(p2, used[0]));
 	assert_false(cidr4_overlap(p2, used[1]));
 	/* a default-route-sized prefix (0) is ignored; 10.0.0.0/8 used means nothing is left */
-	struct cidr4 dflt = { 0, 0 };
+	struct cidr4 dflt = {0, 0};
 	assert_int_equal(cidr4_pick("x", &dflt, 1, &p2, &e), 0);
-	struct cidr4 all = { 0x0a000001, 8 };
+	struct cidr4 all = {0x0a000001, 8};
 	assert_int_equal(cidr4_pick("x", &all, 1, &p2, &e), -1);
 	assert_int_equal(e.errnum, ENOSPC);
 }
@@ -108,7 +114,7 @@ static void test_names(void **state)
 {
 	assert_true(netd_ifname_valid("isolabr0"));
 	assert_true(netd_ifname_valid("a23456789012345"));
-	static const char *bad[] = { "", "a234567890123456", "a/b", "a b", "a\tb", "a\nb", ".", "..", "a:1", "\x7f" };
+	static const char *bad[] = {"", "a234567890123456", "a/b", "a b", "a\tb", "a\nb", ".", "..", "a:1", "\x7f"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		if (netd_ifname_valid(bad[i]))
 			fail_msg("ifname \"%s\" accepted", bad[i]);
@@ -178,9 +184,14 @@ static void test_endpoint(void **state)
 
 static void test_ruleset(void **state)
 {
-	struct fw_forward f[] = { { "tcp", 0xc6336401, 8080, 0x0a010205, 80 }, { "udp", 0, 53, 0x0a010206, 5353 } };
-	struct fw_network n = { .name = "br1", .bridge = "br1", .has4 = true, .nat4 = true, .v4 = { 0x0a010201, 24 },
-				.forwards = f, .nforwards = 2 };
+	struct fw_forward f[] = {{"tcp", 0xc6336401, 8080, 0x0a010205, 80}, {"udp", 0, 53, 0x0a010206, 5353}};
+	struct fw_network n = {.name = "br1",
+	                       .bridge = "br1",
+	                       .has4 = true,
+	                       .nat4 = true,
+	                       .v4 = {0x0a010201, 24},
+	                       .forwards = f,
+	                       .nforwards = 2};
 	_cleanup_free_ char *t = fw_ruleset_text(&n);
 	assert_non_null(t);
 	/* atomic replace: create-if-missing, delete, define — in one batch */
@@ -221,18 +232,25 @@ static bool has_arg(char **v, const char *a)
 
 static void test_dnsmasq_argv(void **state)
 {
-	struct dnsmasq_cfg c = { .bridge = "br1", .domain = "isola", .upstream = "", .dhcp = true, .has4 = true,
-				 .v4 = { 0x0a010201, 24 } };
+	struct dnsmasq_cfg c = {
+	    .bridge = "br1", .domain = "isola", .upstream = "", .dhcp = true, .has4 = true, .v4 = {0x0a010201, 24}};
 	_cleanup_strv_ char **v = dnsmasq_argv(&c, "/var/lib/isola/netd/networks/br1");
 	assert_string_equal(v[0], DNSMASQ_PATH);
-	static const char *want[] = { "--keep-in-foreground", "--strict-order", "--bind-interfaces", "--interface=br1",
-				      "--except-interface=lo", "--no-resolv", "--conf-file=/dev/null",
-				      "--dhcp-range=10.1.2.2,10.1.2.254,255.255.255.0,1h", "--domain=isola",
-				      "--local=/isola/", "--listen-address=10.1.2.1",
-				      "--pid-file=/var/lib/isola/netd/networks/br1/dnsmasq.pid",
-				      "--dhcp-leasefile=/var/lib/isola/netd/networks/br1/dnsmasq.leases",
-				      "--dhcp-hostsfile=/var/lib/isola/netd/networks/br1/dhcp-hosts",
-				      "--addn-hosts=/var/lib/isola/netd/networks/br1/hosts" };
+	static const char *want[] = {"--keep-in-foreground",
+	                             "--strict-order",
+	                             "--bind-interfaces",
+	                             "--interface=br1",
+	                             "--except-interface=lo",
+	                             "--no-resolv",
+	                             "--conf-file=/dev/null",
+	                             "--dhcp-range=10.1.2.2,10.1.2.254,255.255.255.0,1h",
+	                             "--domain=isola",
+	                             "--local=/isola/",
+	                             "--listen-address=10.1.2.1",
+	                             "--pid-file=/var/lib/isola/netd/networks/br1/dnsmasq.pid",
+	                             "--dhcp-leasefile=/var/lib/isola/netd/networks/br1/dnsmasq.leases",
+	                             "--dhcp-hostsfile=/var/lib/isola/netd/networks/br1/dhcp-hosts",
+	                             "--addn-hosts=/var/lib/isola/netd/networks/br1/hosts"};
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
 		if (!has_arg(v, want[i]))
 			fail_msg("dnsmasq argv lacks %s", want[i]);
@@ -258,9 +276,11 @@ static void test_dnsmasq_argv(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cidr4_parse), cmocka_unit_test(test_cidr4_overlap), cmocka_unit_test(test_cidr4_pick),
-		cmocka_unit_test(test_cidr6),       cmocka_unit_test(test_names),         cmocka_unit_test(test_mac_and_ifname),
-		cmocka_unit_test(test_endpoint),    cmocka_unit_test(test_ruleset),       cmocka_unit_test(test_dnsmasq_argv),
+	    cmocka_unit_test(test_cidr4_parse),  cmocka_unit_test(test_cidr4_overlap),
+	    cmocka_unit_test(test_cidr4_pick),   cmocka_unit_test(test_cidr6),
+	    cmocka_unit_test(test_names),        cmocka_unit_test(test_mac_and_ifname),
+	    cmocka_unit_test(test_endpoint),     cmocka_unit_test(test_ruleset),
+	    cmocka_unit_test(test_dnsmasq_argv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

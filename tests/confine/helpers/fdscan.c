@@ -34,8 +34,12 @@ int main(void)
 		struct stat st;
 		const char *type = "?";
 		if (fstat(fd, &st) == 0)
-			type = S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file" : S_ISCHR(st.st_mode) ? "chr"
-						  : S_ISFIFO(st.st_mode) ? "fifo" : S_ISSOCK(st.st_mode) ? "sock" : "other";
+			type = S_ISDIR(st.st_mode)    ? "dir"
+			       : S_ISREG(st.st_mode)  ? "file"
+			       : S_ISCHR(st.st_mode)  ? "chr"
+			       : S_ISFIFO(st.st_mode) ? "fifo"
+			       : S_ISSOCK(st.st_mode) ? "sock"
+			                              : "other";
 		printf("fd %d %s %s\n", fd, type, target);
 	}
 	closedir(d);
@@ -59,7 +63,8 @@ int main(void)
 			if (up.st_dev == cur.st_dev && up.st_ino == cur.st_ino)
 				break;
 		}
-		printf(cur.st_dev == root.st_dev && cur.st_ino == root.st_ino ? "cwd OK %s\n" : "cwd LEAK top-is-not-root %s\n",
+		printf(cur.st_dev == root.st_dev && cur.st_ino == root.st_ino ? "cwd OK %s\n"
+		                                                              : "cwd LEAK top-is-not-root %s\n",
 		       cwd);
 	}
 	return 0;
