@@ -1,5 +1,4 @@
 #include "bundle.h"
-#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +6,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "json.h"
+#include "runtime/caps.h"
 
 json_t *bundle_resources(json_t *config, uint64_t host_mem, isola_error *err)
 {
@@ -66,63 +66,19 @@ json_t *bundle_resources(json_t *config, uint64_t host_mem, isola_error *err)
  * namespace owns). Privileged: Incus's default drop list (sys_module, sys_time, mac_admin, mac_override). */
 static json_t *caps(bool privileged)
 {
-	static const char *const all[] = {
-	    "CAP_CHOWN",
-	    "CAP_DAC_OVERRIDE",
-	    "CAP_DAC_READ_SEARCH",
-	    "CAP_FOWNER",
-	    "CAP_FSETID",
-	    "CAP_KILL",
-	    "CAP_SETGID",
-	    "CAP_SETUID",
-	    "CAP_SETPCAP",
-	    "CAP_LINUX_IMMUTABLE",
-	    "CAP_NET_BIND_SERVICE",
-	    "CAP_NET_BROADCAST",
-	    "CAP_NET_ADMIN",
-	    "CAP_NET_RAW",
-	    "CAP_IPC_LOCK",
-	    "CAP_IPC_OWNER",
-	    "CAP_SYS_MODULE",
-	    "CAP_SYS_RAWIO",
-	    "CAP_SYS_CHROOT",
-	    "CAP_SYS_PTRACE",
-	    "CAP_SYS_PACCT",
-	    "CAP_SYS_ADMIN",
-	    "CAP_SYS_BOOT",
-	    "CAP_SYS_NICE",
-	    "CAP_SYS_RESOURCE",
-	    "CAP_SYS_TIME",
-	    "CAP_SYS_TTY_CONFIG",
-	    "CAP_MKNOD",
-	    "CAP_LEASE",
-	    "CAP_AUDIT_WRITE",
-	    "CAP_AUDIT_CONTROL",
-	    "CAP_SETFCAP",
-	    "CAP_MAC_OVERRIDE",
-	    "CAP_MAC_ADMIN",
-	    "CAP_SYSLOG",
-	    "CAP_WAKE_ALARM",
-	    "CAP_BLOCK_SUSPEND",
-	    "CAP_AUDIT_READ",
-	    "CAP_PERFMON",
-	    "CAP_BPF",
-	    "CAP_CHECKPOINT_RESTORE",
-	};
 	static const char *const drop_privileged[] = {"CAP_SYS_MODULE", "CAP_SYS_TIME", "CAP_MAC_ADMIN",
 	                                              "CAP_MAC_OVERRIDE"};
 	json_t *set = json_array();
-	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
-		bool drop = false;
+	/* every capability the runtime knows, by number (runtime/caps.h is the one name table) */
+	for (int cap = 0; caps_from_name(caps_to_name(cap)) == cap; cap++) {
+		const char *name = caps_to_name(cap);
 		/* a privileged container cannot hold what this host process may not have (capset(2) EPERM):
 		 * keep only what is in our own bounding set (a host running us in a container may lack some) */
-		cap_value_t cv;
-		if (privileged && cap_from_name(all[i], &cv) == 0 && prctl(PR_CAPBSET_READ, cv, 0, 0, 0) != 1)
-			drop = true;
+		bool drop = privileged && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1;
 		for (size_t j = 0; privileged && j < ARRAY_SIZE(drop_privileged); j++)
-			drop |= !strcmp(all[i], drop_privileged[j]);
+			drop |= !strcmp(name, drop_privileged[j]);
 		if (!drop)
-			json_array_append_new(set, json_string(all[i]));
+			json_array_append_new(set, json_string(name));
 	}
 	/* root needs no ambient set (capabilities(7)); inheritable stays empty too */
 	json_t *caps_obj = json_pack("{sOsOso so so}", "bounding", set, "effective", set, "permitted", set,
