@@ -65,17 +65,19 @@ stage1() {
 	mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot ||
 		fail "mount the overlay root"
 
-	# The checkout, read-write, at the same path: build outputs and logs come back to the host.
-	# cache=mmap: no client-side caching of data (the host must see every write) but mmap works.
 	[ -d "/newroot$ISOLA_VM_REPO" ] || fail "checkout $ISOLA_VM_REPO not visible in the host root"
-	mount -t 9p -o trans=virtio,version=9p2000.L,cache=mmap,msize=262144 repo "/newroot$ISOLA_VM_REPO" ||
-		fail "mount the checkout (9p tag repo) on $ISOLA_VM_REPO"
 
 	for d in proc sys dev; do mount --move /$d /newroot/$d || fail "move /$d"; done
 	mount -t tmpfs -o mode=0755,nosuid,nodev run /newroot/run || fail "mount /run"
 	# /tmp on ext4, not tmpfs: idmapped mounts work there (tmpfs gained them only in 6.3), and it does not
 	# eat guest RAM.
 	mount --bind /rw/tmp /newroot/tmp || fail "bind the scratch disk's tmp on /tmp"
+	# The checkout, read-write, at the same path: build outputs and logs come back to the host. Mounted
+	# after /run and /tmp so a checkout under either (a CI clone in /tmp) is not hidden by them.
+	# cache=mmap: no client-side caching of data (the host must see every write) but mmap works.
+	mkdir -p "/newroot$ISOLA_VM_REPO"
+	mount -t 9p -o trans=virtio,version=9p2000.L,cache=mmap,msize=262144 repo "/newroot$ISOLA_VM_REPO" ||
+		fail "mount the checkout (9p tag repo) on $ISOLA_VM_REPO"
 	mkdir -p /newroot/dev/pts /newroot/dev/shm /newroot/dev/mqueue
 	mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /newroot/dev/pts || fail "mount devpts"
 	ln -sf pts/ptmx /newroot/dev/ptmx 2>/dev/null
