@@ -73,6 +73,28 @@ int write_filef_at(int dirfd, const char *path, isola_error *err, const char *fm
 	return write_file_at(dirfd, path, buf, (size_t)n, false, err);
 }
 
+int copy_fd(int in, int out, isola_error *err)
+{
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return isola_err(err, errno, "read");
+		if (n == 0)
+			return 0;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return isola_err(err, errno, "write");
+			off += w;
+		}
+	}
+}
+
 int parse_size(const char *s, uint64_t *out, isola_error *err)
 {
 	if (!s || !isdigit((unsigned char)*s))

@@ -14,6 +14,10 @@ int write_file_at(int dirfd, const char *path, const void *data, size_t len, boo
 int write_filef_at(int dirfd, const char *path, isola_error *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Copy everything from in to out until EOF with read/write (pipes, sockets, any file): EINTR retried,
+ * short writes completed. For files prefer copy_file_range/FICLONE first; this is the fallback. */
+int copy_fd(int in, int out, isola_error *err);
+
 /* "512", "64k", "128M", "2G", "1T" (binary units; case-insensitive; optional trailing "B"/"iB"). */
 int parse_size(const char *s, uint64_t *out, isola_error *err);
 bool str_has_prefix(const char *s, const char *prefix);

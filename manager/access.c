@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "cleanup.h"
+#include "util.h"
 #include "config.h"
 #include "container.h"
 #include "daemons.h"
@@ -113,28 +114,6 @@ static void unmount_if(struct manager *m, const struct instance_rec *r, bool mou
 	if (db_pool_get(m->db, r->pool, &pool, &e) == 0) {
 		storage_rootfs_unmount(&pool, r->name, &e);
 		pool_rec_clear(&pool);
-	}
-}
-
-static int copy_fd(int in, int out, isola_error *err)
-{
-	char buf[65536];
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return isola_err(err, errno, "read");
-		if (n == 0)
-			return 0;
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return isola_err(err, errno, "write");
-			off += w;
-		}
 	}
 }
 

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include "cleanup.h"
+#include "util.h"
 #include "explain.h"
 
 static copy_progress_fn progress_fn;
@@ -51,24 +52,7 @@ int file_clone_fd(int src, int dst, bool *reflinked, isola_error *err)
 			last = done;
 		}
 	}
-	char buf[65536];
-	for (;;) {
-		ssize_t n = read(src, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return isola_err(err, errno, "read");
-		if (n == 0)
-			return 0;
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(dst, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return isola_err(err, errno, "write");
-			off += w;
-		}
-	}
+	return copy_fd(src, dst, err);
 }
 
 int file_clone(const char *src, const char *dst, bool *reflinked, isola_error *err)
