@@ -186,7 +186,7 @@ def ops(side, name, pool):
 
 
 def bench(sides, pool, n):
-    """Medians per side per operation. Runs are interleaved: for each operation, run i times every side,
+    """Every run's seconds, per side per operation. Runs are interleaved: for each operation, run i times every side,
     the order reversed on odd i, so drift on a shared machine lands on both sides alike."""
     name = "bench-" + secrets.token_hex(3)
     table = {}
@@ -202,7 +202,7 @@ def bench(sides, pool, n):
                 table[s.label][k].append(timed(funcs[s.label][k]))
     for s in sides:
         s.cmd("delete", "--force", name)
-    return {lbl: {k: statistics.median(v) for k, v in r.items()} for lbl, r in table.items()}
+    return table
 
 
 def cgroup2_only_with_controllers():
@@ -232,6 +232,10 @@ def machine():
 
 def ms(v):
     return "%.0f ms" % (v * 1000) if v >= 0.1 else "%.1f ms" % (v * 1000)
+
+
+def spread(v):
+    return "%s–%s" % (ms(min(v)), ms(max(v)))
 
 
 def main():
@@ -265,21 +269,22 @@ def main():
             s.setup()
         print("lifecycle, busybox system container, medians of %d runs, %s UTC" % (
             args.n, time.strftime("%Y-%m-%d %H:%M", time.gmtime())))
-        print("machine: %s" % machine())
+        print("machine: %s; guest load average %s" % (machine(), open("/proc/loadavg").read().split()[0]))
         print("; ".join(s.version() for s in sides))
         if args.incus:
             print("both on btrfs (loop file on the scratch disk), no nic, runs interleaved")
             r = bench(sides, "btrfs", args.n)
-            print("\n| operation | isola | Incus | isola/Incus |")
-            print("|---|---|---|---|")
+            print("\n| operation | isola | Incus | isola/Incus | isola min–max | Incus min–max |")
+            print("|---|---|---|---|---|---|")
             for k in OPS:
-                a, b = r["isola"][k], r["Incus"][k]
-                print("| %s | %s | %s | %.3f× |" % (k, ms(a), ms(b), a / b))
+                a, b = statistics.median(r["isola"][k]), statistics.median(r["Incus"][k])
+                print("| %s | %s | %s | %.3f× | %s | %s |" % (k, ms(a), ms(b), a / b, spread(r["isola"][k]),
+                                                          spread(r["Incus"][k])))
         else:
             print("Incus not run here (only inside the proving ground: make bench-lifecycle-vm); the Incus "
                   "column is QUOTED from issue 8 (btrfs, 'this kind of machine'), not measured")
             for p in pools:
-                r = bench(sides, p["name"], args.n)["isola"]
+                r = {k: statistics.median(v) for k, v in bench(sides, p["name"], args.n)["isola"].items()}
                 print("\npool %s" % p["driver"])
                 print("| operation | isola | Incus (quoted, not measured) | isola/quoted |")
                 print("|---|---|---|---|")
