@@ -269,7 +269,7 @@ def main():
             s.setup()
         print("lifecycle, busybox system container, medians of %d runs, %s UTC" % (
             args.n, time.strftime("%Y-%m-%d %H:%M", time.gmtime())))
-        print("machine: %s; guest load average %s" % (machine(), open("/proc/loadavg").read().split()[0]))
+        print("machine: %s; load average %s" % (machine(), open("/proc/loadavg").read().split()[0]))
         print("; ".join(s.version() for s in sides))
         if args.incus:
             print("both on btrfs (loop file on the scratch disk), no nic, runs interleaved")
