@@ -476,6 +476,43 @@ int cgroup_enter_fd(const struct isola_cgroup *cg, isola_error *err)
 	return open_dir_at(cg->dirfd, cg->inner, err);
 }
 
+int cgroup_exec_fd(const struct isola_cgroup *cg, pid_t init, isola_error *err)
+{
+	if (!cg || !cg->available)
+		return -1;
+	if (!cg->inner)
+		return cgroup_enter_fd(cg, err);
+	_cleanup_close_ int ifd = open_dir_at(cg->dirfd, cg->inner, err);
+	if (ifd < 0)
+		return -1;
+	/* "0::/isola/c1/init/init.scope" (cgroups(7) "/proc/[pid]/cgroup"); the container chose everything
+	 * below the inner directory, so it is resolved beneath it (RESOLVE_IN_ROOT) and must be a directory */
+	char p[64];
+	snprintf(p, sizeof p, "/proc/%d/cgroup", (int)init);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	isola_error ig = {0};
+	if (read_file_at(AT_FDCWD, p, &text, &len, &ig) < 0)
+		return steal_fd(&ifd);
+	char prefix[4200];
+	snprintf(prefix, sizeof prefix, "0::%s/%s", cg->path, cg->inner);
+	size_t pl = strlen(prefix);
+	for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, prefix, pl) || (l[pl] != '/' && l[pl] != '\n' && l[pl]))
+			continue;
+		char *rel = l + pl;
+		rel[strcspn(rel, "\n")] = 0;
+		if (!*rel || !strcmp(rel, "/"))
+			break; /* init sits in the inner cgroup itself */
+		_cleanup_close_ int leaf = safe_openat(ifd, rel, O_RDONLY | O_DIRECTORY, 0, &ig);
+		EXPLAIN(leaf, "cgroups(7)", "openat2(<inner cgroup>, \"%s\", RESOLVE_IN_ROOT)  /* init's own leaf */", rel);
+		if (leaf >= 0)
+			return steal_fd(&leaf);
+		break;
+	}
+	return steal_fd(&ifd);
+}
+
 int cgroup_add_pid(const struct isola_cgroup *cg, pid_t pid, isola_error *err)
 {
 	if (!cg->available)
