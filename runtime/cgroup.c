@@ -238,6 +238,32 @@ static int enable_controllers(int dirfd, const char *where, char **ctrls, isola_
 	return 0;
 }
 
+int cgroup_enable_above(const struct isola_cgroup *cg, char **ctrls, isola_error *err)
+{
+	if (!cg->available)
+		return isola_err(err, ENOTSUP, "no cgroup");
+	_cleanup_close_ int cur = open(cg->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cur < 0)
+		return isola_err(err, errno, "open cgroup2 mount %s", cg->mount);
+	_cleanup_free_ char *walk = strdup(cg->path);
+	if (!walk)
+		return isola_err(err, ENOMEM, "cgroup path");
+	char where[4096];
+	snprintf(where, sizeof(where), "%s", cg->mount);
+	char *save = NULL;
+	for (char *comp = strtok_r(walk, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		if (enable_controllers(cur, where, ctrls, err) < 0)
+			return -1;
+		int nfd = open_dir_at(cur, comp, err);
+		if (nfd < 0)
+			return -1;
+		close(cur);
+		cur = nfd;
+		snprintf(where + strlen(where), sizeof(where) - strlen(where), "/%s", comp);
+	}
+	return 0;
+}
+
 static struct isola_cgroup *cg_new_unavailable(const char *reason)
 {
 	struct isola_cgroup *cg = calloc(1, sizeof(*cg));
