@@ -87,6 +87,8 @@ INCUS["debian launch to is-system-running"] = 1.17
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20)
+    ap.add_argument("--no-debian", action="store_true",
+                    help="skip the Debian rows (a baseline run of binaries that cannot boot it unprivileged)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench-lifecycle: needs root")
@@ -112,11 +114,11 @@ def main():
         print("incus: %s" % ("installed at " + incus if incus else
                               "not installed here — Incus column is the issue's figure (btrfs)"))
         deb = REPO / "build" / "images" / "debian.tar.gz"
-        if deb.exists():
+        if deb.exists() and not args.no_debian:
             iso.run("image", "import", str(deb), "--alias", "debian-bench", timeout=600)
         for p in pools:
             r = bench(iso, p["name"], args.n)
-            if deb.exists():
+            if deb.exists() and not args.no_debian:
                 r.update(bench_debian(iso, p["name"], max(3, args.n // 4)))
             print("\npool %s" % p["driver"])
             print("| operation | isola | Incus | isola/Incus |")
