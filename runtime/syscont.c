@@ -459,7 +459,19 @@ int syscont_attach_mounts(int rootfd, const struct runtime_system_mount *m, size
 static json_t *build_config(const char *id, const struct runtime_boot_opts *o, uint64_t base, bool notify)
 {
 	json_t *caps = all_caps();
-	if (o->privileged) {
+	if (!o->privileged) {
+		/* CAP_SYS_RAWIO grants nothing in a user namespace (iopl/ioperm and /dev/mem need it in the
+		 * initial one), but systemd reads the bounding set: sys-kernel-{debug,tracing}.mount carry
+		 * ConditionCapability=CAP_SYS_RAWIO and would try, and fail, to mount debugfs/tracefs, leaving the
+		 * system "degraded". LXC's default drop list has it for the same reason. */
+		json_t *k = json_array();
+		size_t i;
+		json_t *e;
+		json_array_foreach(caps, i, e) if (caps_from_name(json_string_value(e)) != 17 /* SYS_RAWIO */)
+		    json_array_append(k, e);
+		json_decref(caps);
+		caps = k;
+	} else {
 		json_t *k = json_array();
 		size_t i;
 		json_t *e;
