@@ -84,8 +84,9 @@ static int profile_apply(struct cli *c, const char *name, json_t *cfg, json_t *d
 	else if (profile_create(&c->m, name, NULL, err) < 0)
 		return -1;
 	/* YAML's empty `config:` is null: no keys */
-	_cleanup_json_ json_t *doc = json_pack("{so so}", "config", json_is_object(cfg) ? json_deep_copy(cfg) : json_object(),
-	                                       "devices", json_is_object(devs) ? json_deep_copy(devs) : json_object());
+	_cleanup_json_ json_t *doc =
+	    json_pack("{so so}", "config", json_is_object(cfg) ? json_deep_copy(cfg) : json_object(), "devices",
+	              json_is_object(devs) ? json_deep_copy(devs) : json_object());
 	return profile_replace(&c->m, name, doc, err);
 }
 
@@ -144,8 +145,8 @@ static int init_preseed(struct cli *c, const char *file, isola_error *err)
 				return isola_err(err, EINVAL, "%s: %s[%zu]: expected a mapping with a name", what,
 				                 lists[l], i);
 			if (l == 0 && !json_is_string(json_object_get(e, "driver")))
-				return isola_err(err, EINVAL, "%s: %s[%zu]: needs a driver (dir or btrfs)", what, lists[l],
-				                 i);
+				return isola_err(err, EINVAL, "%s: %s[%zu]: needs a driver (dir or btrfs)", what,
+				                 lists[l], i);
 			static const char *const maps[] = {"config", "devices"};
 			for (size_t k = 0; k < ARRAY_SIZE(maps); k++) {
 				json_t *mv = json_object_get(e, maps[k]);
@@ -158,9 +159,10 @@ static int init_preseed(struct cli *c, const char *file, isola_error *err)
 					json_object_foreach(mv, ck, cv)
 					{
 						if (!json_is_string(cv))
-							return isola_err(err, EINVAL,
-							                 "%s: %s[%zu].config.%s: expected a string value",
-							                 what, lists[l], i, ck);
+							return isola_err(
+							    err, EINVAL,
+							    "%s: %s[%zu].config.%s: expected a string value", what,
+							    lists[l], i, ck);
 					}
 			}
 		}

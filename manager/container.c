@@ -201,12 +201,12 @@ struct monitor {
 	int ptm;
 	json_t *devices;
 	struct instance_rec rec;
-	int stop_signal;           /* the image's isola.stop_signal, 0: runtime_boot detects it */
-	enum syscont_ready ready;  /* the image's isola.ready, AUTO: runtime_boot detects it */
-	char ready_path[256];      /* SYSCONT_READY_FILE */
-	uint32_t uid_base;         /* 0: privileged */
-	json_t *resources;         /* OCI linux.resources from limits.* */
-	char **env;                /* environment.* as KEY=VALUE, NULL-terminated */
+	int stop_signal;          /* the image's isola.stop_signal, 0: runtime_boot detects it */
+	enum syscont_ready ready; /* the image's isola.ready, AUTO: runtime_boot detects it */
+	char ready_path[256];     /* SYSCONT_READY_FILE */
+	uint32_t uid_base;        /* 0: privileged */
+	json_t *resources;        /* OCI linux.resources from limits.* */
+	char **env;               /* environment.* as KEY=VALUE, NULL-terminated */
 };
 
 static void write_all(int fd, const char *p, size_t n)

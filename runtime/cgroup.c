@@ -531,7 +531,8 @@ int cgroup_exec_fd(const struct isola_cgroup *cg, pid_t init, isola_error *err)
 		if (!*rel || !strcmp(rel, "/"))
 			break; /* init sits in the inner cgroup itself */
 		_cleanup_close_ int leaf = safe_openat(ifd, rel, O_RDONLY | O_DIRECTORY, 0, &ig);
-		EXPLAIN(leaf, "cgroups(7)", "openat2(<inner cgroup>, \"%s\", RESOLVE_IN_ROOT)  /* init's own leaf */", rel);
+		EXPLAIN(leaf, "cgroups(7)", "openat2(<inner cgroup>, \"%s\", RESOLVE_IN_ROOT)  /* init's own leaf */",
+		        rel);
 		if (leaf >= 0)
 			return steal_fd(&leaf);
 		break;

@@ -467,8 +467,11 @@ static json_t *build_config(const char *id, const struct runtime_boot_opts *o, u
 		json_t *k = json_array();
 		size_t i;
 		json_t *e;
-		json_array_foreach(caps, i, e) if (caps_from_name(json_string_value(e)) != 17 /* SYS_RAWIO */)
-		    json_array_append(k, e);
+		json_array_foreach(caps, i, e)
+		{
+			if (caps_from_name(json_string_value(e)) != 17 /* SYS_RAWIO */)
+				json_array_append(k, e);
+		}
 		json_decref(caps);
 		caps = k;
 	} else {

@@ -70,10 +70,10 @@ static void test_incus_preseed(void **state)
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(json_object_get(prof, "devices"), "root"), "pool")),
 	    "default");
-	assert_string_equal(json_string_value(json_object_get(
-	                        json_object_get(json_array_get(json_object_get(j, "networks"), 0), "config"),
-	                        "ipv4.address")),
-	                    "10.20.30.1/24");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_object_get(json_array_get(json_object_get(j, "networks"), 0), "config"), "ipv4.address")),
+	    "10.20.30.1/24");
 	/* typed mode (image metadata) keeps integers and booleans */
 	isola_error err = {0};
 	const char *typed = "a: 2\nb: true\nc: ~\nd: '2'\n";
@@ -96,8 +96,8 @@ static void test_alias_bombs(void **state)
 	char bomb[4096] = "a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n";
 	for (char c = 'b'; c <= 'i'; c++) {
 		char line[128];
-		snprintf(line, sizeof line, "%c: &%c [*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c]\n", c, c, c - 1, c - 1, c - 1,
-		         c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
+		snprintf(line, sizeof line, "%c: &%c [*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c]\n", c, c, c - 1, c - 1,
+		         c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
 		strcat(bomb, line);
 	}
 	expect_error(bomb, "anchors");
@@ -200,8 +200,8 @@ static void test_doc_to_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_incus_preseed), cmocka_unit_test(test_alias_bombs),
-	    cmocka_unit_test(test_deep_nesting),  cmocka_unit_test(test_keys),
+	    cmocka_unit_test(test_incus_preseed),       cmocka_unit_test(test_alias_bombs),
+	    cmocka_unit_test(test_deep_nesting),        cmocka_unit_test(test_keys),
 	    cmocka_unit_test(test_tags_documents_size), cmocka_unit_test(test_doc_to_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
