@@ -2,9 +2,11 @@
 with `isola-runtime boot` on the same directory get disjoint 65,536-id blocks; an instance keeps its block
 across stop/start and restart (its files are owned by it); `delete` gives it back."""
 import json
+import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 from mgr_util import BUILD
 
@@ -79,3 +81,43 @@ def test_isola_and_runtime_boot_share_one_allocator(isola, name, tmp_path):
         isola.run("delete", "--force", a, check=False)
         isola.run("delete", "--force", b, check=False)
     assert cid not in ranges(isola), "halt gives the runtime container's block back"
+
+
+def test_poweroff_inside_cleans_up_and_keeps_the_block(isola, name):
+    """init ending by itself (poweroff inside): the monitor undoes the boot with runtime_halt — no runtime
+    state, no cgroup, no process of the block — the record says Stopped, and the block stays the
+    instance's for its next start."""
+    isola.run("launch", "busybox", name)
+    base = uid_base(isola, name)
+    pid = isola.instance(name)["state"]["pid"]
+    assert (isola.run_dir / "runtime" / name / "state.json").exists()
+    assert (isola.run_dir / "runtime-syscont" / name / "config.json").exists()
+    isola.run("exec", name, "--", "poweroff", check=False)
+    for _ in range(200):
+        if isola.instance(name)["status"] == "Stopped":
+            break
+        time.sleep(0.1)
+    assert isola.instance(name)["status"] == "Stopped"
+    for _ in range(100):  # the monitor finishes its cleanup after recording Stopped
+        if not (isola.run_dir / "runtime" / name).exists():
+            break
+        time.sleep(0.1)
+    assert not (isola.run_dir / "runtime" / name).exists(), "runtime state left behind"
+    assert not (isola.run_dir / ("runtime-syscont/" + name)).exists(), "syscont bundle left behind"
+    assert not os.path.exists("/proc/%d" % pid)
+    for cg in ("/sys/fs/cgroup/isola/" + name, "/sys/fs/cgroup/unified/isola/" + name):
+        assert not os.path.exists(cg), cg + " left behind"
+    survivors = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                uid = int(open("/proc/%s/status" % p).read().split("\nUid:\t")[1].split()[0])
+            except (OSError, IndexError):
+                continue
+            if base <= uid < base + 65536:
+                survivors.append(p)
+    assert not survivors, "processes of the block survive: %s" % survivors
+    assert (base, 65536) in ranges(isola).values()
+    isola.run("start", name)
+    assert uid_base(isola, name) == base
+    isola.run("delete", "--force", name)
