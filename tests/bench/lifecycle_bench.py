@@ -111,8 +111,10 @@ def main():
         incus = shutil.which("incus")
         print("isola lifecycle, busybox container, medians of %d runs, %s, %s" % (
             args.n, time.strftime("%Y-%m-%d"), os.uname().release))
-        print("incus: %s" % ("installed at " + incus if incus else
-                              "not installed here — Incus column is the issue's figure (btrfs)"))
+        sock = pathlib.Path("/var/lib/incus/unix.socket")
+        print("incus: %s — the Incus column is the issue's figure (btrfs)" % (
+            "client at %s, daemon socket %s" % (incus, "present" if sock.exists() else "absent (no incusd)")
+            if incus else "not installed"))
         deb = REPO / "build" / "images" / "debian.tar.gz"
         if deb.exists() and not args.no_debian:
             iso.run("image", "import", str(deb), "--alias", "debian-bench", timeout=600)
