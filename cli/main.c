@@ -38,6 +38,7 @@ static const struct {
     {"storage", NULL, cmd_storage, "list|show ..."},
     {"admin", NULL, cmd_admin, "init [--minimal | --preseed FILE] | snapshot-tick"},
     {"systemd", NULL, cmd_systemd, "install NAME | uninstall NAME"},
+    {"agent", NULL, cmd_agent, "ping|exec|push|pull ADDRESS ...: a VM guest agent, directly"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,16 @@
+# agent/: isola-agent, the guest agent of isola VMs (docs/agent.md). A static PIE that links only
+# libisola-common's objects it uses and jansson, so it runs in any guest without a matching libc.
+AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_BIN := $(B)/bin/isola-agent
+BINS += $(AGENT_BIN)
+INSTALL_BINS += $(AGENT_BIN)
+DEPS += libjansson-dev
+
+$(AGENT_BIN): $(AGENT_SRCS:%.c=$(B)/obj/%.o) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -static-pie -Wl,-z,relro,-z,now -Wl,--gc-sections $(filter -fsanitize%,$(LDFLAGS_BASE)) -o $@ $^ \
+	    $(shell pkg-config --static --libs jansson 2>/dev/null)
+
+.PHONY: check-agent
+check-agent: $(AGENT_BIN) $(B)/bin/isola
+	SUITES=agent tests/integration/run
