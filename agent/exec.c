@@ -24,12 +24,15 @@
 #include "cleanup.h"
 #include "json.h"
 #include "log.h"
+#include "util.h"
 
 #define ENV_MAX    512
 #define GROUPS_MAX 64
 /* after the command exits, how long its stdout/stderr may stay quiet before we stop waiting for EOF
  * (a daemon it started may hold them open for ever) */
 #define DRAIN_QUIET_MS 200
+/* after the client is gone: how long the command has after SIGHUP before SIGKILL */
+#define HUP_GRACE_MS 5000
 
 struct env {
 	char *v[ENV_MAX + 1];
@@ -128,7 +131,7 @@ static int parse_req(json_t *req, struct exec_req *r, isola_error *err)
 static __attribute__((noreturn)) void child(const struct exec_req *r, struct env *env, const struct user *u,
                                             int in, int out, int errfd_out, const char *pts, int errfd)
 {
-	int e = 0;
+	int e[2] = {0, 0}; /* {step, errno}: step 0 setup, 1 user, 2 cwd, 3 exec */
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -143,6 +146,7 @@ static __attribute__((noreturn)) void child(const struct exec_req *r, struct env
 	}
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd_out, 2) < 0)
 		goto fail;
+	e[0] = 1;
 	if (r->gid >= 0 || r->uid >= 0) {
 		gid_t gid = r->gid >= 0 ? (gid_t)r->gid : (u->found ? u->gid : (gid_t)r->uid);
 		if (setgroups(u->ngroups, u->groups) < 0 || setgid(gid) < 0)
@@ -150,14 +154,16 @@ static __attribute__((noreturn)) void child(const struct exec_req *r, struct env
 		if (r->uid >= 0 && setuid((uid_t)r->uid) < 0)
 			goto fail;
 	}
+	e[0] = 2;
 	if (chdir(r->cwd ? r->cwd : u->home) < 0 && (r->cwd || chdir("/") < 0))
 		goto fail;
 	/* execvp(3) searches the PATH of environ: make the command's environment ours first */
 	environ = env->v;
+	e[0] = 3;
 	execvp(r->argv[0], r->argv);
 fail:
-	e = errno;
-	(void)!write(errfd, &e, sizeof e);
+	e[1] = errno;
+	(void)!write(errfd, e, sizeof e);
 	_exit(127);
 }
 
@@ -243,12 +249,18 @@ int agent_exec(int conn, json_t *req, char *buf, isola_error *err)
 	close(ep[1]);
 	if (!r.tty)
 		close(in_r), close(out_w), close(err_w);
-	int child_errno = 0;
-	ssize_t en = read(ep[0], &child_errno, sizeof child_errno);
+	int ce[2];
+	ssize_t en = read(ep[0], ce, sizeof ce);
 	close(ep[0]);
-	if (en == (ssize_t)sizeof child_errno) {
+	if (en == (ssize_t)sizeof ce) {
 		waitpid(pid, NULL, 0);
-		return isola_err(err, child_errno, "exec %.200s", r.argv[0]);
+		if (ce[0] == 1)
+			return isola_err(err, ce[1], "switch to uid %lld gid %lld", (long long)r.uid, (long long)r.gid);
+		if (ce[0] == 2)
+			return isola_err(err, ce[1], "chdir %.200s", r.cwd ? r.cwd : u.home);
+		if (ce[0] == 3)
+			return isola_err(err, ce[1], "exec %.200s", r.argv[0]);
+		return isola_err(err, ce[1], "set up the command's stdio");
 	}
 	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
@@ -269,7 +281,22 @@ int agent_exec(int conn, json_t *req, char *buf, isola_error *err)
 	struct pending oq = {outbuf, 0, 0}, iq = {inbuf, 0, 0};
 	bool in_eof = false, conn_eof = false, exited = false;
 	int status = 0;
+	uint64_t hup_at = 0;
 	for (;;) {
+		if (conn_eof && !exited && !hup_at) {
+			/* the client is gone: hang up on the command, as a terminal does; its output is read and
+			 * dropped meanwhile, so a shell's trap is not killed by SIGPIPE before it runs */
+			log_debug("exec: client gone, SIGHUP to %d", pid);
+			kill(-pid, SIGHUP);
+			kill(pid, SIGHUP);
+			hup_at = now_ns();
+		}
+		if (hup_at && !exited && now_ns() - hup_at > HUP_GRACE_MS * 1000000ull) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+		}
+		if (conn_eof && exited)
+			return 0; /* nobody to tell the status to */
 		if (exited && out_r < 0 && err_r < 0 && !oq.len)
 			break;
 		struct pollfd p[5] = {
@@ -281,7 +308,7 @@ int agent_exec(int conn, json_t *req, char *buf, isola_error *err)
 		};
 		if (conn_eof && !p[0].events)
 			p[0].fd = -1;
-		int n = poll(p, 5, exited ? DRAIN_QUIET_MS : -1);
+		int n = poll(p, 5, exited ? DRAIN_QUIET_MS : hup_at ? 100 : -1);
 		if (n < 0 && errno != EINTR)
 			return isola_err(err, errno, "poll");
 		if (n == 0 && exited) {
@@ -325,12 +352,6 @@ int agent_exec(int conn, json_t *req, char *buf, isola_error *err)
 					in_eof = true;
 				memcpy(iq.buf, pk.data, pk.len);
 				iq.len = pk.len, iq.off = 0;
-			}
-			if (conn_eof && !exited) {
-				/* the client is gone: hang up on the command, as a terminal does */
-				kill(-pid, SIGHUP);
-				kill(pid, SIGHUP);
-				return 0;
 			}
 		}
 		if (iq.len && p[3].revents) {
