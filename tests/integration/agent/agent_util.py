@@ -33,10 +33,14 @@ class Agent:
         self.proc = subprocess.Popen([str(BIN / "isola-agent"), "--listen", self.addr, "--debug"],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10
-        while not os.path.exists(self.path):
+        while True:  # ready once it accepts (the socket file exists between bind and listen)
             assert self.proc.poll() is None, "isola-agent exited at start: see %s" % self.log.name
-            assert time.time() < deadline, "isola-agent did not create its socket"
-            time.sleep(0.02)
+            assert time.time() < deadline, "isola-agent did not start listening"
+            try:
+                self.connect().close()
+                return
+            except OSError:
+                time.sleep(0.02)
 
     def connect(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
