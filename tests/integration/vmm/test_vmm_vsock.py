@@ -68,7 +68,9 @@ def _finish(proc):
 def test_guest_connects_to_host_and_echoes(vmm, tmp_path):
     """Guest -> host (CID 2): the host listens on VMADDR_CID_ANY; the guest's marker arrives, 256 KiB sent
     back are echoed unchanged (many rx/tx buffers, so vhost and the irqfds run for real), the guest sees
-    its CID, and the control socket shows the device running."""
+    its CID, and the control socket shows the device running. Before connecting, the guest unloads and
+    reloads its driver: the device is reset (vhost stopped) and re-armed on the second DRIVER_OK, so the
+    round trip also proves the re-init path (and that the vCPU threads' seccomp filters allow it)."""
     cid, port = _cid_port()
     sock = tmp_path / "ctl.sock"
     lsock = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
@@ -76,7 +78,8 @@ def test_guest_connects_to_host_and_echoes(vmm, tmp_path):
         lsock.bind((socket.VMADDR_CID_ANY, port))
         lsock.listen(1)
         proc = vmm("--vsock", "cid=%d" % cid, "--control", str(sock),
-                   cmdline="isola.test=vsock-connect isola.vsock_port=%d" % port, wait=False)
+                   cmdline="isola.test=vsock-connect isola.vsock_reload isola.vsock_port=%d" % port,
+                   wait=False)
         try:
             r, _, _ = select.select([lsock], [], [], BOOT_TIMEOUT)
             if not r:
@@ -87,8 +90,10 @@ def test_guest_connects_to_host_and_echoes(vmm, tmp_path):
             with conn:
                 assert peer_cid == cid, "connection from CID %d, the VM has %d" % (peer_cid, cid)
                 c = control(sock, "counters")
-                assert c["ok"] and c["vsock"]["cid"] == cid and c["vsock"]["running"], c
-                assert c["vsock"]["activations"] == 1, c
+                v = c["vsock"]
+                assert c["ok"] and v["cid"] == cid and v["running"], c
+                assert v["activations"] == 2 and v["stops"] >= 1, "driver reload = reset + re-arm: %s" % v
+                assert v["event_buffers"] > 0, "the driver's event buffers reach the user-space queue: %s" % v
                 _round_trip(conn, os.urandom(256 * 1024))
             out, err = _finish(proc)
         finally:
@@ -97,6 +102,7 @@ def test_guest_connects_to_host_and_echoes(vmm, tmp_path):
                 proc.wait()
     finally:
         lsock.close()
+    assert "VSOCK-RELOADED" in out, out + err
     assert "VSOCK-CID %d" % cid in out, "guest must read its CID from /dev/vsock:\n" + out + err
     assert "VSOCK-ECHOED %d" % (256 * 1024) in out, out + err
     assert proc.returncode == 0, "exit %d\n%s" % (proc.returncode, err)
@@ -112,9 +118,13 @@ def test_host_connects_to_guest_and_cid_is_exclusive(vmm, tmp_path):
         assert "VSOCK-CID %d" % cid in seen, seen
 
         # The hostile case: the same CID again. Refused before any vCPU runs.
-        dup = vmm("--vsock", "cid=%d" % cid, cmdline="isola.test=default", timeout=120)
+        dup = vmm("--vsock", "cid=%d" % cid, "--explain", cmdline="isola.test=default", timeout=120)
         assert dup.returncode == 1, "a second VM with CID %d must fail: %s" % (cid, dup.stdout + dup.stderr)
         assert "CID %d is already in use" % cid in dup.stderr, dup.stderr
+        # --explain shows the vhost ioctls with their meaning, and which one refused.
+        assert "VHOST_SET_OWNER" in dup.stderr and "VHOST_SET_MEM_TABLE" in dup.stderr, dup.stderr
+        assert any("VHOST_VSOCK_SET_GUEST_CID" in l and "EADDRINUSE" in l for l in dup.stderr.splitlines()), \
+            dup.stderr
         assert "ISOLA-GUEST-UP" not in dup.stdout
 
         conn = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
@@ -129,6 +139,21 @@ def test_host_connects_to_guest_and_cid_is_exclusive(vmm, tmp_path):
             proc.wait()
     assert "VSOCK-ECHOED %d" % (64 * 1024) in seen + out, seen + out + err
     assert proc.returncode == 0, "exit %d\n%s" % (proc.returncode, err)
+
+
+def test_missing_vhost_vsock_node_is_named(vmm, needs, tmp_path):
+    """No /dev/vhost-vsock (a /dev without the node, in a private mount namespace): after trying modprobe
+    the VMM fails before booting and names the module."""
+    needs(kvm=True, tool="unshare")
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    script = ("mount -t tmpfs tmpfs %s && for n in kvm null zero urandom; do touch %s/$n && "
+              "mount --bind /dev/$n %s/$n; done && mount --bind %s /dev && exec \"$@\"") % ((dev,) * 4)
+    p = vmm("--vsock", "cid=%d" % _cid_port()[0], cmdline="isola.test=default", timeout=120,
+            prefix=["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"])
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "/dev/vhost-vsock" in p.stderr and "vhost_vsock" in p.stderr and "modprobe" in p.stderr, p.stderr
+    assert "ISOLA-GUEST-UP" not in p.stdout
 
 
 @pytest.mark.parametrize("arg,why", [
