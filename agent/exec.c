@@ -113,10 +113,14 @@ static int parse_req(json_t *req, struct exec_req *r, isola_error *err)
 {
 	r->uid = r->gid = -1;
 	r->rows = r->cols = 0;
-	if (json_get_strv(req, "", "argv", true, &r->argv, err) < 0 || json_get_strv(req, "", "env", false, &r->env, err) < 0 ||
-	    json_get_str(req, "", "cwd", false, &r->cwd, err) < 0 || json_get_int(req, "", "uid", false, &r->uid, err) < 0 ||
-	    json_get_int(req, "", "gid", false, &r->gid, err) < 0 || json_get_bool(req, "", "tty", false, &r->tty, err) < 0 ||
-	    json_get_int(req, "", "rows", false, &r->rows, err) < 0 || json_get_int(req, "", "cols", false, &r->cols, err) < 0)
+	if (json_get_strv(req, "", "argv", true, &r->argv, err) < 0 ||
+	    json_get_strv(req, "", "env", false, &r->env, err) < 0 ||
+	    json_get_str(req, "", "cwd", false, &r->cwd, err) < 0 ||
+	    json_get_int(req, "", "uid", false, &r->uid, err) < 0 ||
+	    json_get_int(req, "", "gid", false, &r->gid, err) < 0 ||
+	    json_get_bool(req, "", "tty", false, &r->tty, err) < 0 ||
+	    json_get_int(req, "", "rows", false, &r->rows, err) < 0 ||
+	    json_get_int(req, "", "cols", false, &r->cols, err) < 0)
 		return -1;
 	if (!r->argv[0])
 		return isola_err(err, EINVAL, "argv: empty");
@@ -128,8 +132,8 @@ static int parse_req(json_t *req, struct exec_req *r, isola_error *err)
 }
 
 /* In the child: become the command. Failures go back through errfd as an errno. */
-static __attribute__((noreturn)) void child(const struct exec_req *r, struct env *env, const struct user *u,
-                                            int in, int out, int errfd_out, const char *pts, int errfd)
+static __attribute__((noreturn)) void child(const struct exec_req *r, struct env *env, const struct user *u, int in,
+                                            int out, int errfd_out, const char *pts, int errfd)
 {
 	int e[2] = {0, 0}; /* {step, errno}: step 0 setup, 1 user, 2 cwd, 3 exec */
 	sigset_t none;
@@ -343,7 +347,8 @@ int agent_exec(int conn, json_t *req, char *buf, isola_error *err)
 				else if (win && r.tty) {
 					json_int_t rows = json_integer_value(json_object_get(win, "rows")),
 					           cols = json_integer_value(json_object_get(win, "cols"));
-					struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+					struct winsize ws = {.ws_row = (unsigned short)rows,
+					                     .ws_col = (unsigned short)cols};
 					if (rows > 0 && rows < 65536 && cols > 0 && cols < 65536)
 						ioctl(in_w, TIOCSWINSZ, &ws);
 				}

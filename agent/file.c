@@ -22,10 +22,13 @@
 
 static const char *kind(mode_t m)
 {
-	return S_ISDIR(m) ? "a directory" : S_ISLNK(m) ? "a symlink" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
-	     : S_ISCHR(m)   ? "a character device"
-	     : S_ISBLK(m)   ? "a block device"
-	                    : "not a regular file";
+	return S_ISDIR(m)    ? "a directory"
+	       : S_ISLNK(m)  ? "a symlink"
+	       : S_ISFIFO(m) ? "a FIFO"
+	       : S_ISSOCK(m) ? "a socket"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	                     : "not a regular file";
 }
 
 static int check_path(const char *path, isola_error *err)
@@ -51,12 +54,14 @@ int agent_file_push(int conn, json_t *req, char *buf, isola_error *err)
 {
 	const char *path = NULL;
 	int64_t mode = -1, uid = -1, gid = -1;
-	if (json_get_str(req, "", "path", true, &path, err) < 0 || json_get_int(req, "", "mode", false, &mode, err) < 0 ||
+	if (json_get_str(req, "", "path", true, &path, err) < 0 ||
+	    json_get_int(req, "", "mode", false, &mode, err) < 0 ||
 	    json_get_int(req, "", "uid", false, &uid, err) < 0 || json_get_int(req, "", "gid", false, &gid, err) < 0)
 		return -1;
 	if (check_path(path, err) < 0)
 		return -1;
-	if (mode < -1 || mode > 07777 || uid < -1 || uid >= (int64_t)UINT32_MAX || gid < -1 || gid >= (int64_t)UINT32_MAX)
+	if (mode < -1 || mode > 07777 || uid < -1 || uid >= (int64_t)UINT32_MAX || gid < -1 ||
+	    gid >= (int64_t)UINT32_MAX)
 		return isola_err(err, EINVAL, "mode/uid/gid out of range");
 	/* an existing target: follow its symlinks to the file itself, which must be a regular file; its mode
 	 * and owner are kept unless given */
@@ -65,8 +70,8 @@ int agent_file_push(int conn, json_t *req, char *buf, isola_error *err)
 	bool exists = stat(path, &st) == 0;
 	if (exists) {
 		if (!S_ISREG(st.st_mode))
-			return isola_err(err, S_ISDIR(st.st_mode) ? EISDIR : EINVAL, "%.200s is %s, not a regular file", path,
-		                kind(st.st_mode));
+			return isola_err(err, S_ISDIR(st.st_mode) ? EISDIR : EINVAL, "%.200s is %s, not a regular file",
+			                 path, kind(st.st_mode));
 		if (!realpath(path, target))
 			return isola_err(err, errno, "resolve %.200s", path);
 	} else if (errno != ENOENT) {
@@ -140,11 +145,11 @@ int agent_file_pull(int conn, json_t *req, char *buf, isola_error *err)
 		return isola_err(err, errno, "stat %.200s", path);
 	if (!S_ISREG(st.st_mode))
 		return isola_err(err, S_ISDIR(st.st_mode) ? EISDIR : EINVAL, "%.200s is %s, not a regular file", path,
-		                kind(st.st_mode));
+		                 kind(st.st_mode));
 	fcntl(fd, F_SETFL, 0);
-	_cleanup_json_ json_t *hdr = json_pack("{sI sI sI sI}", "size", (json_int_t)st.st_size, "mode",
-	                                       (json_int_t)(st.st_mode & 07777), "uid", (json_int_t)st.st_uid, "gid",
-	                                       (json_int_t)st.st_gid);
+	_cleanup_json_ json_t *hdr =
+	    json_pack("{sI sI sI sI}", "size", (json_int_t)st.st_size, "mode", (json_int_t)(st.st_mode & 07777), "uid",
+	              (json_int_t)st.st_uid, "gid", (json_int_t)st.st_gid);
 	if (agent_reply_ok(conn, hdr, err) < 0)
 		return -1;
 	/* at most the size announced: a file growing meanwhile is cut there, so the client can hold us to it */

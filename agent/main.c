@@ -90,19 +90,18 @@ static int peer_allowed(int conn, bool vsock, const uint32_t *cids, size_t ncids
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: isola-agent [--listen vsock:PORT|unix:PATH] [--allow-cid N]... [--debug] [--version]\n"
-	           "  default: --listen vsock:%u, callers from the host (CID %u) only\n",
+	fprintf(f,
+	        "usage: isola-agent [--listen vsock:PORT|unix:PATH] [--allow-cid N]... [--debug] [--version]\n"
+	        "  default: --listen vsock:%u, callers from the host (CID %u) only\n",
 	        AGENT_PORT, VMADDR_CID_HOST);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
-	                                     {"allow-cid", required_argument, NULL, 'c'},
-	                                     {"debug", no_argument, NULL, 'd'},
-	                                     {"version", no_argument, NULL, 'V'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"listen", required_argument, NULL, 'l'}, {"allow-cid", required_argument, NULL, 'c'},
+	    {"debug", no_argument, NULL, 'd'},        {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	char listen_default[32];
 	snprintf(listen_default, sizeof listen_default, "vsock:%u", AGENT_PORT);
 	const char *listen_s = listen_default;

@@ -44,15 +44,16 @@ static json_t *interfaces(void)
 			struct sockaddr_ll *ll = (struct sockaddr_ll *)i->ifa_addr;
 			if (ll->sll_halen == 6)
 				json_object_set_new(nic, "hwaddr",
-				                    json_sprintf("%02x:%02x:%02x:%02x:%02x:%02x", ll->sll_addr[0], ll->sll_addr[1],
-				                                 ll->sll_addr[2], ll->sll_addr[3], ll->sll_addr[4], ll->sll_addr[5]));
+				                    json_sprintf("%02x:%02x:%02x:%02x:%02x:%02x", ll->sll_addr[0],
+				                                 ll->sll_addr[1], ll->sll_addr[2], ll->sll_addr[3],
+				                                 ll->sll_addr[4], ll->sll_addr[5]));
 			if (i->ifa_data) {
 				/* struct rtnl_link_stats for AF_PACKET entries (getifaddrs(3)) */
 				const unsigned *st = i->ifa_data;
 				json_object_set_new(nic, "counters",
-				                    json_pack("{sIsIsIsI}", "packets_received", (json_int_t)st[0], "packets_sent",
-				                              (json_int_t)st[1], "bytes_received", (json_int_t)st[2], "bytes_sent",
-				                              (json_int_t)st[3]));
+				                    json_pack("{sIsIsIsI}", "packets_received", (json_int_t)st[0],
+				                              "packets_sent", (json_int_t)st[1], "bytes_received",
+				                              (json_int_t)st[2], "bytes_sent", (json_int_t)st[3]));
 			}
 			continue;
 		}
@@ -70,9 +71,9 @@ static json_t *interfaces(void)
 			for (int b = 0; b < (fam == AF_INET ? 4 : 16); b++)
 				prefix += __builtin_popcount(mb[b]);
 		}
-		const char *scope = (i->ifa_flags & IFF_LOOPBACK)                                       ? "local"
+		const char *scope = (i->ifa_flags & IFF_LOOPBACK)                                          ? "local"
 		                    : fam == AF_INET6 && IN6_IS_ADDR_LINKLOCAL((const struct in6_addr *)a) ? "link"
-		                                                                                          : "global";
+		                                                                                           : "global";
 		json_array_append_new(json_object_get(nic, "addresses"),
 		                      json_pack("{ss ss so ss}", "family", fam == AF_INET ? "inet" : "inet6", "address",
 		                                addr, "netmask", json_sprintf("%d", prefix), "scope", scope));

@@ -90,8 +90,8 @@ int cmd_agent(struct cli *c, int argc, char **argv, isola_error *err)
 	}
 	if (!strcmp(sub, "pull") && ac - optind == 2) {
 		const char *local = av[optind + 1];
-		_cleanup_close_ int fd = strcmp(local, "-") ? open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
-		                                            : dup(1);
+		_cleanup_close_ int fd =
+		    strcmp(local, "-") ? open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : dup(1);
 		if (fd < 0)
 			return isola_err(err, errno, "open %s", local);
 		return agent_client_pull(addr, wait_ms, av[optind], fd, err);

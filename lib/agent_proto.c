@@ -165,7 +165,8 @@ int agent_recv(int fd, char *buf, int timeout_ms, struct agent_packet *p, isola_
 		json_t *m = json_loadb(buf, (size_t)r, JSON_REJECT_DUPLICATES, &je);
 		if (!m || !json_is_object(m)) {
 			json_decref(m);
-			return isola_err(err, EPROTO, "agent: malformed JSON message: %s", m ? "not an object" : je.text);
+			return isola_err(err, EPROTO, "agent: malformed JSON message: %s",
+			                 m ? "not an object" : je.text);
 		}
 		p->tag = '{';
 		p->msg = m;

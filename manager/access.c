@@ -75,8 +75,8 @@ int instance_console(struct manager *m, const char *name, int *fd, isola_error *
 }
 
 /* A VM's files go through its agent: the VM must be running (its disk is the guest's, never mounted here). */
-static int vm_file_push(struct manager *m, const struct instance_rec *r, int src_fd, const char *path, int uid,
-                        int gid, int mode, isola_error *err)
+static int vm_file_push(struct manager *m, const struct instance_rec *r, int src_fd, const char *path, int uid, int gid,
+                        int mode, isola_error *err)
 {
 	char addr[64];
 	if (instance_status_now(m, r) != STATUS_RUNNING)
@@ -91,7 +91,8 @@ static int vm_file_pull(struct manager *m, const struct instance_rec *r, const c
 {
 	char addr[64];
 	if (instance_status_now(m, r) != STATUS_RUNNING)
-		return isola_err(err, EINVAL, "pull from VM %s: it is not running (files go through its agent)", r->name);
+		return isola_err(err, EINVAL, "pull from VM %s: it is not running (files go through its agent)",
+		                 r->name);
 	if (vm_agent_address(r, addr, sizeof addr, err) < 0 ||
 	    agent_client_pull(addr, agent_wait_ms(), path, dst_fd, err) < 0)
 		return isola_err_wrap(err, "pull %s:%s", r->name, path);

@@ -64,8 +64,10 @@ static int connect_wait(const char *addr_s, int wait_ms, isola_error *err)
 		                 e == EHOSTUNREACH || e == ENETUNREACH || e == EAGAIN;
 		if (!transient || now_ns() >= deadline) {
 			if (transient)
-				return isola_err(err, e, "the VM's agent is not answering (is isola-agent running in the guest?): %s",
-				                 err->msg);
+				return isola_err(
+				    err, e,
+				    "the VM's agent is not answering (is isola-agent running in the guest?): %s",
+				    err->msg);
 			return -1;
 		}
 		struct timespec ts = {0, 200 * 1000 * 1000};
@@ -157,14 +159,16 @@ static int exit_status(json_t *ex, int *status, isola_error *err)
 	if (json_is_integer(code) && !sig) {
 		json_int_t c = json_integer_value(code);
 		if (c < 0 || c > 255)
-			return isola_err(err, EPROTO, "agent protocol: exit code %lld out of range (0-255)", (long long)c);
+			return isola_err(err, EPROTO, "agent protocol: exit code %lld out of range (0-255)",
+			                 (long long)c);
 		*status = (int)c;
 		return 0;
 	}
 	if (json_is_integer(sig) && !code) {
 		json_int_t s = json_integer_value(sig);
 		if (s < 1 || s > 64)
-			return isola_err(err, EPROTO, "agent protocol: exit signal %lld out of range (1-64)", (long long)s);
+			return isola_err(err, EPROTO, "agent protocol: exit signal %lld out of range (1-64)",
+			                 (long long)s);
 		*status = 128 + (int)s;
 		return 0;
 	}
@@ -268,7 +272,8 @@ int agent_client_exec(const char *addr, int wait_ms, const struct exec_opts *o, 
 				_cleanup_json_ json_t *m = NULL;
 				if (si.ssi_signo == SIGWINCH) {
 					if (ttyin && ioctl(0, TIOCGWINSZ, &ws) == 0)
-						m = json_pack("{s{sisi}}", "window", "rows", ws.ws_row, "cols", ws.ws_col);
+						m = json_pack("{s{sisi}}", "window", "rows", ws.ws_row, "cols",
+						              ws.ws_col);
 				} else {
 					m = json_pack("{si}", "signal", (int)si.ssi_signo);
 				}
@@ -342,8 +347,8 @@ int agent_client_push(const char *addr, int wait_ms, int src_fd, const char *pat
 	_cleanup_free_ char *buf = malloc(AGENT_MSG_MAX + 1);
 	if (!buf)
 		return isola_err(err, ENOMEM, "push buffer");
-	_cleanup_json_ json_t *req = json_pack("{ss ss si si si}", "op", "file.push", "path", path, "mode", mode, "uid",
-	                                       uid, "gid", gid);
+	_cleanup_json_ json_t *req =
+	    json_pack("{ss ss si si si}", "op", "file.push", "path", path, "mode", mode, "uid", uid, "gid", gid);
 	if (request(fd, buf, req, NULL, err) < 0)
 		return -1;
 	for (;;) {
@@ -390,7 +395,8 @@ int agent_client_pull(const char *addr, int wait_ms, const char *path, int dst_f
 				return agent_error(m, err);
 			json_t *sent = json_object_get(m, "sent");
 			if (!json_is_integer(sent) || (uint64_t)json_integer_value(sent) != got)
-				return isola_err(err, EPROTO, "agent protocol: pull ended claiming %lld bytes, %llu received",
+				return isola_err(err, EPROTO,
+				                 "agent protocol: pull ended claiming %lld bytes, %llu received",
 				                 (long long)json_integer_value(sent), (unsigned long long)got);
 			return 0;
 		}
@@ -399,7 +405,8 @@ int agent_client_pull(const char *addr, int wait_ms, const char *path, int dst_f
 			                 isprint((unsigned char)p.tag) ? p.tag : '?');
 		/* checked before writing: not one byte past what the agent announced reaches the file */
 		if (p.len > size - got)
-			return isola_err(err, EPROTO, "agent protocol: the agent sent more than the %llu bytes it announced",
+			return isola_err(err, EPROTO,
+			                 "agent protocol: the agent sent more than the %llu bytes it announced",
 			                 (unsigned long long)size);
 		if (write_all_fd(dst_fd, p.data, p.len, err) < 0)
 			return isola_err_wrap(err, "pull %s", path);
@@ -437,9 +444,9 @@ static json_t *clean_nic(json_t *nic)
 	                         *const scopes[] = {"global", "link", "local", NULL};
 	if (!json_is_object(nic))
 		return NULL;
-	json_t *out = json_pack("{s[] ss ss}", "addresses", "host_name", "", "state",
-	                        one_of(json_object_get(nic, "state"), states) ? json_string_value(json_object_get(nic, "state"))
-	                                                                      : "down");
+	json_t *out = json_pack(
+	    "{s[] ss ss}", "addresses", "host_name", "", "state",
+	    one_of(json_object_get(nic, "state"), states) ? json_string_value(json_object_get(nic, "state")) : "down");
 	json_object_set_new(out, "type",
 	                    json_string(one_of(json_object_get(nic, "type"), types)
 	                                    ? json_string_value(json_object_get(nic, "type"))
@@ -471,10 +478,12 @@ static json_t *clean_nic(json_t *nic)
 		long pfx = nms ? strtol(nms, &end, 10) : -1;
 		if (!one_of(fam, fams) || !json_is_string(ad) || !one_of(sc, scopes) || !nms || end == nms || *end ||
 		    pfx < 0 || pfx > 128 ||
-		    inet_pton(!strcmp(json_string_value(fam), "inet") ? AF_INET : AF_INET6, json_string_value(ad), bin) != 1)
+		    inet_pton(!strcmp(json_string_value(fam), "inet") ? AF_INET : AF_INET6, json_string_value(ad),
+		              bin) != 1)
 			continue;
-		json_array_append_new(json_object_get(out, "addresses"),
-		                      json_pack("{sO sO sO sO}", "family", fam, "address", ad, "netmask", nm, "scope", sc));
+		json_array_append_new(
+		    json_object_get(out, "addresses"),
+		    json_pack("{sO sO sO sO}", "family", fam, "address", ad, "netmask", nm, "scope", sc));
 	}
 	return out;
 }
@@ -491,10 +500,11 @@ int agent_client_ping(const char *addr, int wait_ms, json_t **info, isola_error 
 	if (request_t(fd, buf, req, &r, wait_ms > 0 ? REPLY_TIMEOUT_MS : 2000, err) < 0)
 		return -1;
 	char ver[33], host[254];
-	json_t *out = json_pack("{ss ss so}", "version", clean(json_string_value(json_object_get(r, "version")), ver, sizeof ver),
-	                        "hostname",
-	                        is_text(json_object_get(r, "hostname"), 253, "-.") ? json_string_value(json_object_get(r, "hostname"))
-	                                                                          : clean(NULL, host, sizeof host),
+	json_t *out = json_pack("{ss ss so}", "version",
+	                        clean(json_string_value(json_object_get(r, "version")), ver, sizeof ver), "hostname",
+	                        is_text(json_object_get(r, "hostname"), 253, "-.")
+	                            ? json_string_value(json_object_get(r, "hostname"))
+	                            : clean(NULL, host, sizeof host),
 	                        "network", json_object());
 	json_int_t np = json_integer_value(json_object_get(r, "processes"));
 	json_object_set_new(out, "processes", json_integer(np > 0 && np < (1 << 22) ? np : -1));

@@ -318,8 +318,8 @@ static bool vmm_has_vsock(const char *vmm)
 }
 
 /* Append "--vsock cid=N" to the VMM's argv when it can take it. arg: storage for the value. */
-static int vm_vsock_args(struct manager *m, const struct instance_rec *r, const char *vmm, char **a, int *ai,
-                         char *arg, size_t len, isola_error *err)
+static int vm_vsock_args(struct manager *m, const struct instance_rec *r, const char *vmm, char **a, int *ai, char *arg,
+                         size_t len, isola_error *err)
 {
 	uint32_t cid;
 	if (vm_vsock_cid(m, r, &cid, err) < 0)
@@ -336,8 +336,10 @@ int vm_agent_address(const struct instance_rec *r, char *out, size_t len, isola_
 {
 	const char *s = json_string_value(json_object_get(r->config, "volatile.vsock_id"));
 	if (!s)
-		return isola_err(err, ENOENT, "VM %s has no vsock CID yet (it was started by an isola without the agent: "
-		                 "restart it)", r->name);
+		return isola_err(err, ENOENT,
+		                 "VM %s has no vsock CID yet (it was started by an isola without the agent: "
+		                 "restart it)",
+		                 r->name);
 	snprintf(out, len, "vsock:%s:%u", s, AGENT_PORT);
 	return 0;
 }
