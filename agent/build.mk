@@ -14,3 +14,8 @@ $(AGENT_BIN): $(AGENT_SRCS:%.c=$(B)/obj/%.o) $(LIB_COMMON)
 .PHONY: check-agent
 check-agent: $(AGENT_BIN) $(B)/bin/isola
 	SUITES=agent tests/integration/run
+
+UNIT_TESTS += $(B)/tests/unit/test_agent_proto
+$(B)/tests/unit/test_agent_proto: $(B)/obj/tests/unit/test_agent_proto.o $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,cmocka jansson)

@@ -89,13 +89,24 @@ static int recv_json(int fd, char *buf, int timeout_ms, json_t **msg, isola_erro
 }
 
 /* Send the request and take the first reply: {"ok":true,...} (returned) or the agent's error. */
+static int hung_up(isola_error *err)
+{
+	/* the agent closes a connection it refuses without a word (agent/main.c peer_allowed) */
+	if (err->errnum == EPIPE || err->errnum == ECONNRESET)
+		return isola_err(
+		    err, err->errnum,
+		    "the agent hung up without answering (it answers only the host's root, from a reserved "
+		    "port)");
+	return -1;
+}
+
 static int request_t(int fd, char *buf, json_t *req, json_t **reply, int timeout_ms, isola_error *err)
 {
 	if (agent_send_json(fd, req, err) < 0)
-		return -1;
+		return hung_up(err);
 	_cleanup_json_ json_t *m = NULL;
 	if (recv_json(fd, buf, timeout_ms, &m, err) < 0)
-		return -1;
+		return hung_up(err);
 	if (!json_is_true(json_object_get(m, "ok")))
 		return agent_error(m, err);
 	if (reply)

@@ -181,6 +181,11 @@ def test_agent_error_text_cannot_drive_the_terminal(tmp_path):
     assert b"the agent says: ?]0;pwned??[2Jgone??" in p.stderr, p.stderr
 
 
+def test_agent_hanging_up_is_explained(tmp_path):
+    p = _exec_against(tmp_path, lambda c, req: None)  # reads the request, closes without a reply
+    assert p.returncode == 1 and b"the agent hung up without answering" in p.stderr, p.stderr
+
+
 def test_agent_not_answering(tmp_path):
     p = isola("agent", "exec", "unix:%s/nobody-listens" % tmp_path, "--", "true", env={"ISOLA_AGENT_TIMEOUT": "1"})
     assert p.returncode == 1
