@@ -273,8 +273,10 @@ int agent_client_exec(const char *addr, int wait_ms, const struct exec_opts *o, 
 			if (n >= 0)
 				pending = 0;
 			else if (errno != EAGAIN && errno != EINTR) {
-				isola_err(err, errno, "exec: send to the agent");
-				break;
+				/* the agent is done with stdin (the command exited and the agent is sending its status):
+				 * stop sending and read what is left */
+				pending = 0;
+				in_open = false;
 			}
 		}
 		if (p[2].revents & POLLIN) {
@@ -305,8 +307,10 @@ int agent_client_exec(const char *addr, int wait_ms, const struct exec_opts *o, 
 			if (s >= 0)
 				pending = 0;
 			else if (errno != EAGAIN && errno != EINTR) {
-				isola_err(err, errno, "exec: send to the agent");
-				break;
+				/* the agent is done with stdin (the command exited and the agent is sending its status):
+				 * stop sending and read what is left */
+				pending = 0;
+				in_open = false;
 			}
 		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {

@@ -144,3 +144,12 @@ def test_command_ignoring_hangup_is_killed_after_the_grace(agent, tmp_path):
     while time.time() < deadline and os.path.exists("/proc/%d" % pid):
         time.sleep(0.2)
     assert not os.path.exists("/proc/%d" % pid), "a command whose client died is still running"
+
+
+def test_closed_stdio_of_the_client(agent):
+    # isola started with fds 0 and 1 closed: its agent socket must not take their place (a command's
+    # output would be relayed into its own connection)
+    for _ in range(5):
+        p = subprocess.run(["sh", "-c", 'exec "$0" agent exec "$1" -- sh -c "echo out; echo err >&2" <&- >&-',
+                            str(BIN / "isola"), agent.addr], capture_output=True, timeout=30)
+        assert p.returncode == 0 and p.stderr == b"err\n", (p.returncode, p.stderr)
