@@ -60,8 +60,11 @@ static int connect_wait(const char *addr_s, int wait_ms, isola_error *err)
 		if (fd >= 0)
 			return fd;
 		int e = err->errnum;
+		/* ESOCKTNOSUPPORT: vhost-vsock allows SOCK_SEQPACKET to a guest only once its driver has
+		 * negotiated VIRTIO_VSOCK_F_SEQPACKET (drivers/vhost/vsock.c seqpacket_allow), i.e. not while the
+		 * guest still boots */
 		bool transient = e == ECONNREFUSED || e == ECONNRESET || e == ETIMEDOUT || e == ENODEV || e == ENOENT ||
-		                 e == EHOSTUNREACH || e == ENETUNREACH || e == EAGAIN;
+		                 e == ESOCKTNOSUPPORT || e == EHOSTUNREACH || e == ENETUNREACH || e == EAGAIN;
 		if (!transient || now_ns() >= deadline) {
 			if (transient)
 				return isola_err(
