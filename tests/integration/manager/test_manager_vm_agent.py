@@ -14,13 +14,26 @@ def _image():
     return (meta, disk) if meta.exists() and disk.exists() else None
 
 
+def _kvm():
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
+        return True
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def vm(isola, request):
+    # checked here, before any launch (the tests' own needs(kvm=True) runs after this fixture)
+    if not _kvm():
+        if request.config.getoption("--vm-tier"):
+            pytest.fail("VM tier must provide it: needs /dev/kvm")
+        pytest.skip("needs /dev/kvm — runs in the VM tier (make check-vm)")
     img = _image()
     if not img:
         pytest.skip("needs build/images/debian-vm.{meta.tar.gz,img} (make images)")
     name = "t-agent-vm"
-    isola.run("image", "import", str(img[0]), str(img[1]), "--alias", "debian-vm-agent")
+    isola.run("image", "import", str(img[0]), str(img[1]), "--alias", "debian-vm-agent", timeout=600)
     isola.run("launch", "debian-vm-agent", name, "--vm", "-c", "limits.memory=768MiB", timeout=300)
     # the first exec waits for the guest to boot far enough to run its agent
     env = dict(isola.env, ISOLA_AGENT_TIMEOUT="600")
