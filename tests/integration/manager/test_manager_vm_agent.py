@@ -50,9 +50,14 @@ def vm(isola, request):
 
 def test_exec_in_vm(isola, vm, needs):
     needs(kvm=True)
-    p = isola.run("exec", vm, "--", "sh", "-c", "echo out; echo err >&2; hostname; exit 4", check=False)
+    p = isola.run("exec", vm, "--", "sh", "-c", "echo out; echo err >&2; exit 4", check=False)
+    print("transcript: exec sh -c 'echo out; echo err >&2; exit 4' ->", p.returncode, repr(p.stdout), repr(p.stderr))
     assert p.returncode == 4, p.stderr
-    assert p.stdout.split() == ["out", vm] and p.stderr == "err\n", (p.stdout, p.stderr)
+    assert p.stdout == "out\n" and p.stderr == "err\n", (p.stdout, p.stderr)
+    # a command that is really the guest's: its kernel, not the host's
+    p = isola.run("exec", vm, "--", "cat", "/proc/cmdline", check=False)
+    print("transcript: exec cat /proc/cmdline ->", p.returncode, repr(p.stdout), repr(p.stderr))
+    assert "root=/dev/vda" in p.stdout, p.stdout
     p = isola.run("exec", vm, "--env", "X=y", "--cwd", "/tmp", "--user", "65534", "--", "sh", "-c",
                   'echo $X $(pwd) $(id -u)', check=False)
     assert p.stdout.split() == ["y", "/tmp", "65534"], (p.stdout, p.stderr)
@@ -72,6 +77,7 @@ def test_file_push_pull_in_vm(isola, vm, needs, tmp_path):
     isola.run("file", "pull", "%s/root/f" % vm, str(back))
     assert back.read_bytes() == data
     p = isola.run("file", "pull", "%s/etc" % vm, str(tmp_path / "x"), check=False)
+    print("transcript: file pull /etc ->", p.returncode, repr(p.stderr))
     assert p.returncode != 0 and "is a directory, not a regular file" in p.stderr, p.stderr
 
 
@@ -79,5 +85,6 @@ def test_list_shows_the_guest_network(isola, vm, needs):
     needs(kvm=True)
     i = isola.instance(vm)
     net = i["state"]["network"]
+    print("transcript: state.network ->", json.dumps(net)[:600], "processes", i["state"]["processes"])
     assert "lo" in net, "state.network should come from the agent (it sees lo): %s" % json.dumps(net)
     assert i["state"]["processes"] > 0, i["state"]
