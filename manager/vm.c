@@ -317,16 +317,18 @@ static bool vmm_has_vsock(const char *vmm)
 	return strstr(buf, "--vsock") != NULL;
 }
 
-/* Append "--vsock cid=N" to the VMM's argv when it can take it. arg: storage for the value. */
-static int vm_vsock_args(struct manager *m, const struct instance_rec *r, const char *vmm, char **a, int *ai, char *arg,
-                         size_t len, isola_error *err)
+/* Append "--vsock cid=N" to the VMM's argv when it can take it (the value lives in a static buffer, as
+ * vm_start's other arguments do: the argv is used after we return). */
+static int vm_vsock_args(struct manager *m, const struct instance_rec *r, const char *vmm, char **a, int *ai,
+                         isola_error *err)
 {
 	uint32_t cid;
 	if (vm_vsock_cid(m, r, &cid, err) < 0)
 		return isola_err_wrap(err, "start %s: vsock CID", r->name);
 	if (!vmm_has_vsock(vmm))
 		return 0;
-	snprintf(arg, len, "cid=%u", cid);
+	static char arg[32];
+	snprintf(arg, sizeof arg, "cid=%u", cid);
 	a[(*ai)++] = "--vsock";
 	a[(*ai)++] = arg;
 	return 0;
@@ -359,7 +361,7 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
              isola_error *err)
 {
 	static char vmm[4096], kernel[4096], initrd[4096], disk[4096], serial[4200], ctrl[4096], clog[4096], mem[32],
-	    cpus[16], cmdline[1024], idir[4096], vsock[32];
+	    cpus[16], cmdline[1024], idir[4096];
 	if (bin_path(vmm, sizeof vmm, err) < 0)
 		return isola_err_wrap(err, "start %s: isola-vmm", r->name);
 	if (access("/dev/kvm", R_OK | W_OK) < 0)
@@ -457,7 +459,7 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
 		json_decref(info);
 		a[ai++] = "--net", a[ai++] = "fd=3";
 	}
-	if (vm_vsock_args(m, r, vmm, a, &ai, vsock, sizeof vsock, err) < 0)
+	if (vm_vsock_args(m, r, vmm, a, &ai, err) < 0)
 		return -1;
 	a[ai] = NULL;
 
