@@ -96,13 +96,6 @@ else
 		>"$root/etc/fstab"
 	# A login prompt on the serial console the VMM exposes.
 	systemctl --root="$root" --quiet enable serial-getty@ttyS0.service
-	# The guest agent (docs/agent.md): exec/file for the host over vsock.
-	agent=${ISOLA_AGENT:-}
-	[ -n "$agent" ] && [ -x "$agent" ] || die "ISOLA_AGENT must name the isola-agent binary (make builds it)"
-	install -D -s -m 0755 "$agent" "$root/usr/lib/isola/isola-agent"
-	install -m 0644 "$here/agent/isola-agent.service" "$root/etc/systemd/system/isola-agent.service"
-	install -D -m 0644 "$here/agent/isola-agent.conf" "$root/etc/modules-load.d/isola-agent.conf"
-	systemctl --root="$root" --quiet enable isola-agent.service
 	# Keep the virtio and ext4 modules in every future initramfs too
 	# (kernel updates inside the guest), whatever MODULES= says.
 	printf '%s\n' virtio_pci virtio_blk virtio_net virtio_console ext4 \
@@ -121,6 +114,16 @@ else
   isola.initrd: /boot/initrd.img-$kver
   isola.cmdline: root=/dev/vda rw console=ttyS0 net.ifnames=0"
 	desc="Debian 12 (bookworm) amd64, isola virtual machine ($serial)"
+fi
+
+# ---- the guest agent of VMs (docs/agent.md): exec/file for the host over vsock ----
+if [ "$kind" = vm ]; then
+	agent=${ISOLA_AGENT:-}
+	[ -n "$agent" ] && [ -x "$agent" ] || die "ISOLA_AGENT must name the isola-agent binary (make builds it)"
+	install -D -s -m 0755 "$agent" "$root/usr/lib/isola/isola-agent"
+	install -m 0644 "$here/agent/isola-agent.service" "$root/etc/systemd/system/isola-agent.service"
+	install -D -m 0644 "$here/agent/isola-agent.conf" "$root/etc/modules-load.d/isola-agent.conf"
+	systemctl --root="$root" --quiet enable isola-agent.service
 fi
 
 # With SOURCE_DATE_EPOCH, nothing in the image is newer than it (what this
