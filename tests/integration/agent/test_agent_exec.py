@@ -153,3 +153,31 @@ def test_closed_stdio_of_the_client(agent):
         p = subprocess.run(["sh", "-c", 'exec "$0" agent exec "$1" -- sh -c "echo out; echo err >&2" <&- >&-',
                             str(BIN / "isola"), agent.addr], capture_output=True, timeout=30)
         assert p.returncode == 0 and p.stderr == b"err\n", (p.returncode, p.stderr)
+
+
+def test_window_resize_is_forwarded(agent):
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 20, 70, 0, 0))
+    p = subprocess.Popen([str(BIN / "isola"), "agent", "exec", agent.addr, "-t", "--", "sh", "-c",
+                          "stty size; echo ready; read x; stty size"], stdin=slave, stdout=slave, stderr=slave)
+    out = b""
+    deadline = time.time() + 30
+    while b"ready" not in out and time.time() < deadline:
+        out += os.read(master, 4096)
+    assert b"20 70" in out, out
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 41, 132, 0, 0))
+    p.send_signal(signal.SIGWINCH)  # what the kernel sends the terminal's foreground group
+    time.sleep(1)
+    os.write(master, b"go\r")
+    os.close(slave)
+    while time.time() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert p.wait(30) == 0, out
+    assert b"41 132" in out, "the new window size did not reach the guest pty: %r" % out
