@@ -6,10 +6,12 @@ BINS += $(AGENT_BIN)
 INSTALL_BINS += $(AGENT_BIN)
 DEPS += libjansson-dev
 
+# ASan/UBSan cannot link statically: the sanitizer build (SAN=1) is dynamic.
+AGENT_LDFLAGS := $(if $(filter 1,$(SAN)),$(LDFLAGS_BASE),-static-pie -Wl,-z,relro,-z,now -Wl,--gc-sections)
+
 $(AGENT_BIN): $(AGENT_SRCS:%.c=$(B)/obj/%.o) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) -static-pie -Wl,-z,relro,-z,now -Wl,--gc-sections $(filter -fsanitize%,$(LDFLAGS_BASE)) -o $@ $^ \
-	    $(shell pkg-config --static --libs jansson 2>/dev/null)
+	$(CC) $(AGENT_LDFLAGS) -o $@ $^ $(shell pkg-config --static --libs jansson 2>/dev/null)
 
 .PHONY: check-agent
 check-agent: $(AGENT_BIN) $(B)/bin/isola
