@@ -60,3 +60,4 @@ int cmd_network(struct cli *c, int argc, char **argv, isola_error *err);
 int cmd_storage(struct cli *c, int argc, char **argv, isola_error *err);
 int cmd_admin(struct cli *c, int argc, char **argv, isola_error *err);
 int cmd_systemd(struct cli *c, int argc, char **argv, isola_error *err);
+int cmd_agent(struct cli *c, int argc, char **argv, isola_error *err);

@@ -19,6 +19,7 @@
 #include "vmm/evloop.h"
 #include "vmm/loader.h"
 #include "vmm/sandbox.h"
+#include "vmm/virtio/vsock.h"
 #include "vmm/vm.h"
 
 /* Always prepended: the serial console, i8042 reset for reboot, panic -> reboot (the VMM then exits 2
@@ -32,7 +33,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: isola-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory MiB]\n"
 	           "                 [--disk PATH[,ro]]... [--net tap=NAME|fd=N]... [--console-log PATH] [--rng]\n"
 	           "                 [--serial stdio|pty|unix:PATH|none] [--control PATH] [--no-sandbox]\n"
-	           "                 [--memory-backend memfd|anon]\n"
+	           "                 [--memory-backend memfd|anon] [--vsock cid=N]\n"
 	           "                 [--explain] [--log FILE] [--debug]\n"
 	           "exit status: 0 power-off, 1 error, 2 reboot requested, 3 triple fault, 4 stopped by the host\n");
 }
@@ -61,6 +62,7 @@ int main(int argc, char **argv)
 		O_RNG,
 		O_NO_SANDBOX,
 		O_MEM_BACKEND,
+		O_VSOCK,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -81,6 +83,7 @@ int main(int argc, char **argv)
 	    {"no-sandbox", no_argument, 0, O_NO_SANDBOX},
 	    {"help", no_argument, 0, O_HELP},
 	    {"memory-backend", required_argument, 0, O_MEM_BACKEND},
+	    {"vsock", required_argument, 0, O_VSOCK},
 	    {0, 0, 0, 0},
 	};
 	int o;
@@ -133,6 +136,22 @@ int main(int argc, char **argv)
 			}
 			anon_memory = !strcmp(optarg, "anon");
 			break;
+		case O_VSOCK: {
+			/* One virtio-vsock per VM: the guest has one G2H transport (vsock(7)). */
+			uint32_t cid;
+			isola_error perr;
+			if (dc.vsock) {
+				fprintf(stderr, "isola-vmm: --vsock given twice (%s, %s): a VM has one vsock device\n",
+				        dc.vsock, optarg);
+				return 1;
+			}
+			if (vsock_parse_spec(optarg, &cid, &perr) < 0) {
+				isola_err_print("isola-vmm", &perr);
+				return 1;
+			}
+			dc.vsock = optarg;
+			break;
+		}
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
