@@ -289,44 +289,13 @@ static int vm_vsock_cid(struct manager *m, const struct instance_rec *r, uint32_
 	return rc;
 }
 
-/* Does this isola-vmm have the virtio-vsock device (--vsock)? Asked once per start from its usage text,
- * so a VMM without it still boots VMs (without an agent). */
-static bool vmm_has_vsock(const char *vmm)
-{
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return false;
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		int nul = open("/dev/null", O_RDWR);
-		dup2(nul, 2);
-		execl(vmm, vmm, "--help", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	char buf[4096];
-	size_t tot = 0;
-	ssize_t n;
-	while (pid > 0 && tot < sizeof buf - 1 && (n = read(pfd[0], buf + tot, sizeof buf - 1 - tot)) > 0)
-		tot += (size_t)n;
-	buf[tot] = 0;
-	close(pfd[0]);
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
-	return strstr(buf, "--vsock") != NULL;
-}
-
-/* Append "--vsock cid=N" to the VMM's argv when it can take it (the value lives in a static buffer, as
- * vm_start's other arguments do: the argv is used after we return). */
-static int vm_vsock_args(struct manager *m, const struct instance_rec *r, const char *vmm, char **a, int *ai,
-                         isola_error *err)
+/* Append "--vsock cid=N" to the VMM's argv (the value lives in a static buffer, as vm_start's other
+ * arguments do: the argv is used after we return). */
+static int vm_vsock_args(struct manager *m, const struct instance_rec *r, char **a, int *ai, isola_error *err)
 {
 	uint32_t cid;
 	if (vm_vsock_cid(m, r, &cid, err) < 0)
 		return isola_err_wrap(err, "start %s: vsock CID", r->name);
-	if (!vmm_has_vsock(vmm))
-		return 0;
 	static char arg[32];
 	snprintf(arg, sizeof arg, "cid=%u", cid);
 	a[(*ai)++] = "--vsock";
@@ -459,7 +428,7 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
 		json_decref(info);
 		a[ai++] = "--net", a[ai++] = "fd=3";
 	}
-	if (vm_vsock_args(m, r, vmm, a, &ai, err) < 0)
+	if (vm_vsock_args(m, r, a, &ai, err) < 0)
 		return -1;
 	a[ai] = NULL;
 
