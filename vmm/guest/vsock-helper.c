@@ -3,7 +3,9 @@
  * console the host test reads):
  *
  *   vsock-helper cid                       VSOCK-CID N   (IOCTL_VM_SOCKETS_GET_LOCAL_CID on /dev/vsock)
- *   vsock-helper connect CID PORT MARKER   connect, send "MARKER\n", echo back what it reads until EOF
+ *   vsock-helper connect CID PORT MARKER [seqpacket]
+ *                                          connect, send "MARKER\n", echo back what it reads until EOF
+ *                                          (seqpacket: message by message, boundaries kept)
  *   vsock-helper listen PORT MARKER        listen, print VSOCK-LISTENING, accept one, then as connect
  *
  * Exit status 0 when every step worked; each failure prints VSOCK-ERROR with the step and errno. */
@@ -27,7 +29,7 @@ static int fail(const char *step)
 /* Send the marker, then echo everything until the peer shuts down its sending side. */
 static int talk(int fd, const char *marker)
 {
-	char buf[4096];
+	static char buf[128 * 1024]; /* larger than any test message: SEQPACKET reads never truncate */
 	int n = snprintf(buf, sizeof buf, "%s\n", marker);
 	if (write(fd, buf, (size_t)n) != n)
 		return fail("send marker");

@@ -6,6 +6,7 @@
  * refuses NUM/BASE while a backend is attached: -EBUSY), and the next DRIVER_OK re-arms everything. */
 #include "vmm/virtio/vsock.h"
 #include <fcntl.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 #include <linux/virtio_vsock.h>
@@ -212,8 +213,14 @@ static int vhost_start(struct vsock_dev *v, struct virtio_dev *d, isola_error *e
 static void vsock_activate(struct virtio_dev *d)
 {
 	struct vsock_dev *v = d->priv;
-	if (v->vhost < 0)
+	/* §3.1.1: DRIVER_OK without FEATURES_OK is a driver that skipped negotiation; vhost would run the
+	 * rings with features nobody agreed on. */
+	if (!(d->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		virtio_dev_needs_reset(d, "DRIVER_OK without FEATURES_OK");
 		return;
+	}
+	if (v->vhost < 0)
+		return; /* no vhost (unit tests) */
 	isola_error err;
 	vhost_stop(v); /* DRIVER_OK only follows a reset, but never arm twice */
 	if (vhost_start(v, d, &err) < 0) {

@@ -108,6 +108,43 @@ def test_guest_connects_to_host_and_echoes(vmm, tmp_path):
     assert proc.returncode == 0, "exit %d\n%s" % (proc.returncode, err)
 
 
+def test_seqpacket_keeps_message_boundaries(vmm):
+    """SOCK_SEQPACKET (VIRTIO_VSOCK_F_SEQPACKET, offered when vhost has it; the guest agent may use it):
+    the guest connects with SOCK_SEQPACKET and echoes message by message; each message comes back whole
+    and alone, including an empty-ish 1-byte one and one larger than a 4 KiB rx buffer."""
+    cid, port = _cid_port()
+    lsock = socket.socket(socket.AF_VSOCK, socket.SOCK_SEQPACKET)
+    try:
+        lsock.bind((socket.VMADDR_CID_ANY, port))
+        lsock.listen(1)
+        proc = vmm("--vsock", "cid=%d" % cid,
+                   cmdline="isola.test=vsock-connect isola.vsock_type=seqpacket isola.vsock_port=%d" % port,
+                   wait=False)
+        try:
+            r, _, _ = select.select([lsock], [], [], BOOT_TIMEOUT)
+            assert r, "the guest never connected"
+            conn, _ = lsock.accept()
+            with conn:
+                conn.settimeout(BOOT_TIMEOUT)
+                assert conn.recv(65536) == MARKER, "the marker must arrive as one message"
+                msgs = [b"x", os.urandom(3000), os.urandom(20000), b"last"]
+                for m in msgs:
+                    conn.sendall(m)
+                    got = conn.recv(65536)
+                    assert got == m, "message of %d bytes came back as %d bytes" % (len(m), len(got))
+                conn.shutdown(socket.SHUT_WR)
+                assert conn.recv(65536) == b""
+            out, err = _finish(proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        lsock.close()
+    assert "VSOCK-ECHOED %d" % sum(len(m) for m in msgs) in out, out + err
+    assert proc.returncode == 0, "exit %d\n%s" % (proc.returncode, err)
+
+
 def test_masked_vector_holds_interrupt_until_unmask(vmm, tmp_path):
     """vhost's irqfd writes would bypass the MSI-X mask: while the guest has the rx vector masked (it
     writes the table entry itself through /dev/mem), data the host sends must be signalled to the VMM's
