@@ -81,10 +81,11 @@ int main(int argc, char **argv)
 		printf("VSOCK-CID %u\n", cid);
 		return 0;
 	}
-	if (argc == 5 && !strcmp(argv[1], "connect")) {
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "connect")) {
 		struct sockaddr_vm a = {
 		    .svm_family = AF_VSOCK, .svm_cid = parse_u32(argv[2]), .svm_port = parse_u32(argv[3])};
-		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int type = argc == 6 && !strcmp(argv[5], "seqpacket") ? SOCK_SEQPACKET : SOCK_STREAM;
+		int fd = socket(AF_VSOCK, type | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return fail("socket");
 		if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
@@ -111,6 +112,6 @@ int main(int argc, char **argv)
 		printf("VSOCK-ACCEPTED %u:%u\n", peer.svm_cid, peer.svm_port);
 		return talk(fd, argv[3]);
 	}
-	fprintf(stderr, "usage: vsock-helper cid | connect CID PORT MARKER | listen PORT MARKER\n");
+	fprintf(stderr, "usage: vsock-helper cid | connect CID PORT MARKER [seqpacket] | listen PORT MARKER\n");
 	return 2;
 }

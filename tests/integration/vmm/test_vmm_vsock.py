@@ -55,6 +55,21 @@ def _round_trip(conn, payload):
     assert conn.recv(1) == b"", "the guest sent more than the echo"
 
 
+def _accept(lsock, proc):
+    """Accept the guest's connection; fail with the guest's output if it ends or never connects."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([lsock], [], [], 1)
+        if r:
+            return lsock.accept()
+        if proc.poll() is not None:
+            break
+    if proc.poll() is None:
+        proc.kill()
+    out, err = proc.communicate()
+    pytest.fail("the guest never connected (exit %s):\n%s\n%s" % (proc.returncode, out, err))
+
+
 def _finish(proc):
     try:
         out, err = proc.communicate(timeout=BOOT_TIMEOUT)
@@ -81,12 +96,7 @@ def test_guest_connects_to_host_and_echoes(vmm, tmp_path):
                    cmdline="isola.test=vsock-connect isola.vsock_reload isola.vsock_port=%d" % port,
                    wait=False)
         try:
-            r, _, _ = select.select([lsock], [], [], BOOT_TIMEOUT)
-            if not r:
-                proc.kill()
-                out, err = proc.communicate()
-                pytest.fail("the guest never connected to port %d:\n%s\n%s" % (port, out, err))
-            conn, (peer_cid, _peer_port) = lsock.accept()
+            conn, (peer_cid, _peer_port) = _accept(lsock, proc)
             with conn:
                 assert peer_cid == cid, "connection from CID %d, the VM has %d" % (peer_cid, cid)
                 c = control(sock, "counters")
@@ -121,9 +131,7 @@ def test_seqpacket_keeps_message_boundaries(vmm):
                    cmdline="isola.test=vsock-connect isola.vsock_type=seqpacket isola.vsock_port=%d" % port,
                    wait=False)
         try:
-            r, _, _ = select.select([lsock], [], [], BOOT_TIMEOUT)
-            assert r, "the guest never connected"
-            conn, _ = lsock.accept()
+            conn, _ = _accept(lsock, proc)
             with conn:
                 conn.settimeout(BOOT_TIMEOUT)
                 assert conn.recv(65536) == MARKER, "the marker must arrive as one message"
@@ -158,9 +166,7 @@ def test_masked_vector_holds_interrupt_until_unmask(vmm, tmp_path):
         proc = vmm("--vsock", "cid=%d" % cid, "--control", str(sock),
                    cmdline="iomem=relaxed isola.test=vsock-mask isola.vsock_port=%d" % port, wait=False)
         try:
-            r, _, _ = select.select([lsock], [], [], BOOT_TIMEOUT)
-            assert r, "the guest never connected"
-            conn, _ = lsock.accept()
+            conn, _ = _accept(lsock, proc)
             with conn:
                 assert _recv_exact(conn, len(MARKER), BOOT_TIMEOUT) == MARKER
                 wait_for_line(proc, "VSOCK-RX-MASKED", BOOT_TIMEOUT)
