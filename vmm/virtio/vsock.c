@@ -341,9 +341,12 @@ int virtio_vsock_init(struct virtio_dev *d, struct vm *vm, struct evloop *ev, ui
 static int open_vhost(isola_error *err)
 {
 	int fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
+	int e = errno; /* EXPLAIN's printing may clobber errno */
 	EXPLAIN(fd, "open(2), vhost", "open(\"/dev/vhost-vsock\", O_RDWR|O_CLOEXEC)");
-	if (fd >= 0 || (errno != ENOENT && errno != ENODEV && errno != ENXIO))
-		return fd < 0 ? isola_err(err, errno, "open /dev/vhost-vsock") : fd;
+	if (fd >= 0)
+		return fd;
+	if (e != ENOENT && e != ENODEV && e != ENXIO)
+		return isola_err(err, e, "open /dev/vhost-vsock");
 	static const char *const modprobe[] = {"/usr/sbin/modprobe", "/sbin/modprobe"};
 	for (unsigned i = 0; i < 2; i++) {
 		if (access(modprobe[i], X_OK) < 0)
@@ -359,11 +362,12 @@ static int open_vhost(isola_error *err)
 		break;
 	}
 	fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
+	e = errno;
 	EXPLAIN(fd, "open(2), vhost", "open(\"/dev/vhost-vsock\", O_RDWR|O_CLOEXEC)  /* after modprobe */");
 	if (fd < 0)
-		return isola_err(err, errno,
-		                 "open /dev/vhost-vsock: the kernel module vhost_vsock is not loaded and `modprobe "
-		                 "vhost_vsock` did not load it");
+		return isola_err(err, e,
+		                 "open /dev/vhost-vsock, even after `modprobe vhost_vsock`: load the kernel module "
+		                 "vhost_vsock (without udev, its node is: mknod /dev/vhost-vsock c 10 241)");
 	return fd;
 }
 
