@@ -267,11 +267,12 @@ static void vsock_destroy(struct virtio_dev *d)
 	struct vsock_dev *v = d->priv;
 	if (!v)
 		return;
-	vhost_stop(v);
-	/* Closing the vhost fd resets every host socket still connected to this guest
-	 * (vhost_vsock_dev_release). */
+	/* No VHOST_VSOCK_SET_RUNNING 0 here: this runs on the main thread, whose seccomp filter has no
+	 * ioctl. Closing the fd is enough: vhost_vsock_dev_release stops the rings, flushes the worker and
+	 * resets every host socket still connected to this guest. */
 	if (v->vhost >= 0)
 		close(v->vhost);
+	v->armed = false;
 	for (unsigned q = 0; q < 2; q++)
 		if (v->call_masked[q] >= 0)
 			close(v->call_masked[q]);

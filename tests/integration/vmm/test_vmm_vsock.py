@@ -237,6 +237,36 @@ def test_missing_vhost_vsock_node_is_named(vmm, needs, tmp_path):
     assert "ISOLA-GUEST-UP" not in p.stdout
 
 
+def test_stop_resets_host_connection(vmm, tmp_path):
+    """The VMM stopped from the host (control stop) while a host socket is connected to the guest: the
+    host socket sees the connection end (vhost's release resets it) instead of hanging, the VMM exits 4,
+    and its teardown issues nothing its main thread's seccomp filter refuses."""
+    cid, port = _cid_port()
+    sock = tmp_path / "ctl.sock"
+    proc = vmm("--vsock", "cid=%d" % cid, "--control", str(sock),
+               cmdline="isola.test=vsock-listen isola.vsock_port=%d" % port, wait=False)
+    try:
+        wait_for_line(proc, "VSOCK-LISTENING %d" % port, BOOT_TIMEOUT)
+        conn = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+        with conn:
+            conn.settimeout(BOOT_TIMEOUT)
+            conn.connect((cid, port))
+            assert _recv_exact(conn, len(MARKER), BOOT_TIMEOUT) == MARKER
+            assert control(sock, "stop")["ok"]
+            out, err = _finish(proc)
+            try:
+                rest = conn.recv(1)
+            except ConnectionResetError:
+                rest = b""
+            assert rest == b"", "the host socket must see the guest go away, got %r" % rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 4, "control stop must exit 4, got %d\n%s" % (proc.returncode, err)
+    assert "not permitted" not in err and "VHOST" not in err, "teardown hit the sandbox:\n" + err
+
+
 @pytest.mark.parametrize("arg,why", [
     ("cid=0", "reserved"), ("cid=1", "reserved"), ("cid=2", "reserved"), ("cid=4294967295", "reserved"),
     ("cid=4294967296", "reserved"), ("cid=-3", "not a decimal"), ("cid=", "want cid=N"), ("3", "want cid=N"),
