@@ -20,8 +20,7 @@ $(VMM_BIN): $(B)/obj/vmm/main.o $(VMM_LIB) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,jansson libseccomp libcap) -lpthread
 
-UNIT_TESTS += $(B)/tests/unit/test_vmm_boot $(B)/tests/unit/test_vmm_virtq $(B)/tests/unit/test_vmm_devices \
-              $(B)/tests/unit/test_vmm_vsock
+UNIT_TESTS += $(B)/tests/unit/test_vmm_boot $(B)/tests/unit/test_vmm_virtq $(B)/tests/unit/test_vmm_devices
 $(B)/tests/unit/test_vmm_%: $(B)/obj/tests/unit/test_vmm_%.o $(VMM_LIB) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,cmocka jansson libseccomp libcap) -lpthread
@@ -34,6 +33,7 @@ VMM_TEST_INITRAMFS := $(B)/vmm/test-initramfs.cpio
 ifneq ($(VMM_GUEST_KVER),)
 all: $(VMM_TEST_INITRAMFS)
 endif
+UNIT_TESTS += $(B)/tests/unit/test_vmm_vsock
 # The vsock test's guest side (busybox has no vsock tool): static, so the initramfs needs no libc.
 VMM_VSOCK_HELPER := $(B)/vmm/vsock-helper
 $(VMM_VSOCK_HELPER): vmm/guest/vsock-helper.c

@@ -19,8 +19,8 @@
 #include "vmm/evloop.h"
 #include "vmm/loader.h"
 #include "vmm/sandbox.h"
-#include "vmm/virtio/vsock.h"
 #include "vmm/vm.h"
+#include "vmm/virtio/vsock.h"
 
 /* Always prepended: the serial console, i8042 reset for reboot, panic -> reboot (the VMM then exits 2
  * instead of hanging), PCI found by the conf1 probe (our DSDT describes no host bridge), and the i8042
@@ -33,8 +33,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: isola-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory MiB]\n"
 	           "                 [--disk PATH[,ro]]... [--net tap=NAME|fd=N]... [--console-log PATH] [--rng]\n"
 	           "                 [--serial stdio|pty|unix:PATH|none] [--control PATH] [--no-sandbox]\n"
-	           "                 [--memory-backend memfd|anon] [--vsock cid=N]\n"
-	           "                 [--explain] [--log FILE] [--debug]\n"
+	           "                 [--memory-backend memfd|anon]\n"
+	           "                 [--vsock cid=N] [--explain] [--log FILE] [--debug]\n"
 	           "exit status: 0 power-off, 1 error, 2 reboot requested, 3 triple fault, 4 stopped by the host\n");
 }
 
@@ -59,10 +59,10 @@ int main(int argc, char **argv)
 		O_LOG,
 		O_DEBUG,
 		O_CONSOLE_LOG,
+		O_VSOCK,
 		O_RNG,
 		O_NO_SANDBOX,
 		O_MEM_BACKEND,
-		O_VSOCK,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -79,11 +79,11 @@ int main(int argc, char **argv)
 	    {"log", required_argument, 0, O_LOG},
 	    {"debug", no_argument, 0, O_DEBUG},
 	    {"console-log", required_argument, 0, O_CONSOLE_LOG},
+	    {"vsock", required_argument, 0, O_VSOCK},
 	    {"rng", no_argument, 0, O_RNG},
 	    {"no-sandbox", no_argument, 0, O_NO_SANDBOX},
 	    {"help", no_argument, 0, O_HELP},
 	    {"memory-backend", required_argument, 0, O_MEM_BACKEND},
-	    {"vsock", required_argument, 0, O_VSOCK},
 	    {0, 0, 0, 0},
 	};
 	int o;

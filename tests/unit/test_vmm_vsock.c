@@ -96,6 +96,23 @@ static void test_config_and_features(void **s)
 	bar_write(&d, VIRTIO_PCI_COMMON_GF, 4, 1);
 	bar_write(&d, VIRTIO_PCI_COMMON_STATUS, 1, VIRTIO_CONFIG_S_FEATURES_OK);
 	assert_false(bar_read(&d, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_CONFIG_S_FEATURES_OK);
+	/* DRIVER_OK without FEATURES_OK (negotiation skipped): the device refuses to run (NEEDS_RESET)
+	 * rather than arm vhost with features nobody agreed on. */
+	bar_write(&d, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	bar_write(&d, VIRTIO_PCI_COMMON_STATUS, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	bar_write(&d, VIRTIO_PCI_COMMON_STATUS, 1, VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_true(bar_read(&d, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	/* After a reset, a proper negotiation reaches DRIVER_OK without NEEDS_RESET. */
+	bar_write(&d, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	bar_write(&d, VIRTIO_PCI_COMMON_GFSELECT, 4, 0);
+	bar_write(&d, VIRTIO_PCI_COMMON_GF, 4, 1u << VIRTIO_VSOCK_F_SEQPACKET);
+	bar_write(&d, VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
+	bar_write(&d, VIRTIO_PCI_COMMON_GF, 4, 1);
+	bar_write(&d, VIRTIO_PCI_COMMON_STATUS, 1, VIRTIO_CONFIG_S_FEATURES_OK);
+	bar_write(&d, VIRTIO_PCI_COMMON_STATUS, 1, VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	uint32_t st8 = bar_read(&d, VIRTIO_PCI_COMMON_STATUS, 1);
+	assert_true(st8 & VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_false(st8 & VIRTIO_CONFIG_S_NEEDS_RESET);
 	struct vsock_stats st;
 	virtio_vsock_stats(&d, &st);
 	assert_int_equal(st.cid, 0x12345678u);

@@ -3,7 +3,9 @@
  * console the host test reads):
  *
  *   vsock-helper cid                       VSOCK-CID N   (IOCTL_VM_SOCKETS_GET_LOCAL_CID on /dev/vsock)
- *   vsock-helper connect CID PORT MARKER   connect, send "MARKER\n", echo back what it reads until EOF
+ *   vsock-helper connect CID PORT MARKER [seqpacket]
+ *                                          connect, send "MARKER\n", echo back what it reads until EOF
+ *                                          (seqpacket: message by message, boundaries kept)
  *   vsock-helper listen PORT MARKER        listen, print VSOCK-LISTENING, accept one, then as connect
  *
  * Exit status 0 when every step worked; each failure prints VSOCK-ERROR with the step and errno. */
@@ -27,7 +29,7 @@ static int fail(const char *step)
 /* Send the marker, then echo everything until the peer shuts down its sending side. */
 static int talk(int fd, const char *marker)
 {
-	char buf[4096];
+	static char buf[128 * 1024]; /* larger than any test message: SEQPACKET reads never truncate */
 	int n = snprintf(buf, sizeof buf, "%s\n", marker);
 	if (write(fd, buf, (size_t)n) != n)
 		return fail("send marker");
@@ -79,10 +81,11 @@ int main(int argc, char **argv)
 		printf("VSOCK-CID %u\n", cid);
 		return 0;
 	}
-	if (argc == 5 && !strcmp(argv[1], "connect")) {
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "connect")) {
 		struct sockaddr_vm a = {
 		    .svm_family = AF_VSOCK, .svm_cid = parse_u32(argv[2]), .svm_port = parse_u32(argv[3])};
-		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int type = argc == 6 && !strcmp(argv[5], "seqpacket") ? SOCK_SEQPACKET : SOCK_STREAM;
+		int fd = socket(AF_VSOCK, type | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return fail("socket");
 		if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
@@ -109,6 +112,6 @@ int main(int argc, char **argv)
 		printf("VSOCK-ACCEPTED %u:%u\n", peer.svm_cid, peer.svm_port);
 		return talk(fd, argv[3]);
 	}
-	fprintf(stderr, "usage: vsock-helper cid | connect CID PORT MARKER | listen PORT MARKER\n");
+	fprintf(stderr, "usage: vsock-helper cid | connect CID PORT MARKER [seqpacket] | listen PORT MARKER\n");
 	return 2;
 }

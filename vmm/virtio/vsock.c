@@ -6,6 +6,7 @@
  * refuses NUM/BASE while a backend is attached: -EBUSY), and the next DRIVER_OK re-arms everything. */
 #include "vmm/virtio/vsock.h"
 #include <fcntl.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 #include <linux/virtio_vsock.h>
@@ -212,8 +213,14 @@ static int vhost_start(struct vsock_dev *v, struct virtio_dev *d, isola_error *e
 static void vsock_activate(struct virtio_dev *d)
 {
 	struct vsock_dev *v = d->priv;
-	if (v->vhost < 0)
+	/* §3.1.1: DRIVER_OK without FEATURES_OK is a driver that skipped negotiation; vhost would run the
+	 * rings with features nobody agreed on. */
+	if (!(d->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		virtio_dev_needs_reset(d, "DRIVER_OK without FEATURES_OK");
 		return;
+	}
+	if (v->vhost < 0)
+		return; /* no vhost (unit tests) */
 	isola_error err;
 	vhost_stop(v); /* DRIVER_OK only follows a reset, but never arm twice */
 	if (vhost_start(v, d, &err) < 0) {
@@ -260,11 +267,12 @@ static void vsock_destroy(struct virtio_dev *d)
 	struct vsock_dev *v = d->priv;
 	if (!v)
 		return;
-	vhost_stop(v);
-	/* Closing the vhost fd resets every host socket still connected to this guest
-	 * (vhost_vsock_dev_release). */
+	/* No VHOST_VSOCK_SET_RUNNING 0 here: this runs on the main thread, whose seccomp filter has no
+	 * ioctl. Closing the fd is enough: vhost_vsock_dev_release stops the rings, flushes the worker and
+	 * resets every host socket still connected to this guest. */
 	if (v->vhost >= 0)
 		close(v->vhost);
+	v->armed = false;
 	for (unsigned q = 0; q < 2; q++)
 		if (v->call_masked[q] >= 0)
 			close(v->call_masked[q]);
@@ -334,9 +342,12 @@ int virtio_vsock_init(struct virtio_dev *d, struct vm *vm, struct evloop *ev, ui
 static int open_vhost(isola_error *err)
 {
 	int fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
+	int e = errno; /* EXPLAIN's printing may clobber errno */
 	EXPLAIN(fd, "open(2), vhost", "open(\"/dev/vhost-vsock\", O_RDWR|O_CLOEXEC)");
-	if (fd >= 0 || (errno != ENOENT && errno != ENODEV && errno != ENXIO))
-		return fd < 0 ? isola_err(err, errno, "open /dev/vhost-vsock") : fd;
+	if (fd >= 0)
+		return fd;
+	if (e != ENOENT && e != ENODEV && e != ENXIO)
+		return isola_err(err, e, "open /dev/vhost-vsock");
 	static const char *const modprobe[] = {"/usr/sbin/modprobe", "/sbin/modprobe"};
 	for (unsigned i = 0; i < 2; i++) {
 		if (access(modprobe[i], X_OK) < 0)
@@ -352,11 +363,12 @@ static int open_vhost(isola_error *err)
 		break;
 	}
 	fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
+	e = errno;
 	EXPLAIN(fd, "open(2), vhost", "open(\"/dev/vhost-vsock\", O_RDWR|O_CLOEXEC)  /* after modprobe */");
 	if (fd < 0)
-		return isola_err(err, errno,
-		                 "open /dev/vhost-vsock: the kernel module vhost_vsock is not loaded and `modprobe "
-		                 "vhost_vsock` did not load it");
+		return isola_err(err, e,
+		                 "open /dev/vhost-vsock, even after `modprobe vhost_vsock`: load the kernel module "
+		                 "vhost_vsock (without udev, its node is: mknod /dev/vhost-vsock c 10 241)");
 	return fd;
 }
 

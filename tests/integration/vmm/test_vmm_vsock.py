@@ -55,6 +55,21 @@ def _round_trip(conn, payload):
     assert conn.recv(1) == b"", "the guest sent more than the echo"
 
 
+def _accept(lsock, proc):
+    """Accept the guest's connection; fail with the guest's output if it ends or never connects."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([lsock], [], [], 1)
+        if r:
+            return lsock.accept()
+        if proc.poll() is not None:
+            break
+    if proc.poll() is None:
+        proc.kill()
+    out, err = proc.communicate()
+    pytest.fail("the guest never connected (exit %s):\n%s\n%s" % (proc.returncode, out, err))
+
+
 def _finish(proc):
     try:
         out, err = proc.communicate(timeout=BOOT_TIMEOUT)
@@ -81,12 +96,7 @@ def test_guest_connects_to_host_and_echoes(vmm, tmp_path):
                    cmdline="isola.test=vsock-connect isola.vsock_reload isola.vsock_port=%d" % port,
                    wait=False)
         try:
-            r, _, _ = select.select([lsock], [], [], BOOT_TIMEOUT)
-            if not r:
-                proc.kill()
-                out, err = proc.communicate()
-                pytest.fail("the guest never connected to port %d:\n%s\n%s" % (port, out, err))
-            conn, (peer_cid, _peer_port) = lsock.accept()
+            conn, (peer_cid, _peer_port) = _accept(lsock, proc)
             with conn:
                 assert peer_cid == cid, "connection from CID %d, the VM has %d" % (peer_cid, cid)
                 c = control(sock, "counters")
@@ -105,6 +115,77 @@ def test_guest_connects_to_host_and_echoes(vmm, tmp_path):
     assert "VSOCK-RELOADED" in out, out + err
     assert "VSOCK-CID %d" % cid in out, "guest must read its CID from /dev/vsock:\n" + out + err
     assert "VSOCK-ECHOED %d" % (256 * 1024) in out, out + err
+    assert proc.returncode == 0, "exit %d\n%s" % (proc.returncode, err)
+
+
+def test_seqpacket_keeps_message_boundaries(vmm):
+    """SOCK_SEQPACKET (VIRTIO_VSOCK_F_SEQPACKET, offered when vhost has it; the guest agent may use it):
+    the guest connects with SOCK_SEQPACKET and echoes message by message; each message comes back whole
+    and alone, including an empty-ish 1-byte one and one larger than a 4 KiB rx buffer."""
+    cid, port = _cid_port()
+    lsock = socket.socket(socket.AF_VSOCK, socket.SOCK_SEQPACKET)
+    try:
+        lsock.bind((socket.VMADDR_CID_ANY, port))
+        lsock.listen(1)
+        proc = vmm("--vsock", "cid=%d" % cid,
+                   cmdline="isola.test=vsock-connect isola.vsock_type=seqpacket isola.vsock_port=%d" % port,
+                   wait=False)
+        try:
+            conn, _ = _accept(lsock, proc)
+            with conn:
+                conn.settimeout(BOOT_TIMEOUT)
+                assert conn.recv(65536) == MARKER, "the marker must arrive as one message"
+                msgs = [b"x", os.urandom(3000), os.urandom(20000), b"last"]
+                for m in msgs:
+                    conn.sendall(m)
+                    got = conn.recv(65536)
+                    assert got == m, "message of %d bytes came back as %d bytes" % (len(m), len(got))
+                conn.shutdown(socket.SHUT_WR)
+                assert conn.recv(65536) == b""
+            out, err = _finish(proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        lsock.close()
+    assert "VSOCK-ECHOED %d" % sum(len(m) for m in msgs) in out, out + err
+    assert proc.returncode == 0, "exit %d\n%s" % (proc.returncode, err)
+
+
+def test_masked_vector_holds_interrupt_until_unmask(vmm, tmp_path):
+    """vhost's irqfd writes would bypass the MSI-X mask: while the guest has the rx vector masked (it
+    writes the table entry itself through /dev/mem), data the host sends must be signalled to the VMM's
+    masked eventfd (counted), held pending, and delivered on unmask; the echo then completes."""
+    cid, port = _cid_port()
+    sock = tmp_path / "ctl.sock"
+    lsock = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    try:
+        lsock.bind((socket.VMADDR_CID_ANY, port))
+        lsock.listen(1)
+        proc = vmm("--vsock", "cid=%d" % cid, "--control", str(sock),
+                   cmdline="iomem=relaxed isola.test=vsock-mask isola.vsock_port=%d" % port, wait=False)
+        try:
+            conn, _ = _accept(lsock, proc)
+            with conn:
+                assert _recv_exact(conn, len(MARKER), BOOT_TIMEOUT) == MARKER
+                wait_for_line(proc, "VSOCK-RX-MASKED", BOOT_TIMEOUT)
+                payload = os.urandom(32 * 1024)
+                conn.settimeout(BOOT_TIMEOUT)
+                conn.sendall(payload)
+                wait_for_line(proc, "VSOCK-RX-UNMASKED", BOOT_TIMEOUT)
+                v = control(sock, "counters")["vsock"]
+                assert v["masked_interrupts"] >= 1, "no interrupt was held while the vector was masked: %s" % v
+                conn.shutdown(socket.SHUT_WR)
+                assert _recv_exact(conn, len(payload), BOOT_TIMEOUT) == payload, "echo after unmask differs"
+            out, err = _finish(proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        lsock.close()
+    assert "VSOCK-ECHOED %d" % len(payload) in out, out + err
     assert proc.returncode == 0, "exit %d\n%s" % (proc.returncode, err)
 
 
@@ -148,12 +229,42 @@ def test_missing_vhost_vsock_node_is_named(vmm, needs, tmp_path):
     dev = tmp_path / "dev"
     dev.mkdir()
     script = ("mount -t tmpfs tmpfs %s && for n in kvm null zero urandom; do touch %s/$n && "
-              "mount --bind /dev/$n %s/$n; done && mount --bind %s /dev && exec \"$@\"") % ((dev,) * 4)
+              "mount --bind /dev/$n %s/$n; done && mount --rbind %s /dev && exec \"$@\"") % ((dev,) * 4)
     p = vmm("--vsock", "cid=%d" % _cid_port()[0], cmdline="isola.test=default", timeout=120,
             prefix=["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"])
     assert p.returncode == 1, p.stdout + p.stderr
     assert "/dev/vhost-vsock" in p.stderr and "vhost_vsock" in p.stderr and "modprobe" in p.stderr, p.stderr
     assert "ISOLA-GUEST-UP" not in p.stdout
+
+
+def test_stop_resets_host_connection(vmm, tmp_path):
+    """The VMM stopped from the host (control stop) while a host socket is connected to the guest: the
+    host socket sees the connection end (vhost's release resets it) instead of hanging, the VMM exits 4,
+    and its teardown issues nothing its main thread's seccomp filter refuses."""
+    cid, port = _cid_port()
+    sock = tmp_path / "ctl.sock"
+    proc = vmm("--vsock", "cid=%d" % cid, "--control", str(sock),
+               cmdline="isola.test=vsock-listen isola.vsock_port=%d" % port, wait=False)
+    try:
+        wait_for_line(proc, "VSOCK-LISTENING %d" % port, BOOT_TIMEOUT)
+        conn = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+        with conn:
+            conn.settimeout(BOOT_TIMEOUT)
+            conn.connect((cid, port))
+            assert _recv_exact(conn, len(MARKER), BOOT_TIMEOUT) == MARKER
+            assert control(sock, "stop")["ok"]
+            out, err = _finish(proc)
+            try:
+                rest = conn.recv(1)
+            except ConnectionResetError:
+                rest = b""
+            assert rest == b"", "the host socket must see the guest go away, got %r" % rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 4, "control stop must exit 4, got %d\n%s" % (proc.returncode, err)
+    assert "not permitted" not in err and "VHOST" not in err, "teardown hit the sandbox:\n" + err
 
 
 @pytest.mark.parametrize("arg,why", [
