@@ -50,10 +50,8 @@ static int vhost_ioctl(int fd, unsigned long req, void *arg, const char *name, c
                        int line)
 {
 	int r = ioctl(fd, req, arg);
-	int e = errno;
-	if (explain_enabled)
-		explain_emit(file, line, VHOST_REF, r, e, "ioctl(%d, %s) /* %s */", fd, name, meaning);
-	errno = e;
+	if (explain_enabled) /* explain_emit keeps errno */
+		explain_emit(file, line, VHOST_REF, r, errno, "ioctl(%d, %s) /* %s */", fd, name, meaning);
 	return r;
 }
 #define VHOST_IOCTL(fd, req, arg, meaning) vhost_ioctl((fd), (req), (void *)(arg), #req, (meaning), __FILE__, __LINE__)
@@ -342,7 +340,7 @@ int virtio_vsock_init(struct virtio_dev *d, struct vm *vm, struct evloop *ev, ui
 static int open_vhost(isola_error *err)
 {
 	int fd = open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC);
-	int e = errno; /* EXPLAIN's printing may clobber errno */
+	int e = errno;
 	EXPLAIN(fd, "open(2), vhost", "open(\"/dev/vhost-vsock\", O_RDWR|O_CLOEXEC)");
 	if (fd >= 0)
 		return fd;
