@@ -1,4 +1,5 @@
 /* isola: the user-facing command. `isola [--dir DIR] [--explain] [--debug] [--log FILE] VERB ...` */
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ static const struct {
     {"storage", NULL, cmd_storage, "list|show ..."},
     {"admin", NULL, cmd_admin, "init [--minimal | --preseed FILE] | snapshot-tick"},
     {"systemd", NULL, cmd_systemd, "install NAME | uninstall NAME"},
+    {"agent", NULL, cmd_agent, "ping|exec|push|pull ADDRESS ...: a VM guest agent, directly"},
 };
 
 static void usage(FILE *f)
@@ -69,6 +71,11 @@ int main(int argc, char **argv)
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {"version", no_argument, NULL, 'V'},
 	                                     {NULL, 0, NULL, 0}};
+	/* fds 0-2 closed by our caller: the next socket would take one, and exec would relay a command's
+	 * output into its own agent connection (or read "stdin" from it). /dev/null takes their place. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd)
+			return 125;
 	const char *logfile = NULL;
 	bool debug = false, json_log = false;
 	int o;

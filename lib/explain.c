@@ -1,4 +1,5 @@
 #include "explain.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -18,6 +19,8 @@ static char *ring_buf(void)
 
 void explain_emit(const char *file, int line, const char *man, long result, int errnum, const char *fmt, ...)
 {
+	/* Callers read errno after EXPLAIN (it sits between the syscall and the error check): keep it. */
+	int saved_errno = errno;
 	char call[2048], res[160];
 	va_list ap;
 	va_start(ap, fmt);
@@ -29,6 +32,7 @@ void explain_emit(const char *file, int line, const char *man, long result, int 
 		snprintf(res, sizeof res, "%ld", result);
 	/* One write so lines from several threads or processes do not interleave. */
 	fprintf(stderr, "explain: %s = %s  [%s]  %s:%d\n", call, res, man, file, line);
+	errno = saved_errno;
 }
 
 const char *explain_flags(unsigned long v, const struct explain_flag *t)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "cleanup.h"
 #include "util.h"
+#include "agent.h"
 #include "config.h"
 #include "container.h"
 #include "daemons.h"
@@ -21,6 +22,7 @@
 #include "path.h"
 #include "paths.h"
 #include "storage.h"
+#include "vm.h"
 
 DEFINE_CLEANUP(struct instance_rec *, instance_rec_clear)
 
@@ -43,8 +45,13 @@ int instance_exec(struct manager *m, const char *name, const struct exec_opts *o
 	if (get_running(m, name, &r, err) < 0)
 		return -1;
 	_cleanup_(instance_rec_clearp) struct instance_rec *rp = &r;
-	if (r.type == INSTANCE_VM)
-		return isola_err(err, ENOTSUP, "exec in VM %s: needs a guest agent, not built yet", name);
+	if (r.type == INSTANCE_VM) {
+		char addr[64];
+		if (vm_agent_address(&r, addr, sizeof addr, err) < 0 ||
+		    agent_client_exec(addr, agent_wait_ms(), o, status, err) < 0)
+			return isola_err_wrap(err, "exec in VM %s", name);
+		return 0;
+	}
 	return container_exec(m, &r, o, status, err);
 }
 
@@ -64,6 +71,31 @@ int instance_console(struct manager *m, const char *name, int *fd, isola_error *
 	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
 		return isola_err(err, errno, "console of %s (%s)", name, path);
 	*fd = steal_fd(&s);
+	return 0;
+}
+
+/* A VM's files go through its agent: the VM must be running (its disk is the guest's, never mounted here). */
+static int vm_file_push(struct manager *m, const struct instance_rec *r, int src_fd, const char *path, int uid, int gid,
+                        int mode, isola_error *err)
+{
+	char addr[64];
+	if (instance_status_now(m, r) != STATUS_RUNNING)
+		return isola_err(err, EINVAL, "push to VM %s: it is not running (files go through its agent)", r->name);
+	if (vm_agent_address(r, addr, sizeof addr, err) < 0 ||
+	    agent_client_push(addr, agent_wait_ms(), src_fd, path, uid, gid, mode, err) < 0)
+		return isola_err_wrap(err, "push to %s:%s", r->name, path);
+	return 0;
+}
+
+static int vm_file_pull(struct manager *m, const struct instance_rec *r, const char *path, int dst_fd, isola_error *err)
+{
+	char addr[64];
+	if (instance_status_now(m, r) != STATUS_RUNNING)
+		return isola_err(err, EINVAL, "pull from VM %s: it is not running (files go through its agent)",
+		                 r->name);
+	if (vm_agent_address(r, addr, sizeof addr, err) < 0 ||
+	    agent_client_pull(addr, agent_wait_ms(), path, dst_fd, err) < 0)
+		return isola_err_wrap(err, "pull %s:%s", r->name, path);
 	return 0;
 }
 
@@ -146,7 +178,7 @@ int instance_file_push(struct manager *m, const char *name, int src_fd, const ch
 		return -1;
 	_cleanup_(instance_rec_clearp) struct instance_rec *rp = &r;
 	if (r.type == INSTANCE_VM)
-		return isola_err(err, ENOTSUP, "file push into VM %s: needs a guest agent, not built yet", name);
+		return vm_file_push(m, &r, src_fd, path, uid, gid, mode, err);
 	if (r.status == STATUS_CREATING || r.status == STATUS_BROKEN)
 		return isola_err(err, EIO, "instance \"%s\" is broken; delete it", name);
 	char rootfs[4096];
@@ -200,7 +232,7 @@ int instance_file_pull(struct manager *m, const char *name, const char *path, in
 		return -1;
 	_cleanup_(instance_rec_clearp) struct instance_rec *rp = &r;
 	if (r.type == INSTANCE_VM)
-		return isola_err(err, ENOTSUP, "file pull from VM %s: needs a guest agent, not built yet", name);
+		return vm_file_pull(m, &r, path, dst_fd, err);
 	if (r.status == STATUS_CREATING || r.status == STATUS_BROKEN)
 		return isola_err(err, EIO, "instance \"%s\" is broken; delete it", name);
 	char rootfs[4096];

@@ -5,6 +5,8 @@
  * with debugfs(8) — a user-space ext4 reader, so a guest-controlled filesystem is never mounted by the host
  * kernel. */
 #include "vm.h"
+#include "agent.h"
+#include "agent_proto.h"
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -260,6 +262,70 @@ static int bin_path(char *out, size_t len, isola_error *err)
 	return 0;
 }
 
+/* ---- the guest agent's vsock (docs/agent.md) ---- */
+
+/* CIDs 0-2 are reserved (vsock(7)); ours start high, away from what other hypervisors on the host number
+ * from 3 up, and are the instance's row id on top: unique among instances without a scan or a race. */
+#define VM_CID_BASE 10000
+
+/* volatile.vsock_id: made at the first start and kept (Incus's key), so the agent's address is stable. */
+static int vm_vsock_cid(struct manager *m, const struct instance_rec *r, uint32_t *cid, isola_error *err)
+{
+	json_t *v = json_object_get(r->config, "volatile.vsock_id");
+	const char *s = json_string_value(v);
+	if (s) {
+		*cid = (uint32_t)strtoul(s, NULL, 10);
+		return 0;
+	}
+	struct instance_rec cur;
+	if (db_instance_get(m->db, r->name, &cur, err) < 0)
+		return -1;
+	*cid = VM_CID_BASE + (uint32_t)r->id;
+	json_object_set_new(cur.config, "volatile.vsock_id", json_sprintf("%u", *cid));
+	int rc = db_instance_update(m->db, &cur, err);
+	if (rc == 0)
+		json_object_set_new(r->config, "volatile.vsock_id", json_sprintf("%u", *cid));
+	instance_rec_clear(&cur);
+	return rc;
+}
+
+/* Append "--vsock cid=N" to the VMM's argv (the value lives in a static buffer, as vm_start's other
+ * arguments do: the argv is used after we return). */
+static int vm_vsock_args(struct manager *m, const struct instance_rec *r, char **a, int *ai, isola_error *err)
+{
+	uint32_t cid;
+	if (vm_vsock_cid(m, r, &cid, err) < 0)
+		return isola_err_wrap(err, "start %s: vsock CID", r->name);
+	static char arg[32];
+	snprintf(arg, sizeof arg, "cid=%u", cid);
+	a[(*ai)++] = "--vsock";
+	a[(*ai)++] = arg;
+	return 0;
+}
+
+int vm_agent_address(const struct instance_rec *r, char *out, size_t len, isola_error *err)
+{
+	const char *s = json_string_value(json_object_get(r->config, "volatile.vsock_id"));
+	if (!s)
+		return isola_err(err, ENOENT,
+		                 "VM %s has no vsock CID yet (it was started by an isola without the agent: "
+		                 "restart it)",
+		                 r->name);
+	snprintf(out, len, "vsock:%s:%u", s, AGENT_PORT);
+	return 0;
+}
+
+/* state.network and processes from the agent when it answers quickly; NULL otherwise. */
+static json_t *vm_agent_state(const struct instance_rec *r)
+{
+	char addr[64];
+	isola_error e;
+	json_t *info = NULL;
+	if (vm_agent_address(r, addr, sizeof addr, &e) < 0 || agent_client_ping(addr, 0, &info, &e) < 0)
+		return NULL;
+	return info;
+}
+
 int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, json_t *devices, int *fg_lock,
              isola_error *err)
 {
@@ -362,6 +428,8 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
 		json_decref(info);
 		a[ai++] = "--net", a[ai++] = "fd=3";
 	}
+	if (vm_vsock_args(m, r, a, &ai, err) < 0)
+		return -1;
 	a[ai] = NULL;
 
 	if (fg_lock)
@@ -462,9 +530,12 @@ void vm_state(struct manager *m, const struct instance_rec *r, json_t *state)
 	char np[4096];
 	ipath(r->name, "network.json", np, sizeof np);
 	isola_error e;
-	json_t *net = json_load_path(np, &e);
+	_cleanup_json_ json_t *agent = vm_agent_state(r);
+	json_t *net = agent ? json_incref(json_object_get(agent, "network")) : json_load_path(np, &e);
 	if (net)
 		json_object_set_new(state, "network", net);
+	if (agent)
+		json_object_set(state, "processes", json_object_get(agent, "processes"));
 	/* paused VMs report it in the VMM's status */
 	_cleanup_json_ json_t *reply = NULL;
 	if (control(r->name, "status", &reply, &e) == 0 &&

@@ -15,3 +15,6 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
 int vm_stop(struct manager *m, const struct instance_rec *r, bool force, int timeout_s, isola_error *err);
 int vm_freeze(struct manager *m, const struct instance_rec *r, bool freeze, isola_error *err);
 void vm_state(struct manager *m, const struct instance_rec *r, json_t *state);
+
+/* The guest agent (docs/agent.md): "vsock:CID:PORT" of the VM's isola-agent, from volatile.vsock_id. */
+int vm_agent_address(const struct instance_rec *r, char *out, size_t len, isola_error *err);

@@ -34,8 +34,9 @@ $(IMAGE_BUSYBOX) &: $(ROOTFS_BUSYBOX_SRCS) $(ROOTFS_COMMON) $(wildcard /bin/busy
 $(IMAGE_DEBIAN) &: $(ROOTFS_DEBIAN_SRCS) rootfs/debian/packages.base $(ROOTFS_COMMON)
 	rootfs/debian/build.sh container $(IMAGES_DIR)
 
-$(IMAGE_DEBIAN_VM) &: $(ROOTFS_DEBIAN_SRCS) rootfs/debian/packages.vm $(ROOTFS_COMMON)
-	rootfs/debian/build.sh vm $(IMAGES_DIR)
+$(IMAGE_DEBIAN_VM) &: $(ROOTFS_DEBIAN_SRCS) rootfs/debian/packages.vm $(ROOTFS_COMMON) \
+                      $(wildcard rootfs/debian/agent/*) $(B)/bin/isola-agent
+	ISOLA_AGENT=$(B)/bin/isola-agent rootfs/debian/build.sh vm $(IMAGES_DIR)
 
 # Building (debootstrap, mksquashfs, mkfs.ext4 -d, xz-compressed .debs) and
 # the tests (python3-yaml parses metadata.yaml; unsquashfs; lsinitramfs).

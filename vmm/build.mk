@@ -1,6 +1,7 @@
 # vmm/: isola-vmm, the KVM-ioctl VMM. Everything but main.c goes into libisola-vmm.a so the unit tests
 # and fuzz targets link the same code the binary runs.
-VMM_SRCS := $(sort $(wildcard vmm/*.c vmm/*/*.c))
+# vmm/guest/ is the test guest's code (built static on its own), not the VMM's.
+VMM_SRCS := $(sort $(filter-out vmm/guest/%,$(wildcard vmm/*.c vmm/*/*.c)))
 VMM_LIB_SRCS := $(filter-out vmm/main.c,$(VMM_SRCS))
 VMM_LIB := $(B)/lib/libisola-vmm.a
 VMM_BIN := $(B)/bin/isola-vmm
@@ -32,9 +33,15 @@ VMM_TEST_INITRAMFS := $(B)/vmm/test-initramfs.cpio
 ifneq ($(VMM_GUEST_KVER),)
 all: $(VMM_TEST_INITRAMFS)
 endif
-$(VMM_TEST_INITRAMFS): vmm/guest/init vmm/guest/mkinitramfs.sh
+UNIT_TESTS += $(B)/tests/unit/test_vmm_vsock
+# The vsock test's guest side (busybox has no vsock tool): static, so the initramfs needs no libc.
+VMM_VSOCK_HELPER := $(B)/vmm/vsock-helper
+$(VMM_VSOCK_HELPER): vmm/guest/vsock-helper.c
 	@mkdir -p $(dir $@)
-	sh vmm/guest/mkinitramfs.sh $@ $(VMM_GUEST_KVER)
+	$(CC) -std=gnu17 -O2 -Wall -Wextra -Werror -static -o $@ $<
+$(VMM_TEST_INITRAMFS): vmm/guest/init vmm/guest/mkinitramfs.sh $(VMM_VSOCK_HELPER)
+	@mkdir -p $(dir $@)
+	sh vmm/guest/mkinitramfs.sh $@ $(VMM_GUEST_KVER) $(VMM_VSOCK_HELPER)
 
 BENCHES += bench-vmm
 .PHONY: bench-vmm

@@ -12,6 +12,7 @@
 #include "util.h"
 #include "vmm/devices.h"
 #include "vmm/sandbox.h"
+#include "vmm/virtio/vsock.h"
 #include "vmm/vm.h"
 
 struct control {
@@ -39,14 +40,27 @@ static json_t *counters_json(struct control *c)
 		                                      "requests", (json_int_t)popped));
 		pthread_mutex_unlock(&d->lock);
 	}
+	json_t *vsock = json_null();
+	for (unsigned i = 0; i < c->devs->n; i++)
+		if (virtio_is_vsock(c->devs->all[i])) {
+			struct vsock_stats v;
+			virtio_vsock_stats(c->devs->all[i], &v);
+			json_decref(vsock);
+			vsock =
+			    json_pack("{s:I,s:b,s:I,s:I,s:I,s:I,s:I}", "cid", (json_int_t)v.cid, "running", v.running,
+			              "activations", (json_int_t)v.activations, "stops", (json_int_t)v.stops,
+			              "kick_fallbacks", (json_int_t)v.kick_fallbacks, "masked_interrupts",
+			              (json_int_t)v.masked_interrupts, "event_buffers", (json_int_t)v.event_buffers);
+		}
 	pthread_mutex_lock(&c->vm->legacy.lock);
 	uint64_t stx = c->vm->legacy.serial.tx_bytes, srx = c->vm->legacy.serial.rx_bytes;
 	pthread_mutex_unlock(&c->vm->legacy.lock);
-	return json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o,s:{s:I,s:I}}", "exits", "io", (json_int_t)k->exits_io,
-	                 "mmio", (json_int_t)k->exits_mmio, "pci_config", (json_int_t)k->exits_pci_conf, "interrupted",
-	                 (json_int_t)k->exits_intr, "other", (json_int_t)k->exits_other, "unclaimed_io",
-	                 (json_int_t)k->unknown_io, "unclaimed_mmio", (json_int_t)k->unknown_mmio, "devices", devs,
-	                 "serial", "tx_bytes", (json_int_t)stx, "rx_bytes", (json_int_t)srx);
+	return json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o,s:{s:I,s:I},s:o}", "exits", "io",
+	                 (json_int_t)k->exits_io, "mmio", (json_int_t)k->exits_mmio, "pci_config",
+	                 (json_int_t)k->exits_pci_conf, "interrupted", (json_int_t)k->exits_intr, "other",
+	                 (json_int_t)k->exits_other, "unclaimed_io", (json_int_t)k->unknown_io, "unclaimed_mmio",
+	                 (json_int_t)k->unknown_mmio, "devices", devs, "serial", "tx_bytes", (json_int_t)stx,
+	                 "rx_bytes", (json_int_t)srx, "vsock", vsock);
 }
 
 static void handle(struct control *c, int fd, json_t *req)

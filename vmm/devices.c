@@ -31,6 +31,11 @@ int devices_create(struct devices *ds, struct vm *vm, struct evloop *ev, const s
 			return isola_err_wrap(err, "--rng");
 		ds->all[ds->n++] = d;
 	}
+	if (c->vsock) {
+		if (virtio_vsock_create(vm, ev, c->vsock, &d, err) < 0)
+			return isola_err_wrap(err, "--vsock %s", c->vsock);
+		ds->all[ds->n++] = d;
+	}
 	for (unsigned i = 0; i < ds->n; i++)
 		if (virtio_dev_attach(ds->all[i], err) < 0)
 			return isola_err_wrap(err, "%s", ds->all[i]->name);

@@ -1,5 +1,5 @@
 /* The virtio devices of one VM, created from the command line: virtio-blk per --disk, virtio-net per
- * --net, virtio-console (hvc0, output to --console-log), virtio-rng (--rng). */
+ * --net, virtio-console (hvc0, output to --console-log), virtio-rng (--rng), virtio-vsock (--vsock). */
 #pragma once
 #include <stdbool.h>
 #include "error.h"
@@ -15,6 +15,7 @@ struct devices_config {
 	unsigned nnets;
 	const char *console_log; /* NULL: no virtio-console */
 	bool rng;
+	const char *vsock; /* cid=N, NULL: no virtio-vsock */
 };
 
 struct blk_dev;
@@ -22,7 +23,7 @@ struct net_dev;
 
 struct devices {
 	struct pci_device host_bridge;
-	struct virtio_dev *all[DEVICES_MAX_DISKS + DEVICES_MAX_NETS + 2];
+	struct virtio_dev *all[DEVICES_MAX_DISKS + DEVICES_MAX_NETS + 3];
 	unsigned n;
 };
 
@@ -36,5 +37,7 @@ void devices_destroy(struct devices *ds);
 int virtio_blk_create(struct vm *vm, struct evloop *ev, const char *spec, struct virtio_dev **out, isola_error *err);
 int virtio_net_create(struct vm *vm, struct evloop *ev, const char *spec, struct virtio_dev **out, isola_error *err);
 int virtio_rng_create(struct vm *vm, struct evloop *ev, struct virtio_dev **out, isola_error *err);
+/* virtio-vsock over vhost-vsock (virtio/vsock.c): spec is "cid=N". */
+int virtio_vsock_create(struct vm *vm, struct evloop *ev, const char *spec, struct virtio_dev **out, isola_error *err);
 int virtio_console_create(struct vm *vm, struct evloop *ev, const char *log_path, struct virtio_dev **out,
                           isola_error *err);

@@ -20,6 +20,7 @@
 #include "vmm/loader.h"
 #include "vmm/sandbox.h"
 #include "vmm/vm.h"
+#include "vmm/virtio/vsock.h"
 
 /* Always prepended: the serial console, i8042 reset for reboot, panic -> reboot (the VMM then exits 2
  * instead of hanging), PCI found by the conf1 probe (our DSDT describes no host bridge), and the i8042
@@ -33,7 +34,7 @@ static void usage(FILE *f)
 	           "                 [--disk PATH[,ro]]... [--net tap=NAME|fd=N]... [--console-log PATH] [--rng]\n"
 	           "                 [--serial stdio|pty|unix:PATH|none] [--control PATH] [--no-sandbox]\n"
 	           "                 [--memory-backend memfd|anon]\n"
-	           "                 [--explain] [--log FILE] [--debug]\n"
+	           "                 [--vsock cid=N] [--explain] [--log FILE] [--debug]\n"
 	           "exit status: 0 power-off, 1 error, 2 reboot requested, 3 triple fault, 4 stopped by the host\n");
 }
 
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
 		O_LOG,
 		O_DEBUG,
 		O_CONSOLE_LOG,
+		O_VSOCK,
 		O_RNG,
 		O_NO_SANDBOX,
 		O_MEM_BACKEND,
@@ -77,6 +79,7 @@ int main(int argc, char **argv)
 	    {"log", required_argument, 0, O_LOG},
 	    {"debug", no_argument, 0, O_DEBUG},
 	    {"console-log", required_argument, 0, O_CONSOLE_LOG},
+	    {"vsock", required_argument, 0, O_VSOCK},
 	    {"rng", no_argument, 0, O_RNG},
 	    {"no-sandbox", no_argument, 0, O_NO_SANDBOX},
 	    {"help", no_argument, 0, O_HELP},
@@ -133,6 +136,22 @@ int main(int argc, char **argv)
 			}
 			anon_memory = !strcmp(optarg, "anon");
 			break;
+		case O_VSOCK: {
+			/* One virtio-vsock per VM: the guest has one G2H transport (vsock(7)). */
+			uint32_t cid;
+			isola_error perr;
+			if (dc.vsock) {
+				fprintf(stderr, "isola-vmm: --vsock given twice (%s, %s): a VM has one vsock device\n",
+				        dc.vsock, optarg);
+				return 1;
+			}
+			if (vsock_parse_spec(optarg, &cid, &perr) < 0) {
+				isola_err_print("isola-vmm", &perr);
+				return 1;
+			}
+			dc.vsock = optarg;
+			break;
+		}
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}

@@ -1,5 +1,6 @@
 #include "vmm/sandbox.h"
 #include <linux/kvm.h>
+#include <linux/vhost.h>
 #include <seccomp.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -55,6 +56,13 @@ static const int main_io[] = {
 /* The KVM ioctls allowed after setup: running, interrupts, routes for MSI-X programming, notify
  * rebinding when a BAR moves. Nothing that creates vCPUs, memory slots or devices. */
 static const unsigned long kvm_ioctls[] = {KVM_RUN, KVM_IRQ_LINE, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD};
+/* virtio-vsock: the driver's DRIVER_OK, reset, queue-vector and MSI-X mask writes (vCPU threads) re-arm
+ * or stop vhost. Not SET_OWNER, SET_MEM_TABLE or VSOCK_SET_GUEST_CID: after setup no thread can change
+ * which memory vhost may touch or which address the guest has. */
+static const unsigned long vhost_ioctls[] = {
+    VHOST_SET_FEATURES,   VHOST_SET_VRING_NUM,  VHOST_SET_VRING_BASE,    VHOST_SET_VRING_ADDR,
+    VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_VSOCK_SET_RUNNING,
+};
 
 DEFINE_CLEANUP(scmp_filter_ctx, seccomp_release)
 DEFINE_CLEANUP(cap_t, cap_free)
@@ -94,6 +102,12 @@ int sandbox_thread(enum sandbox_kind kind, isola_error *err)
 			                         SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)kvm_ioctls[i]));
 			if (k < 0)
 				return isola_err(err, -k, "seccomp rule for ioctl %#lx", kvm_ioctls[i]);
+		}
+		for (size_t i = 0; i < sizeof vhost_ioctls / sizeof vhost_ioctls[0]; i++) {
+			int k = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+			                         SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)vhost_ioctls[i]));
+			if (k < 0)
+				return isola_err(err, -k, "seccomp rule for ioctl %#lx", vhost_ioctls[i]);
 		}
 	}
 	if (kind == SANDBOX_CONTROL) {

@@ -116,6 +116,16 @@ else
 	desc="Debian 12 (bookworm) amd64, isola virtual machine ($serial)"
 fi
 
+# ---- the guest agent of VMs (docs/agent.md): exec/file for the host over vsock ----
+if [ "$kind" = vm ]; then
+	agent=${ISOLA_AGENT:-}
+	[ -n "$agent" ] && [ -x "$agent" ] || die "ISOLA_AGENT must name the isola-agent binary (make builds it)"
+	install -D -s -m 0755 "$agent" "$root/usr/lib/isola/isola-agent"
+	install -m 0644 "$here/agent/isola-agent.service" "$root/etc/systemd/system/isola-agent.service"
+	install -D -m 0644 "$here/agent/isola-agent.conf" "$root/etc/modules-load.d/isola-agent.conf"
+	systemctl --root="$root" --quiet enable isola-agent.service
+fi
+
 # With SOURCE_DATE_EPOCH, nothing in the image is newer than it (what this
 # script wrote, and what debootstrap wrote at build time): the
 # reproducible-builds "clamp" (reproducible-builds.org/docs/source-date-epoch).

@@ -31,7 +31,7 @@ from mgr_util import Isola, ensure_busybox_image  # noqa: E402
 # FALLBACK ONLY (no --incus): issue 8's Incus figures, "on this kind of machine", busybox, btrfs. Not
 # measured here; printed only when the Incus side is not run, and labelled as quoted.
 INCUS_QUOTED = {"launch+delete": 1.52, "stop+start": 1.41, "exec true": 0.141, "list": 0.116,
-                "snapshot create+delete": 0.22 + 1.03}
+                "snapshot create+delete": 0.22 + 1.03, "debian launch to is-system-running": 1.17}
 OPS = ["launch+delete", "stop+start", "exec true", "snapshot create+delete", "list"]
 INCUSD = "/usr/libexec/incus/incusd"
 
@@ -238,11 +238,33 @@ def spread(v):
     return "%s–%s" % (ms(min(v)), ms(max(v)))
 
 
+def bench_debian(iso, pool, n):
+    """Unprivileged Debian (systemd) through `isola`: launch returns at READY=1 (the image's isola.ready:
+    notify); then `is-system-running --wait`; a clean stop is systemd's own halt (SIGRTMIN+3)."""
+    res = {"debian launch (to READY=1)": [], "debian launch to is-system-running": [],
+           "debian stop (clean halt)": [], "debian delete": []}
+    for _ in range(n):
+        name = "bench-deb-" + secrets.token_hex(3)
+        t = time.perf_counter()
+        iso.run("launch", "debian-bench", name, "--storage", pool, timeout=300)
+        res["debian launch (to READY=1)"].append(time.perf_counter() - t)
+        state = iso.run("exec", name, "--", "systemctl", "is-system-running", "--wait", check=False,
+                        timeout=300).stdout.strip()
+        res["debian launch to is-system-running"].append(time.perf_counter() - t)
+        assert state in ("running", "degraded"), state
+        res["debian stop (clean halt)"].append(timed(lambda: iso.run("stop", name, timeout=300)))
+        res["debian delete"].append(timed(lambda: iso.run("delete", name)))
+    return {k: statistics.median(v) for k, v in res.items()}
+
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20)
     ap.add_argument("--incus", action="store_true",
                     help="measure Incus side by side (only inside the proving ground: make bench-lifecycle-vm)")
+    ap.add_argument("--no-debian", action="store_true",
+                    help="skip the Debian rows (a baseline run of binaries that cannot boot it unprivileged)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench-lifecycle: needs root")
@@ -283,14 +305,20 @@ def main():
         else:
             print("Incus not run here (only inside the proving ground: make bench-lifecycle-vm); the Incus "
                   "column is QUOTED from issue 8 (btrfs, 'this kind of machine'), not measured")
+            deb = REPO / "build" / "images" / "debian.tar.gz"
+            debian = deb.exists() and not args.no_debian
+            if debian:
+                sides[0].iso.run("image", "import", str(deb), "--alias", "debian-bench", timeout=600)
             for p in pools:
                 r = {k: statistics.median(v) for k, v in bench(sides, p["name"], args.n)["isola"].items()}
+                if debian:
+                    r.update(bench_debian(sides[0].iso, p["name"], max(3, args.n // 4)))
                 print("\npool %s" % p["driver"])
                 print("| operation | isola | Incus (quoted, not measured) | isola/quoted |")
                 print("|---|---|---|---|")
-                for k in OPS:
-                    q = INCUS_QUOTED[k]
-                    print("| %s | %s | %s | %.3f× |" % (k, ms(r[k]), ms(q), r[k] / q))
+                for k, v in r.items():
+                    q = INCUS_QUOTED.get(k)
+                    print("| %s | %s | %s | %s |" % (k, ms(v), ms(q) if q else "—", "%.3f×" % (v / q) if q else "—"))
     finally:
         for s in sides:
             try:

@@ -2,7 +2,7 @@
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -D_GNU_SOURCE -I. -Ilib
-FUZZ_VMM_SRCS := $(filter-out vmm/main.c,$(sort $(wildcard vmm/*.c vmm/*/*.c))) $(wildcard lib/*.c)
+FUZZ_VMM_SRCS := $(filter-out vmm/main.c vmm/guest/%,$(sort $(wildcard vmm/*.c vmm/*/*.c))) $(wildcard lib/*.c)
 FUZZ_VMM_TARGETS := $(B)/fuzz/fuzz_vmm_virtq $(B)/fuzz/fuzz_vmm_pci
 
 $(B)/fuzz/fuzz_vmm_%: tests/fuzz/fuzz_vmm_%.c $(FUZZ_VMM_SRCS)

@@ -97,6 +97,25 @@ static void msix_unmask_check(struct virtio_dev *d)
 		}
 }
 
+void virtio_dev_interrupt(struct virtio_dev *d, unsigned v)
+{
+	d->isr |= 1;
+	msix_fire(d, v);
+}
+
+bool virtio_msix_deliverable(const struct virtio_dev *d, unsigned v)
+{
+	uint16_t ctrl = msix_ctrl(d);
+	return v < VIRTIO_MSIX_VECTORS && (ctrl & MSIX_CTRL_ENABLE) && !(ctrl & MSIX_CTRL_MASKALL) &&
+	       !(d->msix_table[v][3] & 1);
+}
+
+static void irq_changed(struct virtio_dev *d)
+{
+	if (d->ops->irq_changed)
+		d->ops->irq_changed(d);
+}
+
 void virtio_notify_used(struct virtio_dev *d, unsigned q)
 {
 	if (q >= d->nqueues || !virtq_needs_interrupt(&d->vq[q]))
@@ -124,7 +143,7 @@ static void dev_reset(struct virtio_dev *d)
 		virtq_reset(&d->vq[q], d->queue_max);
 }
 
-static void needs_reset(struct virtio_dev *d, const char *why)
+void virtio_dev_needs_reset(struct virtio_dev *d, const char *why)
 {
 	log_warn("%s: %s; device needs reset", d->name, why);
 	d->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
@@ -220,14 +239,16 @@ static void common_write(struct virtio_dev *d, unsigned off, uint32_t v)
 		}
 		break;
 	case VIRTIO_PCI_COMMON_Q_MSIX:
-		if (q)
+		if (q) {
 			q->msix_vector = v < VIRTIO_MSIX_VECTORS ? (uint16_t)v : VIRTIO_NO_VECTOR;
+			irq_changed(d);
+		}
 		break;
 	case VIRTIO_PCI_COMMON_Q_ENABLE:
 		if (qw && v == 1 && d->mem) {
 			isola_error err;
 			if (virtq_enable(q, d->mem, &err) < 0)
-				needs_reset(d, err.msg);
+				virtio_dev_needs_reset(d, err.msg);
 		}
 		break;
 	case VIRTIO_PCI_COMMON_Q_DESCLO:
@@ -329,6 +350,7 @@ void virtio_bar_rw(struct pci_device *p, unsigned bar, uint64_t off, bool write,
 			if (write) {
 				msix_route(d, vec);
 				msix_unmask_check(d);
+				irq_changed(d);
 			}
 		}
 	} else if (off >= VIRTIO_BAR_MSIX_PBA && off < VIRTIO_BAR_MSIX_PBA + 8) {
@@ -346,8 +368,10 @@ static void cfg_written(struct pci_device *p, unsigned off, unsigned len)
 	/* Called with the bus lock held: BAR moves and MSI-X control changes. */
 	pthread_mutex_lock(&d->lock);
 	ioeventfds_bind(d, pci_bar_addr(p, 0));
-	if (off + len > d->msix_cap + 2u && off < d->msix_cap + 4u)
+	if (off + len > d->msix_cap + 2u && off < d->msix_cap + 4u) {
 		msix_unmask_check(d);
+		irq_changed(d);
+	}
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -466,6 +490,8 @@ int virtio_dev_attach(struct virtio_dev *d, isola_error *err)
 	if (pci_bus_add(&d->vm->pci, &d->pci, err) < 0)
 		return -1;
 	for (unsigned q = 0; q < d->nqueues; q++) {
+		if (d->kernel_queues & (1u << q))
+			continue; /* vhost reads this ioeventfd itself */
 		if (notify_nctx >= sizeof notify_ctxs / sizeof notify_ctxs[0])
 			return isola_err(err, 0, "too many virtqueues");
 		struct notify_ctx *n = &notify_ctxs[notify_nctx++];
@@ -479,6 +505,8 @@ int virtio_dev_attach(struct virtio_dev *d, isola_error *err)
 
 void virtio_dev_destroy(struct virtio_dev *d)
 {
+	if (d->ops && d->ops->destroy)
+		d->ops->destroy(d);
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		if (d->ioeventfd[i] >= 0)
 			close(d->ioeventfd[i]);

@@ -40,6 +40,12 @@ struct virtio_ops {
 	void (*reset)(struct virtio_dev *d);
 	/* DRIVER_OK was set (dev->lock held). May be NULL. */
 	void (*activate)(struct virtio_dev *d);
+	/* Where a queue's interrupt goes may have changed: a queue's MSI-X vector, a table entry (mask bit,
+	 * address/data), or the MSI-X enable / function-mask bits (dev->lock held). For back ends whose
+	 * interrupts are raised in the kernel (vhost) rather than through virtio_notify_used. May be NULL. */
+	void (*irq_changed)(struct virtio_dev *d);
+	/* Release the back end's kernel resources before guest RAM goes away (main thread). May be NULL. */
+	void (*destroy)(struct virtio_dev *d);
 };
 
 struct virtio_dev {
@@ -62,6 +68,9 @@ struct virtio_dev {
 	uint16_t queue_max;
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 	int ioeventfd[VIRTIO_MAX_QUEUES];
+	/* Queues served in the kernel (vhost): their ioeventfd is the vhost kick fd, so the device thread must
+	 * not read it. Set by the back end before virtio_dev_attach. */
+	uint32_t kernel_queues;
 	uint64_t ioeventfd_addr; /* BAR address the ioeventfds are bound to (0 = none) */
 
 	uint8_t devcfg[VIRTIO_DEV_CFG_MAX];
@@ -84,6 +93,14 @@ int virtio_dev_init(struct virtio_dev *d, struct vm *vm, struct evloop *ev, cons
 /* Put it on the PCI bus and watch its notifications on the device thread. */
 int virtio_dev_attach(struct virtio_dev *d, isola_error *err);
 void virtio_dev_destroy(struct virtio_dev *d);
+/* Raise MSI-X vector v as the device (dev->lock held): sets the ISR bit, fires the irqfd, or records the
+ * vector as pending (PBA) while it is masked. */
+void virtio_dev_interrupt(struct virtio_dev *d, unsigned v);
+/* Whether a write to vector v's irqfd would reach the guest now: MSI-X enabled, not function-masked, v in
+ * the table and its entry unmasked. */
+bool virtio_msix_deliverable(const struct virtio_dev *d, unsigned v);
+/* The device hit an error it cannot recover from without a driver reset (§2.1.2, dev->lock held). */
+void virtio_dev_needs_reset(struct virtio_dev *d, const char *why);
 
 /* BAR access (the PCI layer calls it; the fuzzer too). */
 void virtio_bar_rw(struct pci_device *p, unsigned bar, uint64_t off, bool write, uint8_t *data, unsigned len);

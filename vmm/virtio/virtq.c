@@ -72,6 +72,14 @@ bool virtq_has_avail(const struct virtq *q)
 	return idx != q->last_avail;
 }
 
+uint16_t virtq_avail_count(const struct virtq *q)
+{
+	if (!q->enabled || q->broken)
+		return 0;
+	uint16_t n = (uint16_t)(__atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE) - q->last_avail);
+	return n > q->size ? q->size : n;
+}
+
 int virtq_pop(struct virtq *q, struct virtq_chain *c, isola_error *err)
 {
 	if (!q->enabled || q->broken)

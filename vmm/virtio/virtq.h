@@ -55,6 +55,8 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 bool virtq_needs_interrupt(const struct virtq *q);
 /* Whether chains are waiting. */
 bool virtq_has_avail(const struct virtq *q);
+/* How many chains are waiting (0 for a disabled or broken queue; at most the queue size). */
+uint16_t virtq_avail_count(const struct virtq *q);
 
 /* Copy helpers over a chain's segments. Return the bytes copied. */
 size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len);
