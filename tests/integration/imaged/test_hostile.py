@@ -175,7 +175,7 @@ def test_unknown_architecture(imaged, tmp_path, busybox_tree):
 def test_yaml_alias_bomb(imaged, tmp_path, busybox_tree):
     bomb = "architecture: x86_64\ncreation_date: 1700000000\na: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n"
     p = U.make_unified(tmp_path / "bomb.tar.gz", busybox_tree, metadata=bomb)
-    refused(imaged, p, "anchors are not accepted")
+    refused(imaged, p, "anchors (&name) are not accepted")
 
 
 def test_device_nodes_only_when_privileged(daemon_factory, tmp_path):
