@@ -12,7 +12,7 @@ DEPS += libarchive-dev libssl-dev libcurl4-openssl-dev libyaml-dev squashfs-tool
 
 $(IMAGED_LIB): $(IMAGED_OBJS)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/bin/isola-imaged: $(B)/obj/imaged/daemon.o $(IMAGED_LIB) $(LIB_COMMON)
 	@mkdir -p $(dir $@)

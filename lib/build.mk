@@ -6,7 +6,7 @@ LIBS += $(LIB_COMMON)
 
 $(LIB_COMMON): $(LIB_COMMON_SRCS:%.c=$(B)/obj/%.o)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 UNIT_TESTS += $(B)/tests/unit/test_lib
 $(B)/tests/unit/test_lib: $(B)/obj/tests/unit/test_lib.o $(LIB_COMMON)

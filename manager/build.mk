@@ -9,7 +9,7 @@ MANAGER_LDLIBS = $(call pc_libs,sqlite3 jansson libseccomp libcap)
 
 $(LIB_MANAGER): $(MANAGER_SRCS:%.c=$(B)/obj/%.o)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 UNIT_TESTS += $(B)/tests/unit/test_manager_config $(B)/tests/unit/test_manager_db $(B)/tests/unit/test_manager_bundle \
 	$(B)/tests/unit/test_manager_storage

@@ -14,7 +14,7 @@ $(B)/obj/runtime/filtercache.o: $(FILTER_SRCS)
 
 $(LIB_RUNTIME): $(LIB_RUNTIME_SRCS:%.c=$(B)/obj/%.o)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 RUNTIME_CLI_SRCS := $(wildcard runtime/cli/*.c)
 RUNTIME_BIN := $(B)/bin/isola-runtime

@@ -14,7 +14,7 @@ DEPS += libseccomp-dev libcap-dev linux-libc-dev linux-image-amd64 busybox-stati
 
 $(VMM_LIB): $(VMM_LIB_SRCS:%.c=$(B)/obj/%.o)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(VMM_BIN): $(B)/obj/vmm/main.o $(VMM_LIB) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
