@@ -263,8 +263,8 @@ static int bin_path(char *out, size_t len, isola_error *err)
 int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, json_t *devices, int *fg_lock,
              isola_error *err)
 {
-	static char vmm[4096], kernel[4096], initrd[4096], disk[4096], serial[4200], ctrl[4096], clog[4096], mem[32],
-	    cpus[16], cmdline[1024], idir[4096];
+	static char vmm[4096], kernel[4096], initrd[4096], disk[4096], serial[4200], ctrl[4096], clog[4096],
+	    hvclog[4096], mem[32], cpus[16], cmdline[1024], idir[4096], netspec[64];
 	if (bin_path(vmm, sizeof vmm, err) < 0)
 		return isola_err_wrap(err, "start %s: isola-vmm", r->name);
 	if (access("/dev/kvm", R_OK | W_OK) < 0)
@@ -308,6 +308,7 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
 	snprintf(serial, sizeof serial, "unix:%s/console.sock", idir);
 	ipath(r->name, "control.sock", ctrl, sizeof ctrl);
 	ipath(r->name, "console.log", clog, sizeof clog);
+	ipath(r->name, "hvc0.log", hvclog, sizeof hvclog);
 
 	struct vm_monitor vm = {.rec = *r, .devices = devices, .tap = -1};
 	instance_netd_name(r, vm.nname, sizeof vm.nname);
@@ -320,7 +321,10 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
 	a[ai++] = mem;
 	a[ai++] = "--disk", a[ai++] = disk, a[ai++] = "--serial", a[ai++] = serial, a[ai++] = "--control",
 	a[ai++] = ctrl;
-	a[ai++] = "--console-log", a[ai++] = clog, a[ai++] = "--rng";
+	/* console.log is the serial port (the guest's kernel console and getty: console=ttyS0), kept by the
+	 * VMM whether or not `isola console` is attached; virtio-console (hvc0) output goes to hvc0.log. */
+	a[ai++] = "--serial-log", a[ai++] = clog;
+	a[ai++] = "--console-log", a[ai++] = hvclog, a[ai++] = "--rng";
 	/* the first nic: a tap from netd (virtio-net takes one inherited fd) */
 	const char *k;
 	json_t *d;
@@ -360,7 +364,10 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
 		if (info)
 			json_store_path(np, info, false, err);
 		json_decref(info);
-		a[ai++] = "--net", a[ai++] = "fd=3";
+		/* the MAC netd reserved the address for: the guest's DHCP client then gets exactly that address */
+		const char *mac = json_string_value(json_object_get(reply, "mac"));
+		snprintf(netspec, sizeof netspec, "fd=3%s%s", mac ? ",mac=" : "", mac ?: "");
+		a[ai++] = "--net", a[ai++] = netspec;
 	}
 	a[ai] = NULL;
 

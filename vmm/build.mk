@@ -20,6 +20,7 @@ $(VMM_BIN): $(B)/obj/vmm/main.o $(VMM_LIB) $(LIB_COMMON)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,jansson libseccomp libcap) -lpthread
 
 UNIT_TESTS += $(B)/tests/unit/test_vmm_boot $(B)/tests/unit/test_vmm_virtq $(B)/tests/unit/test_vmm_devices
+UNIT_TESTS += $(B)/tests/unit/test_vmm_netspec
 $(B)/tests/unit/test_vmm_%: $(B)/obj/tests/unit/test_vmm_%.o $(VMM_LIB) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,cmocka jansson libseccomp libcap) -lpthread
