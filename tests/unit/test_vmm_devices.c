@@ -219,11 +219,8 @@ static void test_serial_log(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pci_masks),
-	    cmocka_unit_test(test_conf1),
-	    cmocka_unit_test(test_virtio_common),
-	    cmocka_unit_test(test_serial),
-	    cmocka_unit_test(test_serial_log),
+	    cmocka_unit_test(test_pci_masks), cmocka_unit_test(test_conf1),      cmocka_unit_test(test_virtio_common),
+	    cmocka_unit_test(test_serial),    cmocka_unit_test(test_serial_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,13 +28,13 @@ static void test_forms(void **s)
 	assert_int_equal(ns.mac[5], 0x56);
 }
 
-#define REFUSED(spec, words)                                                                                   \
-	do {                                                                                                       \
+#define REFUSED(spec, words)                                                                                           \
+	do {                                                                                                           \
 		isola_error e_ = {0};                                                                                  \
 		struct net_spec ns_;                                                                                   \
 		assert_int_equal(net_spec_parse((spec), &ns_, &e_), -1);                                               \
 		if (!strstr(e_.msg, (words)))                                                                          \
-			fail_msg("%s: error \"%s\" does not say \"%s\"", (spec), e_.msg, (words));                         \
+			fail_msg("%s: error \"%s\" does not say \"%s\"", (spec), e_.msg, (words));                     \
 	} while (0)
 
 static void test_bad_specs(void **s)

@@ -21,8 +21,8 @@ struct serial {
 	bool fifo, thri_pending, irq_level;
 	uint8_t rx[1024];
 	unsigned rx_head, rx_len;
-	int out_fd; /* -1: output dropped */
-	int log_fd; /* --serial-log: every output byte appended too, whether a client is attached or not */
+	int out_fd;         /* -1: output dropped */
+	int log_fd;         /* --serial-log: every output byte appended too, whether a client is attached or not */
 	uint64_t log_bytes; /* written to log_fd since it was last emptied (kept under SERIAL_LOG_MAX) */
 	uint64_t tx_bytes, rx_bytes;
 };

@@ -53,8 +53,7 @@ int net_spec_parse(const char *spec, struct net_spec *out, isola_error *err)
 			return isola_err(err, 0, "fd=%s is not an inherited descriptor number (3..65535)", num);
 		out->fd = (int)v;
 	} else {
-		return isola_err(err, 0, "%s: want tap=NAME or fd=N, then optionally ,mac=XX:XX:XX:XX:XX:XX",
-		                 spec);
+		return isola_err(err, 0, "%s: want tap=NAME or fd=N, then optionally ,mac=XX:XX:XX:XX:XX:XX", spec);
 	}
 	/* options after the first comma */
 	while (comma) {
