@@ -41,3 +41,9 @@ BENCHES += bench-vmm
 .PHONY: bench-vmm
 bench-vmm: $(VMM_BIN) $(VMM_TEST_INITRAMFS)
 	/usr/bin/python3 tests/bench/bench_vmm.py
+
+# Where a Debian VM's boot time goes (needs /dev/kvm and `make image-debian-vm`; BENCH_RUNS, --verbose).
+BENCHES += bench-vmboot
+.PHONY: bench-vmboot
+bench-vmboot: $(VMM_BIN)
+	/usr/bin/python3 tests/bench/bench_vmboot.py $(BENCH_VMBOOT_ARGS)
