@@ -1,6 +1,6 @@
 # tests/vm/: the proving ground (tests/vm/run, a shell script: nothing to build for it) and kvm_hlt, the
 # KVM smoke test its self-tests run inside the VM (tests/integration/vm/).
-DEPS += qemu-system-x86 linux-image-amd64 busybox-static kmod cpio xz-utils binutils
+DEPS += qemu-system-x86 linux-image-amd64 busybox-static kmod cpio xz-utils binutils util-linux
 
 VM_KVM_HLT := $(B)/tests/vm/kvm_hlt
 all: $(VM_KVM_HLT)

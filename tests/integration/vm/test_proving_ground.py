@@ -277,6 +277,45 @@ def test_run_timeout_kills_the_vm(host_only):
     assert no_process(int(m.group(1))), "qemu pid %s outlived tests/vm/run" % m.group(1)
 
 
+def children(pid):
+    """Pids whose parent is pid (from /proc/*/stat; field 4 is the ppid, after the parenthesised comm)."""
+    out = []
+    for st in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = st.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(st.parent.name))
+    return out
+
+
+def test_run_killed_outright_takes_qemu_with_it(host_only):
+    # A caller's own timeout (subprocess.run's kill(), CI's) sends SIGKILL: no trap runs, so qemu must die
+    # by PR_SET_PDEATHSIG, not by the script's cleanup.
+    p = subprocess.Popen([str(RUN), "--", "sleep", "600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         cwd=REPO)
+    try:
+        qemu = []
+        for _ in range(600):
+            qemu = [c for c in children(p.pid) if not no_process(c)]
+            if qemu:
+                break
+            time.sleep(0.1)
+        assert qemu, "tests/vm/run never started qemu"
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        for _ in range(100):
+            if no_process(qemu[0]):
+                break
+            time.sleep(0.1)
+        assert no_process(qemu[0]), "qemu pid %d outlived a SIGKILL of tests/vm/run" % qemu[0]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def test_run_refuses_missing_kernel(host_only):
     r = vmrun("--kernel", "/nonexistent/vmlinuz", "--", "true", timeout=60)
     assert r.returncode == 2, r
