@@ -3,7 +3,7 @@
  * and cleans up when it exits (netd detach, record Stopped). Kernel and initramfs are the ones the image's
  * disk carries (image properties isola.kernel / isola.initrd / isola.cmdline), copied out of the disk once
  * with debugfs(8) — a user-space ext4 reader, so a guest-controlled filesystem is never mounted by the host
- * kernel. */
+ * kernel. The serial port is also logged to console.log; the cloud-init seed is a read-only second disk. */
 #include "vm.h"
 #include <fcntl.h>
 #include <poll.h>
@@ -24,6 +24,7 @@
 #include "lock.h"
 #include "log.h"
 #include "paths.h"
+#include "seed_disk.h"
 #include "storage.h"
 #include "util.h"
 
@@ -264,7 +265,7 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
              isola_error *err)
 {
 	static char vmm[4096], kernel[4096], initrd[4096], disk[4096], serial[4200], ctrl[4096], clog[4096],
-	    hvclog[4096], mem[32], cpus[16], cmdline[1024], idir[4096], netspec[64];
+	    hvclog[4096], mem[32], cpus[16], cmdline[1024], idir[4096], netspec[64], seed[4200], seedspec[4210];
 	if (bin_path(vmm, sizeof vmm, err) < 0)
 		return isola_err_wrap(err, "start %s: isola-vmm", r->name);
 	if (access("/dev/kvm", R_OK | W_OK) < 0)
@@ -319,8 +320,13 @@ int vm_start(struct manager *m, const struct instance_rec *r, json_t *config, js
 		a[ai++] = "--initrd", a[ai++] = initrd;
 	a[ai++] = "--cmdline", a[ai++] = cmdline, a[ai++] = "--cpus", a[ai++] = cpus, a[ai++] = "--memory",
 	a[ai++] = mem;
-	a[ai++] = "--disk", a[ai++] = disk, a[ai++] = "--serial", a[ai++] = serial, a[ai++] = "--control",
-	a[ai++] = ctrl;
+	a[ai++] = "--disk", a[ai++] = disk;
+	/* the cloud-init NoCloud seed, read-only, as /dev/vdb (rebuilt when the cloud-init.* keys changed) */
+	if (seed_disk_build(idir, r->name, config, seed, sizeof seed, NULL, err) < 0)
+		return isola_err_wrap(err, "start %s", r->name);
+	snprintf(seedspec, sizeof seedspec, "%s,ro", seed);
+	a[ai++] = "--disk", a[ai++] = seedspec;
+	a[ai++] = "--serial", a[ai++] = serial, a[ai++] = "--control", a[ai++] = ctrl;
 	/* console.log is the serial port (the guest's kernel console and getty: console=ttyS0), kept by the
 	 * VMM whether or not `isola console` is attached; virtio-console (hvc0) output goes to hvc0.log. */
 	a[ai++] = "--serial-log", a[ai++] = clog;

@@ -34,16 +34,16 @@ def make_vmm_runner(needs):
     if not kernel:
         pytest.skip("no /boot/vmlinuz-* to boot (install linux-image-amd64)")
 
-    def run(*args, cmdline="", timeout=BOOT_TIMEOUT, initrd=True, wait=True, prefix=()):
+    def run(*args, cmdline="", timeout=BOOT_TIMEOUT, initrd=True, wait=True, prefix=(), pass_fds=()):
         argv = list(prefix) + [str(VMM), "--kernel", kernel, "--memory", "256", "--cmdline", "quiet " + cmdline]
         if initrd:
             argv += ["--initrd", str(INITRAMFS)]
         argv += list(args)
         if not wait:
             return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, errors="replace")
+                                    stderr=subprocess.PIPE, text=True, errors="replace", pass_fds=pass_fds)
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
-                           timeout=timeout)
+                           timeout=timeout, pass_fds=pass_fds)
         return p
     return run
 
