@@ -9,7 +9,7 @@ serial-console line on the host as it arrives, and prints the time to each boot 
   systemd     → "login:" (serial getty: multi-user reached)
   power-off   control `shutdown` (ACPI power button) → the VMM exits 0
 
---verbose boots without `quiet` (printk timestamps and systemd's status lines: the per-phase split;
+--live echoes the console lines as they arrive. --verbose boots without `quiet` (printk timestamps and systemd's status lines: the per-phase split;
 the extra serial output costs time of its own); default is the image's own command line (quiet), i.e.
 what an instance pays. BENCH_RUNS boots (default 1: one nested Debian boot takes minutes). The full
 console logs go to build/bench/vmboot-*.log."""
@@ -28,6 +28,7 @@ BUILD = pathlib.Path(os.environ.get("ISOLA_BUILD", REPO / "build"))
 VMM = BUILD / "bin" / "isola-vmm"
 IMG = BUILD / "images"
 RUNS = int(os.environ.get("BENCH_RUNS", "1"))
+LIVE = "--live" in sys.argv  # echo each console line as it arrives (watching a slow nested boot)
 BASE = "root=/dev/vda rw net.ifnames=0"
 MILESTONES = [("kernel", ("Run /init", "Run /sbin/init")), ("initramfs", ("Welcome to", "systemd[1]: systemd")),
               ("systemd", ("login:",))]
@@ -59,6 +60,8 @@ def boot(tmp, verbose, n):
         t = time.monotonic() - t0
         first = t if first is None else first
         log.append("%8.2f %s" % (t, line.rstrip("\n")))
+        if LIVE:
+            print(log[-1], flush=True)
         for name, keys in MILESTONES:
             if name not in at and any(k in line for k in keys):
                 at[name] = t

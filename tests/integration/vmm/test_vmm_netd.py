@@ -54,7 +54,9 @@ def test_guest_gets_netd_reserved_address_by_dhcp_and_pings_bridge(vmm, netd):
     assert "PING-OK %s" % gw in p.stdout, "guest could not ping the bridge address %s:\n%s" % (gw, out)
     assert p.returncode == 0, out
     leases = netd.call({"op": "network.leases", "name": name})["leases"]
-    assert any(l.get("mac") == mac for l in leases), "netd lists no lease for %s: %s" % (mac, leases)
+    # dnsmasq's lease file (kind "dynamic"), not only netd's reservation
+    assert any(l.get("kind") == "dynamic" and l.get("mac") == mac and l.get("ipv4") == want for l in leases), \
+        "netd lists no dnsmasq lease of %s for %s: %s" % (want, mac, leases)
     netd.call({"op": "detach", "network": name, "instance": "vm1"})
     netd.call({"op": "network.delete", "name": name})
 
