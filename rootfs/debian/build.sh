@@ -121,6 +121,12 @@ else
 	# scrubbing while it boots; an admin re-enables what they want).
 	systemctl --root="$root" --quiet disable getty@tty1.service e2scrub_reap.service \
 		apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer fstrim.timer e2scrub_all.timer
+	# No DRM device and no EFI (the only pstore back end Debian loads): the
+	# modprobe@ units logind and systemd-pstore want would load and verify
+	# modules for nothing. Wireless and the PC speaker stay unloaded too.
+	systemctl --root="$root" --quiet mask modprobe@drm.service modprobe@efi_pstore.service
+	systemctl --root="$root" --quiet disable systemd-pstore.service
+	install -m 0644 "$here/files/isola-vm-modprobe.conf" "$root/etc/modprobe.d/isola-vm.conf"
 	# Nothing waits for network-online here; an instance without a NIC must
 	# not spend networkd-wait-online's two minutes either.
 	systemctl --root="$root" --quiet mask systemd-networkd-wait-online.service

@@ -26,7 +26,7 @@ def test_debian_vm_boots_to_login_and_powers_off(needs, tmp_path):
     sock = tmp_path / "ctl.sock"
     proc = subprocess.Popen(
         [str(VMM), "--kernel", str(kernel), "--initrd", str(initrd), "--memory", "512", "--cpus", "2",
-         "--disk", str(disk), "--control", str(sock),
+         "--disk", str(disk), "--control", str(sock), "--memory-backend", "anon",
          "--cmdline", "root=/dev/vda rw net.ifnames=0 quiet"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
     t0 = time.monotonic()

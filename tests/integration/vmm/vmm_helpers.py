@@ -61,14 +61,20 @@ def control(path, op, **kw):
 
 
 def wait_for_line(proc, marker, timeout):
-    """Read proc.stdout until a line containing marker; returns everything read."""
-    seen = []
+    """Read proc.stdout until marker shows up (it need not end a line: getty's "login: " prompt does not);
+    returns everything read. Reads the pipe's raw fd, so a prompt without a newline is seen at once."""
+    import select
+    seen = ""
+    fd = proc.stdout.fileno()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
+        r, _, _ = select.select([fd], [], [], min(5.0, max(0.0, deadline - time.monotonic())))
+        if not r:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
             break
-        seen.append(line)
-        if marker in line:
-            return "".join(seen)
-    raise AssertionError("no %r from the guest within %ss; output:\n%s" % (marker, timeout, "".join(seen)))
+        seen += chunk.decode("utf-8", "replace")
+        if marker in seen:
+            return seen
+    raise AssertionError("no %r from the guest within %ss; output:\n%s" % (marker, timeout, seen[-8000:]))
