@@ -30,7 +30,7 @@
  * find on our one host bridge), and the i8042
  * probes that would only time out skipped (as Firecracker does). Later words on the user's command line
  * override these. */
-#define BASE_CMDLINE                                                                                           \
+#define BASE_CMDLINE                                                                                                   \
 	"console=ttyS0 reboot=k panic=1 pci=noacpi,noearly i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
 
 static void usage(FILE *f)
