@@ -29,6 +29,17 @@ def vm_image():
     return (meta, disk) if meta.exists() and disk.exists() else None
 
 
+@pytest.fixture(scope="module")
+def vm_alias(isola):
+    """The Debian VM image imported once for the module: 2 GiB to read and hash (minutes nested)."""
+    img = vm_image()
+    if not img:
+        pytest.skip("needs build/images/debian-vm.{meta.tar.gz,img} (make image-debian-vm)")
+    isola.run("image", "import", str(img[0]), str(img[1]), "--alias", "debian-vm-mgr", timeout=1200)
+    yield "debian-vm-mgr"
+    isola.run("image", "delete", "debian-vm-mgr", check=False)
+
+
 def wait_for(what, pred, timeout, step=1.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -69,15 +80,11 @@ def console_roundtrip(isola, name):
             p.wait()
 
 
-def test_vm_lifecycle_on_one_boot(isola, name, needs, tmp_path):
+def test_vm_lifecycle_on_one_boot(isola, name, needs, tmp_path, vm_alias):
     needs(kvm=True, tool="isoinfo")
-    img = vm_image()
-    if not img:
-        pytest.skip("needs build/images/debian-vm.{meta.tar.gz,img} (make image-debian-vm)")
-    isola.run("image", "import", str(img[0]), str(img[1]), "--alias", "debian-vm-mgr")
     t0 = time.time()
-    isola.run("launch", "debian-vm-mgr", name, "--vm", "-c", "limits.memory=512MiB",
-              "-c", "cloud-init.user-data=" + USER_DATA, timeout=300)
+    isola.run("launch", vm_alias, name, "--vm", "-c", "limits.memory=512MiB",
+              "-c", "cloud-init.user-data=" + USER_DATA, timeout=900)  # a 2 GiB disk copy where no reflink
     i = isola.instance(name)
     assert i["type"] == "virtual-machine" and i["status"] == "Running", i
     assert i["state"]["pid"] > 0
@@ -119,10 +126,10 @@ def test_vm_lifecycle_on_one_boot(isola, name, needs, tmp_path):
     isola.run("stop", "--force", name, timeout=60)
     assert isola.instance(name)["status"] == "Stopped"
 
-    isola.run("snapshot", "create", name, "s0")
+    isola.run("snapshot", "create", name, "s0", timeout=900)  # dir pool: a disk copy
     disk = isola.root / "storage-pools" / "default" / "virtual-machines" / name / "root.img"
     assert disk.stat().st_size > 0
-    isola.run("snapshot", "restore", name, "s0")
+    isola.run("snapshot", "restore", name, "s0", timeout=900)
 
     # the guest side of the seed disk: the busybox test guest reads the same image back as /dev/vdb
     copy = tmp_path / "seed.iso"
@@ -138,18 +145,12 @@ def test_vm_lifecycle_on_one_boot(isola, name, needs, tmp_path):
     isola.run("delete", name)
     assert isola.instance(name) is None
     assert not idir.exists(), list(idir.iterdir())
-    isola.run("image", "delete", "debian-vm-mgr")
 
 
-def test_vm_image_refused_as_container(isola, name, needs):
-    img = vm_image()
-    if not img:
-        pytest.skip("needs build/images/debian-vm.{meta.tar.gz,img} (make images)")
-    isola.run("image", "import", str(img[0]), str(img[1]), "--alias", "debian-vm-mgr2")
-    p = isola.run("init", "debian-vm-mgr2", name, check=False)
+def test_vm_image_refused_as_container(isola, name, needs, vm_alias):
+    p = isola.run("init", vm_alias, name, check=False)
     # no --vm: the image's type decides; asking for a container explicitly is not possible, but
     # a VM image used without KVM must fail at start, not at create
     if p.returncode == 0:
         assert isola.instance(name)["type"] == "virtual-machine"
         isola.run("delete", name)
-    isola.run("image", "delete", "debian-vm-mgr2")
