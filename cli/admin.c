@@ -1,4 +1,5 @@
 /* admin init, admin snapshot-tick, and storage list/show. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "json.h"
+#include "util.h"
+#include "yamljson.h"
 #include "manager/config.h"
 #include "manager/daemons.h"
 #include "manager/lock.h"
@@ -75,13 +78,15 @@ static int network_make(struct cli *c, const char *name, json_t *cfg, isola_erro
 static int profile_apply(struct cli *c, const char *name, json_t *cfg, json_t *devs, isola_error *err)
 {
 	struct profile_rec p;
-	isola_error e;
-	if (db_profile_get(c->m.db, name, &p, &e) < 0 && profile_create(&c->m, name, NULL, err) < 0)
-		return -1;
-	else if (e.errnum == 0)
+	isola_error e = {0};
+	if (db_profile_get(c->m.db, name, &p, &e) == 0)
 		profile_rec_clear(&p);
+	else if (profile_create(&c->m, name, NULL, err) < 0)
+		return -1;
+	/* YAML's empty `config:` is null: no keys */
 	_cleanup_json_ json_t *doc =
-	    json_pack("{sO sO}", "config", cfg ? cfg : json_object(), "devices", devs ? devs : json_object());
+	    json_pack("{so so}", "config", json_is_object(cfg) ? json_deep_copy(cfg) : json_object(), "devices",
+	              json_is_object(devs) ? json_deep_copy(devs) : json_object());
 	return profile_replace(&c->m, name, doc, err);
 }
 
@@ -106,16 +111,66 @@ static int init_minimal(struct cli *c, isola_error *err)
 	return profile_apply(c, "default", cfg, devs, err);
 }
 
-/* Preseed (Incus's layout, in JSON: YAML 1.2 is a superset of JSON):
- * {"storage_pools": [{"name", "driver", "config": {"size"}}], "networks": [{"name", "config": {...}}],
- *  "profiles": [{"name", "config": {...}, "devices": {...}}]} */
+/* Preseed: Incus's layout (doc/howto/initialize.md), as YAML or JSON —
+ * {"config": {...}, "storage_pools": [{"name", "driver", "config": {"size"}}],
+ *  "networks": [{"name", "config": {...}}], "profiles": [{"name", "config": {...}, "devices": {...}}]} */
 static int init_preseed(struct cli *c, const char *file, isola_error *err)
 {
-	json_error_t je;
-	_cleanup_json_ json_t *doc = !strcmp(file, "-") ? json_loadf(stdin, 0, &je) : json_load_file(file, 0, &je);
-	if (!doc || !json_is_object(doc))
-		return isola_err(err, EINVAL, "preseed %s: line %d: %s (expected a JSON object)", file, je.line,
-		                 doc ? "not an object" : je.text);
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	if (!strcmp(file, "-")) {
+		int n = read_all_fd(0, &text, err);
+		if (n < 0)
+			return isola_err_wrap(err, "preseed from stdin");
+		len = (size_t)n;
+	} else if (read_file_at(AT_FDCWD, file, &text, &len, err) < 0) {
+		return isola_err_wrap(err, "preseed %s", file);
+	}
+	char what[4200];
+	snprintf(what, sizeof what, "preseed %s", !strcmp(file, "-") ? "(stdin)" : file);
+	_cleanup_json_ json_t *doc = doc_to_json(text, len, YAML_STRINGS, what, err);
+	if (!doc)
+		return -1;
+	/* the whole document is checked before anything is made: a bad entry late in it changes nothing */
+	static const char *const lists[] = {"storage_pools", "networks", "profiles"};
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		json_t *list = json_object_get(doc, lists[l]);
+		if (list && !json_is_null(list) && !json_is_array(list))
+			return isola_err(err, EINVAL, "%s: %s: expected a list", what, lists[l]);
+		size_t i;
+		json_t *e;
+		json_array_foreach(list, i, e)
+		{
+			if (!json_is_object(e) || !json_is_string(json_object_get(e, "name")))
+				return isola_err(err, EINVAL, "%s: %s[%zu]: expected a mapping with a name", what,
+				                 lists[l], i);
+			if (l == 0 && !json_is_string(json_object_get(e, "driver")))
+				return isola_err(err, EINVAL, "%s: %s[%zu]: needs a driver (dir or btrfs)", what,
+				                 lists[l], i);
+			static const char *const maps[] = {"config", "devices"};
+			for (size_t k = 0; k < ARRAY_SIZE(maps); k++) {
+				json_t *mv = json_object_get(e, maps[k]);
+				if (mv && !json_is_null(mv) && !json_is_object(mv))
+					return isola_err(err, EINVAL, "%s: %s[%zu].%s: expected a mapping", what,
+					                 lists[l], i, maps[k]);
+				const char *ck;
+				json_t *cv;
+				if (k == 0 && json_is_object(mv))
+					json_object_foreach(mv, ck, cv)
+					{
+						if (!json_is_string(cv))
+							return isola_err(
+							    err, EINVAL,
+							    "%s: %s[%zu].config.%s: expected a string value", what,
+							    lists[l], i, ck);
+					}
+			}
+		}
+	}
+	json_t *server = json_object_get(doc, "config");
+	if (json_is_object(server) && json_object_size(server))
+		return isola_err(err, ENOTSUP, "%s: config: server keys are not supported by isola (got \"%s\")", what,
+		                 json_object_iter_key(json_object_iter(server)));
 	static const char *const top[] = {"storage_pools", "networks", "profiles", "config", NULL};
 	const char *k;
 	json_t *v;

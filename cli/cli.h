@@ -2,6 +2,7 @@
  * errors and exits; verbs return an exit status (>= 0) or -1 with err set. */
 #pragma once
 #include <stdbool.h>
+#include <stdio.h>
 #include <jansson.h>
 #include "error.h"
 #include "manager/manager.h"
@@ -23,13 +24,14 @@ int fmt_parse(const char *s, enum out_format *out, isola_error *err);
 /* rows: array of arrays of strings (table/csv); raw: what json/yaml print (Incus objects). */
 void print_list(enum out_format f, const char *const *headers, size_t ncols, json_t *rows, json_t *raw);
 void print_yaml(json_t *v);
+void print_yaml_to(FILE *f, json_t *v);
 void print_json(json_t *v);
 /* For ipc progress messages: a bar on a terminal, nothing otherwise. */
 void progress_bar(json_t *progress, void *ud);
 void progress_done(void);
 /* "k=v" → key and value (value points into s after '='). */
 int split_kv(char *s, char **key, char **value, isola_error *err);
-/* Read a whole fd into a string. */
+/* Read a whole fd (at most 64 MiB) into a NUL-terminated string; returns its length. */
 int read_all_fd(int fd, char **out, isola_error *err);
 /* Usage text of a verb group → err (EINVAL). */
 int usage_err(isola_error *err, const char *usage);

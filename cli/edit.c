@@ -8,29 +8,32 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "json.h"
+#include "util.h"
+#include "yamljson.h"
 
 json_t *edit_document(json_t *doc, isola_error *err)
 {
-	json_error_t je;
 	if (!isatty(0)) {
 		_cleanup_free_ char *s = NULL;
-		if (read_all_fd(0, &s, err) < 0)
+		int n = read_all_fd(0, &s, err);
+		if (n < 0)
 			return NULL;
-		json_t *j = json_loads(s, 0, &je);
-		if (!j || !json_is_object(j))
-			return isola_err(err, EINVAL, "stdin: line %d: %s (expected a JSON object)", je.line,
-			                 j ? "not an object" : je.text),
-			       json_decref(j), NULL;
-		return j;
+		return doc_to_json(s, (size_t)n, YAML_STRINGS, "stdin", err);
 	}
-	char path[] = "/tmp/isola-edit-XXXXXX.json";
+	char path[] = "/tmp/isola-edit-XXXXXX.yaml";
 	_cleanup_close_ int fd = mkstemps(path, 5);
 	if (fd < 0)
 		return isola_err(err, errno, "mkstemp"), NULL;
-	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
-	(void)!write(fd, s, strlen(s));
-	(void)!write(fd, "\n", 1);
-	free(s);
+	FILE *f = fdopen(dup(fd), "w");
+	if (!f) {
+		unlink(path);
+		return isola_err(err, errno, "fdopen %s", path), NULL;
+	}
+	fputs("### This is a YAML representation of the configuration.\n"
+	      "### Any line starting with a '#' will be ignored. JSON is accepted too.\n",
+	      f);
+	print_yaml_to(f, doc);
+	fclose(f);
 	const char *editor = getenv("VISUAL") ?: getenv("EDITOR") ?: "vi";
 	for (;;) {
 		pid_t pid = fork();
@@ -44,14 +47,17 @@ json_t *edit_document(json_t *doc, isola_error *err)
 			unlink(path);
 			return isola_err(err, ECANCELED, "editor %s failed", editor), NULL;
 		}
-		json_t *j = json_load_file(path, 0, &je);
-		if (j && json_is_object(j)) {
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+		isola_error pe = {0};
+		json_t *j = NULL;
+		if (read_file_at(AT_FDCWD, path, &text, &len, &pe) == 0)
+			j = doc_to_json(text, len, YAML_STRINGS, path, &pe);
+		if (j) {
 			unlink(path);
 			return j;
 		}
-		json_decref(j);
-		fprintf(stderr, "isola: %s line %d: %s\nPress enter to edit again, ctrl+c to abort ", path, je.line,
-		        je.text);
+		fprintf(stderr, "isola: %s\nPress enter to edit again, ctrl+c to abort ", pe.msg);
 		char line[8];
 		if (!fgets(line, sizeof line, stdin)) {
 			unlink(path);

@@ -1,5 +1,7 @@
-/* Shared by config edit / profile edit: the document in $EDITOR (or from stdin when it is not a
- * terminal), as JSON — YAML 1.2 is a superset of JSON, so what we show is valid YAML too. */
+/* Shared by config edit / profile edit: the document in $EDITOR as YAML (what `config show` prints, as
+ * `incus config edit` does), or read from stdin when it is not a terminal; either way YAML or JSON is
+ * accepted (lib/yamljson.h: a document starting with '{' is JSON). Scalars come back as strings (Incus's
+ * config maps are string → string). */
 #pragma once
 #include <jansson.h>
 #include "error.h"

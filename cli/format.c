@@ -69,43 +69,43 @@ static bool yaml_plain(const char *s)
 	return true;
 }
 
-static void yaml_scalar(json_t *v, int indent)
+static void yaml_scalar(FILE *f, json_t *v, int indent)
 {
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		if (strchr(s, '\n') && !strchr(s, '\r')) {
 			/* a block literal keeps multi-line values (cloud-init user-data) readable */
-			printf("|%s\n", s[strlen(s) - 1] == '\n' ? "" : "-");
+			fprintf(f, "|%s\n", s[strlen(s) - 1] == '\n' ? "" : "-");
 			const char *line = s;
 			while (*line) {
 				const char *nl = strchr(line, '\n');
 				size_t n = nl ? (size_t)(nl - line) : strlen(line);
-				printf("%*s%.*s\n", indent + 2, "", (int)n, line);
+				fprintf(f, "%*s%.*s\n", indent + 2, "", (int)n, line);
 				line += n + (nl ? 1 : 0);
 			}
 			return;
 		}
 		if (yaml_plain(s)) {
-			printf("%s\n", s);
+			fprintf(f, "%s\n", s);
 			return;
 		}
 		char *q = json_dumps(v, JSON_ENCODE_ANY); /* a JSON string is a valid YAML double-quoted one */
-		printf("%s\n", q ? q : "\"\"");
+		fprintf(f, "%s\n", q ? q : "\"\"");
 		free(q);
 		return;
 	}
 	char *q = json_dumps(v, JSON_ENCODE_ANY);
-	printf("%s\n", q ? q : "null");
+	fprintf(f, "%s\n", q ? q : "null");
 	free(q);
 }
 
-static void yaml_node(json_t *v, int indent, bool after_dash);
+static void yaml_node(FILE *f, json_t *v, int indent, bool after_dash);
 
-static void yaml_node(json_t *v, int indent, bool after_dash)
+static void yaml_node(FILE *f, json_t *v, int indent, bool after_dash)
 {
 	if (json_is_object(v)) {
 		if (!json_object_size(v)) {
-			printf("{}\n");
+			fprintf(f, "{}\n");
 			return;
 		}
 		const char *k;
@@ -114,55 +114,60 @@ static void yaml_node(json_t *v, int indent, bool after_dash)
 		json_object_foreach(v, k, c)
 		{
 			if (!(first && after_dash))
-				printf("%*s", indent, "");
+				fprintf(f, "%*s", indent, "");
 			first = false;
 			json_t *ks = json_string(k);
 			if (yaml_plain(k))
-				printf("%s:", k);
+				fprintf(f, "%s:", k);
 			else {
 				char *q = json_dumps(ks, JSON_ENCODE_ANY);
-				printf("%s:", q);
+				fprintf(f, "%s:", q);
 				free(q);
 			}
 			json_decref(ks);
 			if ((json_is_object(c) && json_object_size(c)) || (json_is_array(c) && json_array_size(c))) {
-				printf("\n");
-				yaml_node(c, indent + 2, false);
+				fprintf(f, "\n");
+				yaml_node(f, c, indent + 2, false);
 			} else {
-				printf(" ");
+				fprintf(f, " ");
 				if (json_is_object(c) || json_is_array(c))
-					printf(json_is_object(c) ? "{}\n" : "[]\n");
+					fprintf(f, json_is_object(c) ? "{}\n" : "[]\n");
 				else
-					yaml_scalar(c, indent);
+					yaml_scalar(f, c, indent);
 			}
 		}
 		return;
 	}
 	if (json_is_array(v)) {
 		if (!json_array_size(v)) {
-			printf("[]\n");
+			fprintf(f, "[]\n");
 			return;
 		}
 		size_t i;
 		json_t *c;
 		json_array_foreach(v, i, c)
 		{
-			printf("%*s- ", after_dash && i == 0 ? 0 : indent, "");
+			fprintf(f, "%*s- ", after_dash && i == 0 ? 0 : indent, "");
 			if ((json_is_object(c) && json_object_size(c)) || (json_is_array(c) && json_array_size(c)))
-				yaml_node(c, indent + 2, true);
+				yaml_node(f, c, indent + 2, true);
 			else if (json_is_object(c) || json_is_array(c))
-				printf(json_is_object(c) ? "{}\n" : "[]\n");
+				fprintf(f, json_is_object(c) ? "{}\n" : "[]\n");
 			else
-				yaml_scalar(c, indent);
+				yaml_scalar(f, c, indent);
 		}
 		return;
 	}
-	yaml_scalar(v, indent);
+	yaml_scalar(f, v, indent);
 }
 
 void print_yaml(json_t *v)
 {
-	yaml_node(v, 0, false);
+	yaml_node(stdout, v, 0, false);
+}
+
+void print_yaml_to(FILE *f, json_t *v)
+{
+	yaml_node(f, v, 0, false);
 }
 
 void print_list(enum out_format f, const char *const *headers, size_t ncols, json_t *rows, json_t *raw)
@@ -311,10 +316,12 @@ int read_all_fd(int fd, char **out, isola_error *err)
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		if (n > (64u << 20))
+			return free(buf), isola_err(err, EFBIG, "read: more than 64 MiB");
 	}
 	buf[n] = 0;
 	*out = buf;
-	return 0;
+	return (int)n;
 }
 
 int usage_err(isola_error *err, const char *usage)

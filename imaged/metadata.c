@@ -1,7 +1,7 @@
 #include "metadata.h"
 #include "cleanup.h"
 #include "json.h"
-#include "yaml.h"
+#include "yamljson.h"
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>

@@ -201,8 +201,12 @@ struct monitor {
 	int ptm;
 	json_t *devices;
 	struct instance_rec rec;
-	int stop_signal;
-	uint32_t uid_base; /* 0: privileged */
+	int stop_signal;          /* the image's isola.stop_signal, 0: runtime_boot detects it */
+	enum syscont_ready ready; /* the image's isola.ready, AUTO: runtime_boot detects it */
+	char ready_path[256];     /* SYSCONT_READY_FILE */
+	uint32_t uid_base;        /* 0: privileged */
+	json_t *resources;        /* OCI linux.resources from limits.* */
+	char **env;               /* environment.* as KEY=VALUE, NULL-terminated */
 };
 
 static void write_all(int fd, const char *p, size_t n)
@@ -299,8 +303,14 @@ static void monitor_cleanup(struct monitor *mo)
 	struct runtime_ctx ctx = rt_ctx();
 	isola_error e;
 	nics_detach(&mo->rec, mo->devices);
-	if (runtime_delete(&ctx, mo->name, true, &e) < 0 && e.errnum != ENOENT)
-		log_warn("%s: runtime delete: %s", mo->name, e.msg);
+	/* init ended by itself (poweroff inside, a crash): undo the boot here. When `isola stop` holds the
+	 * lock, its runtime_halt does that (two deletes of one container would race). */
+	int held = instance_trylock(mo->name, &e);
+	if (held >= 0) {
+		if (runtime_halt(&ctx, mo->name, 0, NULL, false, &e) < 0 && e.errnum != ENOENT)
+			log_warn("%s: runtime halt: %s", mo->name, e.msg);
+		close(held);
+	}
 	struct manager m2;
 	if (manager_open(&m2, &e) < 0) {
 		log_warn("%s: %s", mo->name, e.msg);
@@ -367,75 +377,65 @@ static void sd_notify_ready(void)
 	close(fd);
 }
 
-static int stop_signal_for(const char *rootfs)
+/* runtime_boot's hook between create and start: the nics go into init's new network namespace before
+ * init runs, so the image's network configuration finds them. */
+static int boot_created(pid_t pid, void *ud, isola_error *err)
 {
-	/* systemd halts on SIGRTMIN+3; busybox init powers off on SIGUSR2 (init/init.c) */
-	char p[4200], target[4096];
-	snprintf(p, sizeof p, "%s/sbin/init", rootfs);
-	ssize_t n = readlink(p, target, sizeof target - 1);
-	if (n > 0) {
-		target[n] = 0;
-		if (strstr(target, "busybox"))
-			return SIGUSR2;
-	}
-	snprintf(p, sizeof p, "%s/bin/busybox", rootfs);
-	struct stat a, b;
-	snprintf(target, sizeof target, "%s/sbin/init", rootfs);
-	if (stat(p, &a) == 0 && stat(target, &b) == 0 && a.st_ino == b.st_ino)
-		return SIGUSR2;
-	return 0; /* runtime default: SIGRTMIN+3 */
+	struct monitor *mo = ud;
+	mo->init = pid;
+	return nics_attach(&mo->rec, mo->devices, pid, err);
 }
 
-/* In the monitor: create, attach nics, start; then serve until init exits. status_fd gets "OK" or the
- * error once the container runs (or failed). */
+/* In the monitor: runtime_boot (create, nics, start, readiness), then serve until init exits. status_fd
+ * gets "OK" or the error once the container is ready (or failed). */
 static int monitor_run(struct monitor *mo, const char *rootfs, int status_fd, int *fg_lock)
 {
 	isola_error err = {0};
 	struct runtime_ctx ctx = rt_ctx();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	char idir[4096], pidp[4096];
-	idir_path(mo->name, NULL, idir, sizeof idir);
+	char pidp[4096];
 	idir_path(mo->name, "monitor.pid", pidp, sizeof pidp);
 	write_filef_at(AT_FDCWD, pidp, &err, "%d\n", getpid());
 	int rc = -1;
 	_cleanup_close_ int lfd = -1;
+	isola_error e2;
 	mo->ptm = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (mo->ptm < 0 || grantpt(mo->ptm) < 0 || unlockpt(mo->ptm) < 0) {
 		isola_err(&err, errno, "console pty");
 		goto out;
 	}
-	if (mo->uid_base) {
-		/* the pty comes from the host's devpts, owned by host root: inside the user namespace that id
-		 * is unmapped and the container's root could not open its own /dev/console (EACCES). Give the
-		 * slave to the container's root and tty group (gid 5 inside) — pts(4) */
-		char pts[64];
-		if (ptsname_r(mo->ptm, pts, sizeof pts) != 0 || chown(pts, mo->uid_base, mo->uid_base + 5) < 0) {
-			isola_err(&err, errno, "console pty %s: chown to the container's root", pts);
-			goto out;
-		}
-	}
 	lfd = console_listen(mo->name, &err);
 	if (lfd < 0)
 		goto out;
-	struct runtime_create_opts o = {
-	    .bundle = idir,
-	    .console_socket_fd = -1,
-	    .stdio = RUNTIME_STDIO_INHERIT,
-	    .system = {.enabled = true,
-	               .console_master = mo->ptm,
-	               .stop_signal = mo->stop_signal ? mo->stop_signal : stop_signal_for(rootfs)}};
-	/* a stale runtime state (host crash) would make create fail with EEXIST */
-	isola_error e2;
-	runtime_delete(&ctx, mo->name, true, &e2);
-	pid_t pid = runtime_create(&ctx, mo->name, &o, &err);
-	if (pid <= 0)
-		goto out;
-	mo->init = pid;
-	if (nics_attach(&mo->rec, mo->devices, pid, &err) < 0 || runtime_start(&ctx, mo->name, &err) < 0) {
-		runtime_delete(&ctx, mo->name, true, &e2);
-		nics_detach(&mo->rec, mo->devices);
+	/* a stale runtime state (host crash, a monitor killed) would make the boot fail with EEXIST; the
+	 * caller checked that the instance is not running */
+	struct runtime_state st;
+	if (runtime_state(&ctx, mo->name, &st, &e2) == 0 && st.status == RUNTIME_STOPPED)
+		runtime_halt(&ctx, mo->name, 0, NULL, false, &e2);
+	struct runtime_boot_opts bo = {
+	    .rootfs = rootfs,
+	    /* the storage layer mounted the instance's root id-mapped already (storage.h); boot must not map
+	     * it a second time, nor allocate: the block is the instance's (idmap.h) */
+	    .rootfs_idmapped = mo->uid_base != 0,
+	    .host_id_base = mo->uid_base,
+	    .privileged = mo->uid_base == 0,
+	    .hostname = mo->name,
+	    .console_master = mo->ptm,
+	    .stop_signal = mo->stop_signal,
+	    .ready = mo->ready,
+	    .ready_path = mo->ready_path[0] ? mo->ready_path : NULL,
+	    .resources = mo->resources,
+	    .env = mo->env,
+	    .created = boot_created,
+	    .created_ud = mo,
+	};
+	struct runtime_boot_result br;
+	if (runtime_boot(&ctx, mo->name, &bo, &br, &err) < 0) {
+		if (mo->init)
+			nics_detach(&mo->rec, mo->devices);
 		goto out;
 	}
+	mo->init = br.pid;
 	{
 		struct manager m2;
 		if (manager_open(&m2, &err) < 0)
@@ -470,24 +470,6 @@ out:
 	sd_notify_ready();
 	monitor_loop(mo, lfd);
 	monitor_cleanup(mo);
-	return 0;
-}
-
-/* signal(7) names as images give them in isola.stop_signal ("SIGUSR2", "SIGRTMIN+3") */
-static int signal_by_name(const char *s)
-{
-	static const struct {
-		const char *n;
-		int v;
-	} t[] = {{"SIGTERM", SIGTERM}, {"SIGINT", SIGINT}, {"SIGHUP", SIGHUP},   {"SIGUSR1", SIGUSR1},
-	         {"SIGUSR2", SIGUSR2}, {"SIGPWR", SIGPWR}, {"SIGQUIT", SIGQUIT}, {"SIGKILL", SIGKILL}};
-	if (!s)
-		return 0;
-	if (!strncmp(s, "SIGRTMIN+", 9))
-		return SIGRTMIN + atoi(s + 9);
-	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
-		if (!strcmp(s, t[i].n))
-			return t[i].v;
 	return 0;
 }
 
@@ -555,6 +537,32 @@ static int templates_apply(const struct instance_rec *r, json_t *image, const ch
 	return 0;
 }
 
+/* environment.<KEY> = VALUE → "KEY=VALUE" for init (Incus: the instance's environment). */
+static int environment_of(json_t *config, char ***out, isola_error *err)
+{
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(config, k, v) n += !strncmp(k, "environment.", 12);
+	char **env = calloc(n + 1, sizeof *env);
+	if (!env)
+		return isola_err(err, ENOMEM, "environment");
+	size_t i = 0;
+	json_object_foreach(config, k, v)
+	{
+		if (strncmp(k, "environment.", 12))
+			continue;
+		if (asprintf(&env[i], "%s=%s", k + 12, json_string_value(v) ?: "") < 0) {
+			env[i] = NULL;
+			strv_freep(&env);
+			return isola_err(err, ENOMEM, "environment");
+		}
+		i++;
+	}
+	*out = env;
+	return 0;
+}
+
 int container_start(struct manager *m, const struct instance_rec *r, json_t *config, json_t *devices, int *fg_lock,
                     isola_error *err)
 {
@@ -583,7 +591,8 @@ int container_start(struct manager *m, const struct instance_rec *r, json_t *con
 		return isola_err_wrap(err, "start %s", r->name);
 	if (seed_write(rootfs, r->name, config, base, err) < 0)
 		return isola_err_wrap(err, "start %s: cloud-init seed", r->name);
-	int stop_sig = 0;
+	struct monitor mo = {.init = 0, .ptm = -1, .devices = devices, .rec = *r, .id = r->id, .uid_base = base};
+	snprintf(mo.name, sizeof mo.name, "%s", r->name);
 	{
 		_cleanup_json_ json_t *shown = NULL;
 		if (daemon_op(DAEMON_IMAGED, "image.show", json_pack("{ss}", "ref", r->image), &shown, NULL, NULL,
@@ -591,8 +600,19 @@ int container_start(struct manager *m, const struct instance_rec *r, json_t *con
 			return isola_err_wrap(err, "start %s: image %s", r->name, r->image);
 		json_t *img = json_object_get(shown, "image");
 		const char *idir = json_string_value(json_object_get(shown, "path")) ?: "";
-		stop_sig = signal_by_name(
-		    json_string_value(json_object_get(json_object_get(img, "properties"), "isola.stop_signal")));
+		/* how the image's init stops and says it is up (docs/images.md); unset: runtime_boot looks at
+		 * /sbin/init */
+		json_t *props = json_object_get(img, "properties");
+		const char *sig = json_string_value(json_object_get(props, "isola.stop_signal"));
+		const char *ready = json_string_value(json_object_get(props, "isola.ready"));
+		if (sig && (mo.stop_signal = syscont_parse_signal(sig)) < 0)
+			return isola_err(err, EINVAL, "start %s: image %s: isola.stop_signal \"%s\" is not a signal",
+			                 r->name, r->image, sig);
+		struct syscont_image_meta meta = {0};
+		if (ready && syscont_parse_ready(ready, &meta, err) < 0)
+			return isola_err_wrap(err, "start %s: image %s: isola.ready", r->name, r->image);
+		mo.ready = meta.ready;
+		snprintf(mo.ready_path, sizeof mo.ready_path, "%s", meta.ready_path);
 		/* volatile.apply_template: "create" or "copy" once after that event (as Incus), then every start */
 		const char *pending = json_string_value(json_object_get(r->config, "volatile.apply_template"));
 		if ((pending && templates_apply(r, img, idir, rootfs, base, pending, err) < 0) ||
@@ -603,29 +623,16 @@ int container_start(struct manager *m, const struct instance_rec *r, json_t *con
 	}
 	struct sysinfo si;
 	sysinfo(&si);
-	struct bundle_params bp = {.name = r->name,
-	                           .rootfs = rootfs,
-	                           .config = config,
-	                           .uid_base = base,
-	                           .host_mem = (uint64_t)si.totalram * si.mem_unit};
-	_cleanup_json_ json_t *cj = bundle_config(&bp, err);
-	if (!cj)
+	_cleanup_json_ json_t *res = bundle_resources(config, (uint64_t)si.totalram * si.mem_unit, err);
+	if (!res)
 		return isola_err_wrap(err, "start %s", r->name);
-	char cpath[4096];
-	idir_path(r->name, "config.json", cpath, sizeof cpath);
-	if (json_store_path(cpath, cj, true, err) < 0)
-		return -1;
+	_cleanup_strv_ char **env = NULL;
+	if (environment_of(config, &env, err) < 0)
+		return isola_err_wrap(err, "start %s", r->name);
+	mo.resources = res;
+	mo.env = env;
 	if (ensure_macs(m, r, devices, err) < 0)
 		return -1;
-
-	struct monitor mo = {.init = 0,
-	                     .ptm = -1,
-	                     .devices = devices,
-	                     .rec = *r,
-	                     .id = r->id,
-	                     .stop_signal = stop_sig,
-	                     .uid_base = base};
-	snprintf(mo.name, sizeof mo.name, "%s", r->name);
 	if (fg_lock)
 		return monitor_run(&mo, rootfs, -1, fg_lock) < 0 ? isola_err(err, EIO, "start %s failed", r->name) : 0;
 
@@ -712,9 +719,12 @@ int container_stop(struct manager *m, const struct instance_rec *r, bool force, 
 		isola_error e;
 		if (frozen)
 			runtime_resume(&ctx, r->name, &e); /* a frozen init cannot act on a signal */
-		int rc = force ? runtime_kill(&ctx, r->name, SIGKILL, true, err)
-		               : runtime_stop(&ctx, r->name, (unsigned)(timeout_s > 0 ? timeout_s : 30) * 1000, err);
-		if (rc < 0 && container_running(m, r, NULL, NULL))
+		if (force)
+			runtime_kill(&ctx, r->name, SIGKILL, true, &e);
+		/* the image's stop signal, up to the timeout, then cgroup.kill; then the runtime's delete (cgroup,
+		 * state, bundle). The block of host ids stays the instance's (release_ids = false). */
+		unsigned ms = force ? 0 : (unsigned)(timeout_s > 0 ? timeout_s : 30) * 1000;
+		if (runtime_halt(&ctx, r->name, ms, NULL, false, err) < 0 && container_running(m, r, NULL, NULL))
 			return isola_err_wrap(err, "stop %s", r->name);
 	}
 	if (mon) {
@@ -765,7 +775,8 @@ void container_cleanup(struct manager *m, const struct instance_rec *r)
 {
 	struct runtime_ctx ctx = rt_ctx();
 	isola_error e;
-	runtime_delete(&ctx, r->name, true, &e);
+	if (runtime_halt(&ctx, r->name, 0, NULL, false, &e) < 0)
+		runtime_delete(&ctx, r->name, true, &e); /* a state halt cannot read: force it out */
 }
 
 /* ---- exec ---- */

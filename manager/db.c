@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "cleanup.h"
+#include "idmap.h"
 #include "json.h"
 
 DEFINE_CLEANUP(sqlite3_stmt *, sqlite3_finalize)
@@ -36,6 +37,8 @@ static const char *const migrations[] = {
     "CREATE TABLE idmap_ranges (instance_id INTEGER NOT NULL UNIQUE REFERENCES instances(id) ON DELETE CASCADE,"
     "  base INTEGER NOT NULL UNIQUE, size INTEGER NOT NULL);"
     "ALTER TABLE snapshots ADD COLUMN profiles TEXT NOT NULL DEFAULT '[]';",
+    /* 3: one id allocator on the host — the runtime's (idmap.h); idmap_migrate_v3 moved the rows first */
+    "DROP TABLE idmap_ranges;",
 };
 
 const char *db_migration_sql(int v)
@@ -133,7 +136,10 @@ int db_open_at(const char *path, int version, isola_db **out, isola_error *err)
 		    tail, sizeof tail,
 		    ";INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %lld); PRAGMA user_version=%d;",
 		    v, (long long)time(NULL), v);
-		if (db_exec(db, migrations[v - 1], err) < 0 || db_exec(db, tail, err) < 0) {
+		/* v3 carries data out of the database: the old table's ranges into the host allocator, inside
+		 * this transaction, so a failure leaves the table (and the next open tries again) */
+		if ((v == 3 && idmap_migrate_v3(db, err) < 0) || db_exec(db, migrations[v - 1], err) < 0 ||
+		    db_exec(db, tail, err) < 0) {
 			db_rollback(db);
 			return isola_err_wrap(err, "migrate database to schema version %d", v);
 		}

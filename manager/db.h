@@ -17,7 +17,7 @@
 #include "config.h"
 #include "error.h"
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 typedef struct isola_db {
 	sqlite3 *h;

@@ -229,6 +229,8 @@ static void undo_run(struct undo *u)
 		              json_pack("{ss ss}", "ref", u->rec->image, "holder", holder), NULL, NULL, NULL, &e) < 0)
 			log_warn("undo: %s", e.msg);
 	}
+	if (u->row && idmap_release(u->m->db, u->rec->id, &e) < 0)
+		log_warn("undo: %s", e.msg);
 	if (u->row && db_instance_delete(u->m->db, u->rec->id, &e) < 0)
 		log_warn("undo: %s", e.msg);
 }
@@ -514,6 +516,9 @@ static int destroy(struct manager *m, struct instance_rec *r, isola_error *err)
 		              NULL, NULL, NULL, &e) < 0)
 			log_warn("delete %s: releasing image layer: %s", r->name, e.msg);
 	}
+	/* the block goes back only once the files owned by it are gone (the volume, above) */
+	if (idmap_release(m->db, r->id, err) < 0)
+		return isola_err_wrap(err, "delete %s", r->name);
 	return db_instance_delete(m->db, r->id, err);
 }
 

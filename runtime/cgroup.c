@@ -238,6 +238,32 @@ static int enable_controllers(int dirfd, const char *where, char **ctrls, isola_
 	return 0;
 }
 
+int cgroup_enable_above(const struct isola_cgroup *cg, char **ctrls, isola_error *err)
+{
+	if (!cg->available)
+		return isola_err(err, ENOTSUP, "no cgroup");
+	_cleanup_close_ int cur = open(cg->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cur < 0)
+		return isola_err(err, errno, "open cgroup2 mount %s", cg->mount);
+	_cleanup_free_ char *walk = strdup(cg->path);
+	if (!walk)
+		return isola_err(err, ENOMEM, "cgroup path");
+	char where[4096];
+	snprintf(where, sizeof(where), "%s", cg->mount);
+	char *save = NULL;
+	for (char *comp = strtok_r(walk, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		if (enable_controllers(cur, where, ctrls, err) < 0)
+			return -1;
+		int nfd = open_dir_at(cur, comp, err);
+		if (nfd < 0)
+			return -1;
+		close(cur);
+		cur = nfd;
+		snprintf(where + strlen(where), sizeof(where) - strlen(where), "/%s", comp);
+	}
+	return 0;
+}
+
 static struct isola_cgroup *cg_new_unavailable(const char *reason)
 {
 	struct isola_cgroup *cg = calloc(1, sizeof(*cg));
@@ -474,6 +500,44 @@ int cgroup_enter_fd(const struct isola_cgroup *cg, isola_error *err)
 		return fd < 0 ? isola_err(err, errno, "dup cgroup fd") : fd;
 	}
 	return open_dir_at(cg->dirfd, cg->inner, err);
+}
+
+int cgroup_exec_fd(const struct isola_cgroup *cg, pid_t init, isola_error *err)
+{
+	if (!cg || !cg->available)
+		return -1;
+	if (!cg->inner)
+		return cgroup_enter_fd(cg, err);
+	_cleanup_close_ int ifd = open_dir_at(cg->dirfd, cg->inner, err);
+	if (ifd < 0)
+		return -1;
+	/* "0::/isola/c1/init/init.scope" (cgroups(7) "/proc/[pid]/cgroup"); the container chose everything
+	 * below the inner directory, so it is resolved beneath it (RESOLVE_IN_ROOT) and must be a directory */
+	char p[64];
+	snprintf(p, sizeof p, "/proc/%d/cgroup", (int)init);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	isola_error ig = {0};
+	if (read_file_at(AT_FDCWD, p, &text, &len, &ig) < 0)
+		return steal_fd(&ifd);
+	char prefix[4200];
+	snprintf(prefix, sizeof prefix, "0::%s/%s", cg->path, cg->inner);
+	size_t pl = strlen(prefix);
+	for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, prefix, pl) || (l[pl] != '/' && l[pl] != '\n' && l[pl]))
+			continue;
+		char *rel = l + pl;
+		rel[strcspn(rel, "\n")] = 0;
+		if (!*rel || !strcmp(rel, "/"))
+			break; /* init sits in the inner cgroup itself */
+		_cleanup_close_ int leaf = safe_openat(ifd, rel, O_RDONLY | O_DIRECTORY, 0, &ig);
+		EXPLAIN(leaf, "cgroups(7)", "openat2(<inner cgroup>, \"%s\", RESOLVE_IN_ROOT)  /* init's own leaf */",
+		        rel);
+		if (leaf >= 0)
+			return steal_fd(&leaf);
+		break;
+	}
+	return steal_fd(&ifd);
 }
 
 int cgroup_add_pid(const struct isola_cgroup *cg, pid_t pid, isola_error *err)

@@ -138,6 +138,11 @@ static inline void cgroup_freep(struct isola_cgroup **p)
  * delegating), for clone3(CLONE_INTO_CGROUP) (clone(2)). -1 with available == false: the caller clones
  * without the flag. The caller closes it. */
 int cgroup_enter_fd(const struct isola_cgroup *cg, isola_error *err);
+/* The cgroup an `exec` joins: the leaf init itself sits in (read from /proc/<init>/cgroup, resolved
+ * beneath the inner directory) when delegating — systemd inside moves itself to /init.scope and may enable
+ * controllers on the inner level, whose processes the kernel then refuses ("no internal processes",
+ * cgroup-v2.rst) — else cgroup_enter_fd's directory. The caller closes it. */
+int cgroup_exec_fd(const struct isola_cgroup *cg, pid_t init, isola_error *err);
 /* Move pid into the container's (inner) cgroup: for `exec`, and for kernels without CLONE_INTO_CGROUP. */
 int cgroup_add_pid(const struct isola_cgroup *cg, pid_t pid, isola_error *err);
 

@@ -18,3 +18,7 @@ static inline void cgroup_kv_arrayp(struct cgroup_kv_array *a)
 {
 	cgroup_kv_free(a->kv, a->n);
 }
+/* Enable ctrls in cgroup.subtree_control of every ancestor of cg (mount root down to its parent), as
+ * cgroup_create does for the controllers it needs: an `update` that sets a limit the creation did not
+ * (cpu.max on a container created with a memory limit only) needs its controller offered to cg. */
+int cgroup_enable_above(const struct isola_cgroup *cg, char **ctrls, isola_error *err);

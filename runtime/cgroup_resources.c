@@ -546,6 +546,15 @@ int cgroup_apply(const struct isola_cgroup *cg, const struct cgroup_resources *r
 	_cleanup_free_ char *have = NULL;
 	if (cg_read(cg->dirfd, "cgroup.controllers", &have, err) < 0)
 		return isola_err_wrap(err, "cgroup %s", cg->path);
+	/* one not offered yet: enable it above (only where the root offers it; otherwise the check below
+	 * names it), then look again */
+	isola_error ig = {0};
+	if (cgroup_enable_above(cg, ctrls, &ig) == 0) {
+		free(have);
+		have = NULL;
+		if (cg_read(cg->dirfd, "cgroup.controllers", &have, err) < 0)
+			return isola_err_wrap(err, "cgroup %s", cg->path);
+	}
 	for (char **c = ctrls; *c; c++) {
 		size_t l = strlen(*c);
 		bool found = false;

@@ -216,7 +216,7 @@ pid_t runtime_exec(const struct runtime_ctx *ctx, const char *id, const struct r
 	_cleanup_cgroup_ struct isola_cgroup *cg = NULL;
 	if (container_open_cgroup(st, &cg, err) < 0)
 		return -1;
-	_cleanup_close_ int cgfd = cg->available ? cgroup_enter_fd(cg, err) : -1;
+	_cleanup_close_ int cgfd = cg->available ? cgroup_exec_fd(cg, s.pid, err) : -1;
 	if (cg->available && cgfd < 0)
 		return -1;
 	_cleanup_close_ int pidfd = pidfd_open(s.pid, 0);

@@ -196,6 +196,39 @@ int idmap_range_alloc(const char *dir, const char *owner, uint64_t *base, isola_
 	return 0;
 }
 
+int idmap_range_adopt(const char *dir, const char *owner, uint64_t base, uint64_t size, isola_error *err)
+{
+	if (!size || base + size - 1 > IDMAP_ID_LIMIT)
+		return isola_err(err, EINVAL, "id range %llu+%llu of %s is outside the id space",
+		                 (unsigned long long)base, (unsigned long long)size, owner);
+	_cleanup_(idmap_db_close) struct idmap_db db = {.lockfd = -1};
+	if (idmap_db_open(dir, &db, err) < 0)
+		return -1;
+	size_t i;
+	json_t *e;
+	json_array_foreach(db.ranges, i, e)
+	{
+		const char *o = json_string_value(json_object_get(e, "owner"));
+		uint64_t b = (uint64_t)json_integer_value(json_object_get(e, "base"));
+		uint64_t n = (uint64_t)json_integer_value(json_object_get(e, "size"));
+		if (!strcmp(o, owner)) {
+			if (b == base && n == size)
+				return 0; /* already recorded (a migration that ran before a crash) */
+			return isola_err(err, EEXIST, "%s: %s already has host ids %llu+%llu, not %llu+%llu", db.path,
+			                 owner, (unsigned long long)b, (unsigned long long)n, (unsigned long long)base,
+			                 (unsigned long long)size);
+		}
+		if (overlaps(base, size, b, n))
+			return isola_err(err, EEXIST, "%s: host ids %llu+%llu of %s overlap %s's %llu+%llu", db.path,
+			                 (unsigned long long)base, (unsigned long long)size, owner, o,
+			                 (unsigned long long)b, (unsigned long long)n);
+	}
+	if (json_array_append_new(db.ranges, json_pack("{s:s, s:I, s:I}", "owner", owner, "base", (json_int_t)base,
+	                                               "size", (json_int_t)size)) < 0)
+		return isola_err(err, ENOMEM, "id map");
+	return json_store_path(db.path, db.doc, true, err);
+}
+
 int idmap_range_lookup(const char *dir, const char *owner, uint64_t *base, isola_error *err)
 {
 	_cleanup_(idmap_db_close) struct idmap_db db = {.lockfd = -1};

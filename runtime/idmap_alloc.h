@@ -39,6 +39,10 @@ int idmap_range_parse_subid(const char *text, struct idmap_range **v, size_t *n,
 
 /* Allocate (or find) owner's block under dir (NULL → IDMAP_DEFAULT_DIR). owner: a runtime id. */
 int idmap_range_alloc(const char *dir, const char *owner, uint64_t *base, isola_error *err);
+/* Record a block owner already uses (a range another allocator handed out before: the manager's schema
+ * v2 table). Idempotent for the same owner and range; EEXIST when it overlaps another owner's block or
+ * the owner has a different one. /etc/subuid is not consulted: the ids are in use already. */
+int idmap_range_adopt(const char *dir, const char *owner, uint64_t base, uint64_t size, isola_error *err);
 /* Find owner's block; ENOENT when it has none. */
 int idmap_range_lookup(const char *dir, const char *owner, uint64_t *base, isola_error *err);
 /* Give owner's block back. An owner without a block is success (release is idempotent). */

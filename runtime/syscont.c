@@ -312,7 +312,7 @@ static int ephemeral_overlay(int lower, uint64_t base, isola_error *err)
 static int build_root(const struct runtime_boot_opts *o, uint64_t base, isola_error *err)
 {
 	_cleanup_close_ int usernsfd = -1;
-	if (!o->privileged && (usernsfd = mapping_userns(base, err)) < 0)
+	if (!o->privileged && !o->rootfs_idmapped && (usernsfd = mapping_userns(base, err)) < 0)
 		return isola_err_wrap(err, "user namespace for the id-mapped root");
 	_cleanup_close_ int img = -1;
 	if (usernsfd >= 0) {
@@ -459,7 +459,22 @@ int syscont_attach_mounts(int rootfd, const struct runtime_system_mount *m, size
 static json_t *build_config(const char *id, const struct runtime_boot_opts *o, uint64_t base, bool notify)
 {
 	json_t *caps = all_caps();
-	if (o->privileged) {
+	if (!o->privileged) {
+		/* CAP_SYS_RAWIO grants nothing in a user namespace (iopl/ioperm and /dev/mem need it in the
+		 * initial one), but systemd reads the bounding set: sys-kernel-{debug,tracing}.mount carry
+		 * ConditionCapability=CAP_SYS_RAWIO and would try, and fail, to mount debugfs/tracefs, leaving the
+		 * system "degraded". LXC's default drop list has it for the same reason. */
+		json_t *k = json_array();
+		size_t i;
+		json_t *e;
+		json_array_foreach(caps, i, e)
+		{
+			if (caps_from_name(json_string_value(e)) != 17 /* SYS_RAWIO */)
+				json_array_append(k, e);
+		}
+		json_decref(caps);
+		caps = k;
+	} else {
 		json_t *k = json_array();
 		size_t i;
 		json_t *e;
@@ -477,6 +492,8 @@ static json_t *build_config(const char *id, const struct runtime_boot_opts *o, u
 	    json_pack("[s, s]", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=linux");
 	if (notify)
 		json_array_append_new(env, json_string("NOTIFY_SOCKET=" NOTIFY_DIR_INSIDE "/notify.sock"));
+	for (char *const *e = o->env; e && *e; e++)
+		json_array_append_new(env, json_string(*e));
 	const char *hostname = o->hostname ? o->hostname : hostname_valid(id) ? id : "isola";
 	json_t *cfg = json_pack(
 	    "{s:s, s:{s:s, s:b}, s:s, s:{s:b, s:{s:i, s:i}, s:[s], s:o, s:s, s:{s:O, s:O, s:O, s:[], s:[]}, s:b}}",
@@ -525,11 +542,17 @@ static json_t *build_config(const char *id, const struct runtime_boot_opts *o, u
 	char cg[RUNTIME_ID_MAX + 16];
 	snprintf(cg, sizeof cg, "/isola/%s", id);
 	json_object_set_new(lx, "cgroupsPath", json_string(cg));
-	json_t *res = json_object();
-	if (o->memory_limit > 0)
-		json_object_set_new(res, "memory", json_pack("{s:I}", "limit", (json_int_t)o->memory_limit));
-	if (o->pids_limit > 0)
-		json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)o->pids_limit));
+	json_t *res = o->resources ? json_deep_copy(o->resources) : json_object();
+	if (o->resources) {
+		/* the caller's whole set (the manager's limits.*); the device list is not the runtime's business
+		 * for a system container (its /dev is a tmpfs with the standard nodes) */
+		json_object_del(res, "devices");
+	} else {
+		if (o->memory_limit > 0)
+			json_object_set_new(res, "memory", json_pack("{s:I}", "limit", (json_int_t)o->memory_limit));
+		if (o->pids_limit > 0)
+			json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)o->pids_limit));
+	}
 	json_object_set_new(lx, "resources", res);
 	json_object_set_new(cfg, "linux", lx);
 	json_object_set_new(cfg, "annotations",
@@ -721,7 +744,10 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 	if (runtime_state(ctx, id, &st, &probe) == 0)
 		return isola_err(err, EEXIST, "boot %s: a container with this id exists", id);
 	uint64_t base = 0;
-	if (!o->privileged) {
+	if (!o->privileged && o->host_id_base) {
+		base = o->host_id_base; /* the caller's block: it keeps and releases it */
+		res->host_id_base = base;
+	} else if (!o->privileged) {
 		isola_error had = {0};
 		bool existed = idmap_range_lookup(o->idmap_dir, id, &base, &had) == 0;
 		if (idmap_range_alloc(o->idmap_dir, id, &base, err) < 0)
@@ -806,6 +832,8 @@ int runtime_boot(const struct runtime_ctx *ctx, const char *id, const struct run
 	res->pid = pid;
 	g.created = true;
 	closep(&root);
+	if (o->created && o->created(pid, o->created_ud, err) < 0)
+		return isola_err_wrap(err, "boot %s", id);
 	if (runtime_start(ctx, id, err) < 0)
 		return isola_err_wrap(err, "boot %s", id);
 	res->created_ns = now_ns() - t0;

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <jansson.h>
 #include "error.h"
 #include "runtime/runtime.h"
 
@@ -74,6 +75,18 @@ struct runtime_boot_opts {
 	const struct syscont_bind *binds;
 	size_t n_binds;
 	const char *netns; /* join this network namespace (netd's), NULL: a new empty one */
+	/* For a caller that manages ids and storage itself (the instance manager): */
+	uint64_t host_id_base; /* non-zero: the caller allocated this block (idmap_range_alloc) and keeps it;
+	                        * boot neither allocates nor releases one */
+	bool rootfs_idmapped;  /* rootfs already shows the container's files under their host ids (an
+	                        * id-mapped overlay the caller mounted): attach it as is, no second id-map */
+	json_t *resources;     /* OCI linux.resources for the outer cgroup (not consumed); replaces
+	                        * memory_limit/pids_limit when set */
+	char *const *env;      /* extra KEY=VALUE for init's environment, NULL-terminated; NULL: none */
+	/* called between create and start with init's host pid (its namespaces exist, it has not exec'd):
+	 * the manager moves the instance's nics into the new network namespace here. < 0 fails the boot. */
+	int (*created)(pid_t pid, void *ud, isola_error *err);
+	void *created_ud;
 };
 
 struct runtime_boot_result {

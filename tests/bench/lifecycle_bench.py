@@ -62,9 +62,33 @@ def bench(iso, pool, n):
     return {k: statistics.median(v) for k, v in res.items()}
 
 
+def bench_debian(iso, pool, n):
+    """Unprivileged Debian (systemd) through `isola`: launch returns at READY=1 (the image's isola.ready:
+    notify); then `is-system-running --wait`; a clean stop is systemd's own halt (SIGRTMIN+3)."""
+    res = {"debian launch (to READY=1)": [], "debian launch to is-system-running": [],
+           "debian stop (clean halt)": [], "debian delete": []}
+    for _ in range(n):
+        name = "bench-deb-" + secrets.token_hex(3)
+        t = time.perf_counter()
+        iso.run("launch", "debian-bench", name, "--storage", pool, timeout=300)
+        res["debian launch (to READY=1)"].append(time.perf_counter() - t)
+        state = iso.run("exec", name, "--", "systemctl", "is-system-running", "--wait", check=False,
+                        timeout=300).stdout.strip()
+        res["debian launch to is-system-running"].append(time.perf_counter() - t)
+        assert state in ("running", "degraded"), state
+        res["debian stop (clean halt)"].append(timed(lambda: iso.run("stop", name, timeout=300)))
+        res["debian delete"].append(timed(lambda: iso.run("delete", name)))
+    return {k: statistics.median(v) for k, v in res.items()}
+
+
+INCUS["debian launch to is-system-running"] = 1.17
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20)
+    ap.add_argument("--no-debian", action="store_true",
+                    help="skip the Debian rows (a baseline run of binaries that cannot boot it unprivileged)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench-lifecycle: needs root")
@@ -87,10 +111,17 @@ def main():
         incus = shutil.which("incus")
         print("isola lifecycle, busybox container, medians of %d runs, %s, %s" % (
             args.n, time.strftime("%Y-%m-%d"), os.uname().release))
-        print("incus: %s" % ("installed at " + incus if incus else
-                              "not installed here — Incus column is the issue's figure (btrfs)"))
+        sock = pathlib.Path("/var/lib/incus/unix.socket")
+        print("incus: %s — the Incus column is the issue's figure (btrfs)" % (
+            "client at %s, daemon socket %s" % (incus, "present" if sock.exists() else "absent (no incusd)")
+            if incus else "not installed"))
+        deb = REPO / "build" / "images" / "debian.tar.gz"
+        if deb.exists() and not args.no_debian:
+            iso.run("image", "import", str(deb), "--alias", "debian-bench", timeout=600)
         for p in pools:
             r = bench(iso, p["name"], args.n)
+            if deb.exists() and not args.no_debian:
+                r.update(bench_debian(iso, p["name"], max(3, args.n // 4)))
             print("\npool %s" % p["driver"])
             print("| operation | isola | Incus | isola/Incus |")
             print("|---|---|---|---|")

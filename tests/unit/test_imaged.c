@@ -16,7 +16,7 @@
 #include "imaged/fingerprint.h"
 #include "json.h"
 #include "imaged/metadata.h"
-#include "imaged/yaml.h"
+#include "yamljson.h"
 
 static json_t *y(const char *s)
 {

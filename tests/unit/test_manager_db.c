@@ -15,6 +15,7 @@
 #include "manager/db.h"
 #include "manager/idmap.h"
 #include "manager/lock.h"
+#include "runtime/idmap_alloc.h"
 
 static char dir[64], dbpath[128];
 
@@ -89,7 +90,7 @@ static void test_schema_migration(void **state)
 	assert_int_equal(db_snapshot_get(db, r.id, "snap0", &s, &err), 0);
 	assert_true(json_is_array(s.profiles)); /* the v2 column, defaulted */
 	uint32_t base;
-	assert_int_equal(idmap_acquire(db, r.id, &base, &err), 0); /* the v2 table exists */
+	assert_int_equal(idmap_acquire(db, r.id, &base, &err), 0);
 	snapshot_rec_clear(&s);
 	instance_rec_clear(&r);
 	/* every step is recorded */
@@ -168,7 +169,7 @@ static void test_idmap_disjoint_persistent(void **state)
 		snprintf(name, sizeof name, "i%d", i);
 		new_instance(db, name, &r[i]);
 		assert_int_equal(idmap_acquire(db, r[i].id, &base[i], &err), 0);
-		assert_true(base[i] >= IDMAP_FIRST);
+		assert_true(base[i] >= IDMAP_FIRST_BASE);
 	}
 	for (int i = 0; i < N; i++)
 		for (int j = i + 1; j < N; j++)
@@ -184,7 +185,8 @@ static void test_idmap_disjoint_persistent(void **state)
 	assert_int_equal(db_open(dbpath, &db, &err), 0);
 	assert_int_equal(idmap_lookup(db, r[13].id, &again, &err), 0);
 	assert_int_equal(again, base[13]);
-	/* deleting an instance frees its range (cascade), and the hole is reused */
+	/* deleting an instance frees its range (instance_delete releases it), and the hole is reused */
+	assert_int_equal(idmap_release(db, r[13].id, &err), 0);
 	assert_int_equal(db_instance_delete(db, r[13].id, &err), 0);
 	assert_int_equal(idmap_lookup(db, r[13].id, &again, &err), -1);
 	struct instance_rec x;
@@ -194,6 +196,78 @@ static void test_idmap_disjoint_persistent(void **state)
 	instance_rec_clear(&x);
 	for (int i = 0; i < N; i++)
 		instance_rec_clear(&r[i]);
+	db_close(db);
+}
+
+/* Schema v2 kept id ranges in its own table, beside the runtime's allocator: the two could hand out one
+ * block twice. v3 moves the rows into the one allocator: each instance keeps its base, no later allocation
+ * (by the manager or by `isola-runtime boot` on the same directory) overlaps them, and a range that clashes
+ * with one the runtime handed out meanwhile stops the migration with a message naming both. */
+static void test_idmap_migrated_from_v2(void **state)
+{
+	isola_error err = {0};
+	isola_db *db;
+	assert_int_equal(db_open_at(dbpath, 2, &db, &err), 0);
+	/* v2's allocator started at 1,000,000 (unaligned): two instances, the second one's block right after */
+	assert_int_equal(db_exec(db,
+	                         "INSERT INTO instances (name, type, status, pool, created_at) VALUES "
+	                         "('a', 'container', 'Stopped', 'default', 1), ('b', 'container', 'Stopped', "
+	                         "'default', 1), ('c', 'container', 'Stopped', 'default', 1);"
+	                         "INSERT INTO idmap_ranges (instance_id, base, size) VALUES (1, 1000000, 65536),"
+	                         " (2, 1065536, 65536);",
+	                         &err),
+	                 0);
+	db_close(db);
+	assert_int_equal(db_open(dbpath, &db, &err), 0);
+	assert_int_equal(db_version(db), 3);
+	uint32_t a, b, c;
+	assert_int_equal(idmap_lookup(db, 1, &a, &err), 0);
+	assert_int_equal(idmap_lookup(db, 2, &b, &err), 0);
+	assert_int_equal(a, 1000000);
+	assert_int_equal(b, 1065536);
+	/* the old table is gone: nothing can allocate from it any more */
+	assert_int_equal(db_exec(db, "SELECT * FROM idmap_ranges", &err), -1);
+	/* a new instance and a runtime-booted container get blocks clear of both */
+	assert_int_equal(idmap_acquire(db, 3, &c, &err), 0);
+	uint64_t rt;
+	assert_int_equal(idmap_range_alloc(dir, "c1-booted-by-hand", &rt, &err), 0);
+	uint64_t used[4][2] = {{a, 65536}, {b, 65536}, {c, 65536}, {rt, 65536}};
+	for (int i = 0; i < 4; i++)
+		for (int j = i + 1; j < 4; j++)
+			if (used[i][0] < used[j][0] + used[j][1] && used[j][0] < used[i][0] + used[i][1])
+				fail_msg("blocks %d (%llu) and %d (%llu) overlap", i, (unsigned long long)used[i][0], j,
+				         (unsigned long long)used[j][0]);
+	db_close(db);
+	/* reopening does not migrate again, and keeps them */
+	assert_int_equal(db_open(dbpath, &db, &err), 0);
+	assert_int_equal(idmap_lookup(db, 2, &b, &err), 0);
+	assert_int_equal(b, 1065536);
+	db_close(db);
+}
+
+static void test_idmap_migration_refuses_a_clash(void **state)
+{
+	isola_error err = {0};
+	isola_db *db;
+	/* the bug v3 fixes: the runtime handed out a block the v2 table also holds */
+	uint64_t rt;
+	assert_int_equal(idmap_range_alloc(dir, "c1", &rt, &err), 0);
+	assert_int_equal(db_open_at(dbpath, 2, &db, &err), 0);
+	char sql[512];
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO instances (name, type, status, pool, created_at) VALUES ('a', 'container', 'Stopped',"
+	         " 'default', 1); INSERT INTO idmap_ranges (instance_id, base, size) VALUES (1, %llu, 65536);",
+	         (unsigned long long)rt);
+	assert_int_equal(db_exec(db, sql, &err), 0);
+	db_close(db);
+	assert_int_equal(db_open(dbpath, &db, &err), -1);
+	assert_int_equal(err.errnum, EEXIST);
+	if (!strstr(err.msg, "instance:1") || !strstr(err.msg, "c1"))
+		fail_msg("the error should name both owners: %s", err.msg);
+	/* nothing changed: still v2, the row is still there */
+	assert_int_equal(db_open_at(dbpath, 2, &db, &err), 0);
+	assert_int_equal(db_version(db), 2);
+	assert_int_equal(db_exec(db, "SELECT * FROM idmap_ranges", &err), 0);
 	db_close(db);
 }
 
@@ -237,6 +311,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_schema_migration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_instances_and_profiles, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idmap_disjoint_persistent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idmap_migrated_from_v2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idmap_migration_refuses_a_clash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lock_serialises, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,17 @@ class Isola:
     def json(self, *args):
         return json.loads(self.run(*args, "--format", "json").stdout)
 
+    def v4(self, name, nic="eth0", wait_s=15):
+        """The instance's IPv4 addresses on nic, waiting for one: netd configures it before init runs,
+        but an image running a DHCP client (busybox's rcS starts udhcpc) flushes it on `deconfig` and
+        puts the leased one (the same: a reservation for the MAC) back a moment later."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            i = self.instance(name)
+            addrs = [a for a in i["state"]["network"][nic]["addresses"] if a["family"] == "inet"]
+            if addrs or time.monotonic() > deadline:
+                return addrs, i
+
     def instance(self, name):
         for i in self.json("list"):
             if i["name"] == name:

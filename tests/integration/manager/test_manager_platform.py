@@ -10,9 +10,14 @@ from mgr_util import ISOLA
 
 
 def cgroup_dir(pid):
+    """The instance's limits cgroup: the delegated OUTER level /isola/<name>. init runs in its inner
+    /isola/<name>/init (owned by the container's root, the root of its cgroup namespace), which the
+    container can neither see above nor raise."""
     for line in open("/proc/%d/cgroup" % pid):
         if line.startswith("0::"):
-            return "/sys/fs/cgroup" + line.strip()[3:]
+            inner = "/sys/fs/cgroup" + line.strip()[3:]
+            assert inner.endswith("/init"), "init should sit in the delegated inner cgroup: " + inner
+            return os.path.dirname(inner)
     return None
 
 
@@ -30,6 +35,11 @@ def test_profile_limits_reach_the_cgroup(isola, name, needs):
     assert open(cg + "/memory.max").read().strip() == str(64 << 20)
     isola.run("config", "set", name, "limits.cpu.allowance=25ms/100ms")
     assert open(cg + "/cpu.max").read().split() == ["25000", "100000"]
+    # root inside cannot raise them: the limits level is above its cgroup namespace's root
+    p = isola.run("exec", name, "--", "sh", "-c",
+                  "echo max > /sys/fs/cgroup/memory.max; echo max > /sys/fs/cgroup/../memory.max; "
+                  "cat /proc/self/cgroup", check=False)
+    assert open(cg + "/memory.max").read().strip() == str(64 << 20), p.stdout + p.stderr
     isola.run("delete", "--force", name)
     isola.run("profile", "delete", prof)
 
@@ -72,7 +82,7 @@ def test_autostart_after_simulated_reboot(isola, name):
     isola.run("start", "--all-autostart")
     assert isola.instance(name)["status"] == "Running"
     assert isola.instance(other)["status"] == "Stopped"
-    assert isola.instance(name)["state"]["network"]["eth0"]["addresses"]
+    assert isola.v4(name)[0]
     isola.run("delete", "--force", name, other)
     # the fixture's daemons are now the ones isola started: hand them back to the fixture's teardown
     for which in ("imaged", "netd"):
