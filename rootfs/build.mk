@@ -42,3 +42,7 @@ $(IMAGE_DEBIAN_VM) &: $(ROOTFS_DEBIAN_SRCS) rootfs/debian/packages.vm $(ROOTFS_C
 # the tests (python3-yaml parses metadata.yaml; unsquashfs; lsinitramfs).
 DEPS += debootstrap squashfs-tools e2fsprogs busybox-static xz-utils python3-yaml \
         initramfs-tools-core
+
+# The VM tier boots the Debian VM image (tests/integration/vmm/test_vmm_debian.py, manager's VM test), so
+# `make test` builds it on the host first: a cached debootstrap makes it ~2 min (docs/images.md).
+check-vm: image-debian-vm

@@ -21,6 +21,7 @@ $(VMM_BIN): $(B)/obj/vmm/main.o $(VMM_LIB) $(LIB_COMMON)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,jansson libseccomp libcap) -lpthread
 
 UNIT_TESTS += $(B)/tests/unit/test_vmm_boot $(B)/tests/unit/test_vmm_virtq $(B)/tests/unit/test_vmm_devices
+UNIT_TESTS += $(B)/tests/unit/test_vmm_netspec
 $(B)/tests/unit/test_vmm_%: $(B)/obj/tests/unit/test_vmm_%.o $(VMM_LIB) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,cmocka jansson libseccomp libcap) -lpthread
@@ -47,3 +48,9 @@ BENCHES += bench-vmm
 .PHONY: bench-vmm
 bench-vmm: $(VMM_BIN) $(VMM_TEST_INITRAMFS)
 	/usr/bin/python3 tests/bench/bench_vmm.py
+
+# Where a Debian VM's boot time goes (needs /dev/kvm and `make image-debian-vm`; BENCH_RUNS, --verbose).
+BENCHES += bench-vmboot
+.PHONY: bench-vmboot
+bench-vmboot: $(VMM_BIN)
+	/usr/bin/python3 tests/bench/bench_vmboot.py $(BENCH_VMBOOT_ARGS)

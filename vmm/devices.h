@@ -11,7 +11,7 @@
 struct devices_config {
 	const char *disks[DEVICES_MAX_DISKS]; /* PATH[,ro] */
 	unsigned ndisks;
-	const char *nets[DEVICES_MAX_NETS]; /* tap=NAME | fd=N */
+	const char *nets[DEVICES_MAX_NETS]; /* tap=NAME | fd=N, then ,mac=… (net_spec.h) */
 	unsigned nnets;
 	const char *console_log; /* NULL: no virtio-console */
 	bool rng;

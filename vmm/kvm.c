@@ -189,6 +189,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, isola_error *err)
 	vm->cpuid->nent = nent;
 	if (KVM_IOCTL(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid, "CPUID leaves KVM can offer a guest") < 0)
 		return isola_err(err, errno, "KVM_GET_SUPPORTED_CPUID");
+	/* The TSC-deadline LAPIC timer (CPUID.1:ECX[24]) is never in KVM_GET_SUPPORTED_CPUID: it depends on
+	 * the in-kernel LAPIC, so KVM reports it as KVM_CAP_TSC_DEADLINE_TIMER (KVM API, KVM_GET_SUPPORTED_CPUID).
+	 * Offering it matters: without it Linux calibrates the LAPIC timer against the PIT, which fails when the
+	 * host is slow or loaded (nested: "APIC timer disabled due to verification failure"), and then runs
+	 * on the PIT's periodic tick with no one-shot mode, no high-resolution timers and no tickless idle. */
+	if (KVM_IOCTL(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER,
+	              "can the in-kernel LAPIC run a TSC-deadline timer?") > 0)
+		for (uint32_t i = 0; i < vm->cpuid->nent; i++)
+			if (vm->cpuid->entries[i].function == 1)
+				vm->cpuid->entries[i].ecx |= 1u << 24;
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC);
 	if (vm->exit_efd < 0)
 		return isola_err(err, errno, "eventfd for VM exit");

@@ -1,5 +1,6 @@
 /* isola-vmm: boot an x86-64 Linux bzImage in a KVM VM. See docs/vmm.md (exit statuses, devices, control
  * socket). Only this file prints and exits. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,20 +20,26 @@
 #include "vmm/evloop.h"
 #include "vmm/loader.h"
 #include "vmm/sandbox.h"
+#include "vmm/virtio/net_spec.h"
 #include "vmm/vm.h"
 #include "vmm/virtio/vsock.h"
 
 /* Always prepended: the serial console, i8042 reset for reboot, panic -> reboot (the VMM then exits 2
- * instead of hanging), PCI found by the conf1 probe (our DSDT describes no host bridge), and the i8042
+ * instead of hanging), PCI found by the conf1 probe (our DSDT describes no host bridge), no early PCI scans
+ * (pci=noearly: the AMD GART/AGP aperture probe reads the config space of every slot on 256 buses, twice,
+ * before the kernel prints much: ~16k port-I/O exits, 7 s of a nested boot; early quirks have nothing to
+ * find on our one host bridge), and the i8042
  * probes that would only time out skipped (as Firecracker does). Later words on the user's command line
  * override these. */
-#define BASE_CMDLINE "console=ttyS0 reboot=k panic=1 pci=noacpi i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+#define BASE_CMDLINE                                                                                                   \
+	"console=ttyS0 reboot=k panic=1 pci=noacpi,noearly i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: isola-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--cpus N] [--memory MiB]\n"
-	           "                 [--disk PATH[,ro]]... [--net tap=NAME|fd=N]... [--console-log PATH] [--rng]\n"
-	           "                 [--serial stdio|pty|unix:PATH|none] [--control PATH] [--no-sandbox]\n"
+	           "                 [--disk PATH[,ro]]... [--net tap=NAME|fd=N[,mac=MAC]]... [--console-log PATH]\n"
+	           "                 [--rng] [--serial stdio|pty|unix:PATH|none] [--serial-log PATH]\n"
+	           "                 [--control PATH] [--no-sandbox]\n"
 	           "                 [--memory-backend memfd|anon]\n"
 	           "                 [--vsock cid=N] [--explain] [--log FILE] [--debug]\n"
 	           "exit status: 0 power-off, 1 error, 2 reboot requested, 3 triple fault, 4 stopped by the host\n");
@@ -43,8 +50,9 @@ int main(int argc, char **argv)
 	struct devices_config dc = {0};
 	struct boot_config bc = {.ncpus = 1};
 	uint64_t mem_mib = 512;
-	const char *user_cmdline = "", *control_path = NULL, *log_file = NULL, *serial = "stdio";
+	const char *user_cmdline = "", *control_path = NULL, *log_file = NULL, *serial = "stdio", *serial_log = NULL;
 	bool debug = false, sandbox = true, anon_memory = false;
+	_cleanup_close_ int slog = -1; /* --serial-log */
 	enum {
 		O_KERNEL = 256,
 		O_INITRD,
@@ -63,6 +71,7 @@ int main(int argc, char **argv)
 		O_RNG,
 		O_NO_SANDBOX,
 		O_MEM_BACKEND,
+		O_SERIAL_LOG,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -84,6 +93,7 @@ int main(int argc, char **argv)
 	    {"no-sandbox", no_argument, 0, O_NO_SANDBOX},
 	    {"help", no_argument, 0, O_HELP},
 	    {"memory-backend", required_argument, 0, O_MEM_BACKEND},
+	    {"serial-log", required_argument, 0, O_SERIAL_LOG},
 	    {0, 0, 0, 0},
 	};
 	int o;
@@ -119,9 +129,19 @@ int main(int argc, char **argv)
 				fprintf(stderr, "isola-vmm: at most %d --net\n", DEVICES_MAX_NETS);
 				return 1;
 			}
+			{
+				/* refuse a bad spec (a multicast MAC…) before any KVM work */
+				struct net_spec ns;
+				isola_error e;
+				if (net_spec_parse(optarg, &ns, &e) < 0) {
+					fprintf(stderr, "isola-vmm: --net %s\n", e.msg);
+					return 1;
+				}
+			}
 			dc.nets[dc.nnets++] = optarg;
 			break;
 		case O_SERIAL: serial = optarg; break;
+		case O_SERIAL_LOG: serial_log = optarg; break;
 		case O_CONTROL: control_path = optarg; break;
 		case O_EXPLAIN: explain_enabled = true; break;
 		case O_LOG: log_file = optarg; break;
@@ -195,6 +215,17 @@ int main(int argc, char **argv)
 	if (serial_port_open(serial, &sp, &err) < 0)
 		goto fail;
 	legacy_init(&vm.legacy, sp.out_fd);
+	/* The serial log keeps the guest's console output while nobody is attached (the manager's
+	 * console.log: `isola console --show-log`, and the boot log of a VM nobody watched). */
+	if (serial_log) {
+		slog = open(serial_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		EXPLAIN(slog, "open(2)", "open(\"%s\", O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC, 0600)", serial_log);
+		if (slog < 0) {
+			isola_err(&err, errno, "--serial-log %s", serial_log);
+			goto fail;
+		}
+		vm.legacy.serial.log_fd = slog;
+	}
 	pci_bus_init(&vm.pci, LAYOUT_PCI_MMIO, LAYOUT_PCI_MMIO_END);
 	struct vm_config vc = {.memory = mem_mib << 20, .cpus = bc.ncpus, .anon_memory = anon_memory};
 	if (vm_create(&vm, &vc, &err) < 0)

@@ -43,8 +43,9 @@ static const int common[] = {
 };
 /* Device back ends (run on the device thread, and on a vCPU when a notify misses its ioeventfd). */
 static const int device_io[] = {
-    SCMP_SYS(readv),     SCMP_SYS(writev),     SCMP_SYS(preadv),      SCMP_SYS(pwritev), SCMP_SYS(fdatasync),
-    SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(accept4),
+    SCMP_SYS(readv),     SCMP_SYS(writev),    SCMP_SYS(preadv),     SCMP_SYS(pwritev),
+    SCMP_SYS(fdatasync), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
+    SCMP_SYS(accept4),   SCMP_SYS(ftruncate), /* the serial log, emptied at SERIAL_LOG_MAX on the vCPU that writes it */
 };
 static const int control_io[] = {
     SCMP_SYS(poll),    SCMP_SYS(ppoll),      SCMP_SYS(accept4), SCMP_SYS(recvmsg),

@@ -9,8 +9,9 @@
 #
 # The slow part, debootstrap, is cached outside the checkout by
 # debootstrap.sh; this script only unpacks that tree and applies the isola
-# configuration (no chroot, no mounts: systemctl --root edits unit links
-# offline), so a cached build takes seconds plus compression. Needs root: the
+# configuration (no mounts: systemctl --root edits unit links offline; the
+# VM's initramfs is rebuilt chrooted), so a cached build takes seconds plus
+# compression. Needs root: the
 # tree holds files of many owners and device-free but setuid/setgid binaries.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -96,15 +97,40 @@ else
 		>"$root/etc/fstab"
 	# A login prompt on the serial console the VMM exposes.
 	systemctl --root="$root" --quiet enable serial-getty@ttyS0.service
-	# Keep the virtio and ext4 modules in every future initramfs too
-	# (kernel updates inside the guest), whatever MODULES= says.
-	printf '%s\n' virtio_pci virtio_blk virtio_net virtio_console ext4 \
-		>>"$root/etc/initramfs-tools/modules"
 	set -- "$root"/boot/vmlinuz-*
 	if [ $# != 1 ] || [ ! -f "$1" ]; then die "want exactly one /boot/vmlinuz-*, found: $*"; fi
 	kver=${1##*/vmlinuz-}
-	# The initramfs was built inside debootstrap with Debian's default
-	# MODULES=most (initramfs.conf(5)); prove it can mount /dev/vda.
+	# Boot time (docs/images.md "VM boot time"). Debian's default initramfs
+	# (MODULES=most) is 36 MB gzip, 130 MB unpacked, ~750 modules: nested, the
+	# kernel spends minutes inflating it. The VMM's hardware is fixed (virtio-pci
+	# disk, net, console; ext4 root), so the initramfs gets just those modules
+	# (initramfs.conf(5) MODULES=list + initramfs-tools/modules), about 6 MB. The
+	# setting stays in the image, so a kernel update in the guest keeps it.
+	sed -i 's/^MODULES=.*/MODULES=list/' "$root/etc/initramfs-tools/initramfs.conf"
+	printf '%s\n' virtio_pci virtio_blk virtio_net virtio_console ext4 \
+		>>"$root/etc/initramfs-tools/modules"
+	# mkinitramfs runs the image's own hooks against the image's own modules,
+	# so it runs chrooted in the tree: no mounts (MODULES=list reads neither
+	# /proc nor /sys), gzip -n under SOURCE_DATE_EPOCH (reproducible).
+	chroot "$root" env SOURCE_DATE_EPOCH="$epoch" mkinitramfs -o "/boot/initrd.img-$kver" "$kver" 2>"$stage/mkinitramfs.log" ||
+		die "mkinitramfs failed: $(cat "$stage/mkinitramfs.log")"
+	rm -f "$stage/mkinitramfs.log"
+	# Units a VM of ours does not need at boot: the VT getty (no VGA: the
+	# console is ttyS0), the LVM-snapshot reaper (no LVM), and the apt/dpkg/
+	# fstrim/e2scrub timers (a fresh instance must not start downloading or
+	# scrubbing while it boots; an admin re-enables what they want).
+	systemctl --root="$root" --quiet disable getty@tty1.service e2scrub_reap.service \
+		apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer fstrim.timer e2scrub_all.timer
+	# No DRM device and no EFI (the only pstore back end Debian loads): the
+	# modprobe@ units logind and systemd-pstore want would load and verify
+	# modules for nothing. Wireless and the PC speaker stay unloaded too.
+	systemctl --root="$root" --quiet mask modprobe@drm.service modprobe@efi_pstore.service
+	systemctl --root="$root" --quiet disable systemd-pstore.service
+	install -m 0644 "$here/files/isola-vm-modprobe.conf" "$root/etc/modprobe.d/isola-vm.conf"
+	# Nothing waits for network-online here; an instance without a NIC must
+	# not spend networkd-wait-online's two minutes either.
+	systemctl --root="$root" --quiet mask systemd-networkd-wait-online.service
+	# MODULES=list: prove the initramfs can still mount /dev/vda.
 	lsinitramfs "$root/boot/initrd.img-$kver" >"$stage/initrd.list"
 	for m in virtio_blk virtio_pci ext4; do
 		grep -q "/$m\.ko" "$stage/initrd.list" || die "initramfs lacks $m.ko"
@@ -112,7 +138,7 @@ else
 	rm -f "$stage/initrd.list"
 	props="  isola.kernel: /boot/vmlinuz-$kver
   isola.initrd: /boot/initrd.img-$kver
-  isola.cmdline: root=/dev/vda rw console=ttyS0 net.ifnames=0"
+  isola.cmdline: root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet"
 	desc="Debian 12 (bookworm) amd64, isola virtual machine ($serial)"
 fi
 

@@ -9,6 +9,10 @@
 #include <linux/virtio_pci.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "vmm/dev/legacy.h"
 #include "vmm/pci.h"
 #include "vmm/virtio/transport.h"
@@ -160,7 +164,7 @@ static void test_virtio_common(void **s)
 
 static void test_serial(void **s)
 {
-	struct serial u = {.out_fd = -1};
+	struct serial u = {.out_fd = -1, .log_fd = -1};
 	/* Linux's 8250 probe: scratch register, loopback MSR mapping, 16550A FIFO id. */
 	serial_write(&u, 7, 0xa5);
 	assert_int_equal(serial_read(&u, 7), 0xa5);
@@ -186,13 +190,37 @@ static void test_serial(void **s)
 	assert_int_equal(serial_read(&u, 1), 0);
 }
 
+/* --serial-log: output bytes reach the log whether or not a client is attached, loopback bytes do not,
+ * and the log is emptied instead of growing past SERIAL_LOG_MAX. */
+static void test_serial_log(void **s)
+{
+	int log = memfd_create("serial-log", 0);
+	assert_true(log >= 0);
+	assert_int_equal(fcntl(log, F_SETFL, O_APPEND), 0); /* as isola-vmm opens --serial-log */
+	struct serial u = {.out_fd = -1, .log_fd = log};
+	for (const char *p = "login: "; *p; p++)
+		serial_write(&u, 0, (uint8_t)*p);
+	serial_write(&u, 4, 0x10); /* loopback: stays inside the UART */
+	serial_write(&u, 0, '!');
+	serial_write(&u, 4, 0);
+	char buf[32] = "";
+	assert_int_equal(pread(log, buf, sizeof buf - 1, 0), 7);
+	assert_string_equal(buf, "login: ");
+	/* at the cap the log starts again from empty with the new byte */
+	u.log_bytes = SERIAL_LOG_MAX;
+	serial_write(&u, 0, 'Z');
+	struct stat st;
+	assert_int_equal(fstat(log, &st), 0);
+	assert_int_equal(st.st_size, 1);
+	assert_int_equal(u.log_bytes, 1);
+	close(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pci_masks),
-	    cmocka_unit_test(test_conf1),
-	    cmocka_unit_test(test_virtio_common),
-	    cmocka_unit_test(test_serial),
+	    cmocka_unit_test(test_pci_masks), cmocka_unit_test(test_conf1),      cmocka_unit_test(test_virtio_common),
+	    cmocka_unit_test(test_serial),    cmocka_unit_test(test_serial_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,6 +95,12 @@ void serial_write(struct serial *s, unsigned off, uint8_t v)
 			if (write(s->out_fd, &v, 1) == 1)
 				s->tx_bytes++;
 		}
+		if (!(s->mcr & UART_MCR_LOOP) && s->log_fd >= 0) {
+			if (s->log_bytes >= SERIAL_LOG_MAX && ftruncate(s->log_fd, 0) == 0)
+				s->log_bytes = 0;
+			if (write(s->log_fd, &v, 1) == 1)
+				s->log_bytes++;
+		}
 		s->thri_pending = true;
 		break;
 	case UART_IER:
@@ -277,6 +283,7 @@ void legacy_init(struct legacy_devices *l, int serial_out_fd)
 	memset(l, 0, sizeof *l);
 	pthread_mutex_init(&l->lock, NULL);
 	l->serial.out_fd = serial_out_fd;
+	l->serial.log_fd = -1;
 	l->i8042.ctr = 0x45; /* translate, system flag, keyboard interrupt enabled */
 	l->pm.cnt = ACPI_PM1_CNT_SCI_EN;
 }

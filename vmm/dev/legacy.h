@@ -13,13 +13,17 @@ struct vm;
 #define SERIAL_IRQ       4
 #define BOOT_TIMER_PORT  0x4f0
 #define BOOT_TIMER_MAGIC 123
+/* The serial log is emptied when it would pass this size (as the manager's container console.log). */
+#define SERIAL_LOG_MAX (1u << 20)
 
 struct serial {
 	uint8_t ier, lcr, mcr, lsr_extra, scr, dll, dlm;
 	bool fifo, thri_pending, irq_level;
 	uint8_t rx[1024];
 	unsigned rx_head, rx_len;
-	int out_fd; /* -1: output dropped */
+	int out_fd;         /* -1: output dropped */
+	int log_fd;         /* --serial-log: every output byte appended too, whether a client is attached or not */
+	uint64_t log_bytes; /* written to log_fd since it was last emptied (kept under SERIAL_LOG_MAX) */
 	uint64_t tx_bytes, rx_bytes;
 };
 

@@ -26,7 +26,8 @@ add() {
 	for d in ${dep#*:}; do add "$(basename "$d" .ko)"; done
 	case " $order " in *" $path "*) ;; *) order="$order $path" ;; esac
 }
-for m in virtio_pci virtio_blk virtio_net virtio_console virtio-rng button evdev; do add "$m"; done
+# isofs: the NoCloud seed disk test (isola.test=seed)
+for m in virtio_pci virtio_blk virtio_net virtio_console virtio-rng button evdev isofs; do add "$m"; done
 for p in $order; do
 	cp "$mods/$p" "$tmp/lib/modules/$(basename "$p")"
 	basename "$p" >> "$tmp/lib/modules/load.order"

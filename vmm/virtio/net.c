@@ -1,7 +1,7 @@
 /* virtio-net (virtio 1.2 §5.1) on a tap: receiveq 0, transmitq 1, no control queue, no offloads (the
  * guest sends and receives plain frames behind a 12-byte virtio_net_hdr). The tap comes by name
  * (tap=NAME: opened here with IFF_VNET_HDR) or as an inherited fd from netd (fd=N); if that tap lacks
- * IFF_VNET_HDR the header is added and stripped here. */
+ * IFF_VNET_HDR the header is added and stripped here. `,mac=` sets the config-space MAC (net_spec.h). */
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_ids.h>
@@ -17,6 +17,7 @@
 #include "log.h"
 #include "vmm/devices.h"
 #include "vmm/evloop.h"
+#include "vmm/virtio/net_spec.h"
 
 #define NET_QUEUE_SIZE 256
 #define NET_HDR_LEN    12 /* struct virtio_net_hdr_v1: VERSION_1 always includes num_buffers */
@@ -183,24 +184,21 @@ static int tap_open(const char *name, isola_error *err)
 
 int virtio_net_create(struct vm *vm, struct evloop *ev, const char *spec, struct virtio_dev **out, isola_error *err)
 {
+	struct net_spec ns;
+	if (net_spec_parse(spec, &ns, err) < 0)
+		return -1;
 	_cleanup_close_ int fd = -1;
-	if (!strncmp(spec, "tap=", 4)) {
-		fd = tap_open(spec + 4, err);
+	if (ns.tap[0]) {
+		fd = tap_open(ns.tap, err);
 		if (fd < 0)
 			return -1;
-	} else if (!strncmp(spec, "fd=", 3)) {
-		char *end;
-		long v = strtol(spec + 3, &end, 10);
-		if (*end || v < 3 || v > 65535)
-			return isola_err(err, 0, "fd=%s is not an inherited descriptor number", spec + 3);
+	} else {
 		struct ifreq ifr;
-		if (ioctl((int)v, TUNGETIFF, &ifr) < 0)
-			return isola_err(err, errno, "fd %ld is not a tap", v);
-		fd = (int)v;
+		if (ioctl(ns.fd, TUNGETIFF, &ifr) < 0)
+			return isola_err(err, errno, "fd %d is not a tap", ns.fd);
+		fd = ns.fd;
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	} else {
-		return isola_err(err, 0, "want tap=NAME or fd=N");
 	}
 	struct ifreq ifr;
 	bool vnet = ioctl(fd, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR);
@@ -222,9 +220,10 @@ int virtio_net_create(struct vm *vm, struct evloop *ev, const char *spec, struct
 		return -1;
 	d->host_features |= 1ULL << VIRTIO_NET_F_MAC;
 	struct virtio_net_config cfg = {0};
-	/* Locally administered, unicast: 02:1s:0l:a0:pp:nn from our pid and the device index. */
+	/* The caller's MAC (netd reserved an address for it), else a locally administered unicast one:
+	 * 02:15:01:a0:pp:nn from our pid and the device index. */
 	uint8_t mac[6] = {0x02, 0x15, 0x01, 0xa0, (uint8_t)getpid(), (uint8_t)nnet++};
-	memcpy(cfg.mac, mac, 6);
+	memcpy(cfg.mac, ns.has_mac ? ns.mac : mac, 6);
 	memcpy(d->devcfg, &cfg, sizeof cfg);
 	d->devcfg_len = 8; /* mac + status */
 	n->tap = fd;

@@ -472,6 +472,18 @@ def test_debian_vm_image(tmp_path):
     for mod in ("virtio_blk", "virtio_pci", "ext4"):
         assert f"/{mod}.ko" in listing.stdout, f"initramfs lacks {mod}: the VM could not mount /dev/vda"
 
+    # Boot time (docs/images.md "VM boot time"): only the VMM's hardware in the initramfs (MODULES=list),
+    # kept for future kernels; quiet; no wait-online, no VT getty, no wireless autoload.
+    mods = [l for l in listing.stdout.splitlines() if l.endswith(".ko")]
+    assert len(mods) < 40 and not any("/nvme" in m or "/e1000" in m for m in mods), \
+        f"initramfs is not MODULES=list ({len(mods)} modules)"
+    assert b"MODULES=list" in _debugfs(img, "cat /etc/initramfs-tools/initramfs.conf")
+    assert "quiet" in props["isola.cmdline"].split()
+    wait_online = _debugfs(img, "stat /etc/systemd/system/systemd-networkd-wait-online.service").decode()
+    assert "Type: symlink" in wait_online, "systemd-networkd-wait-online is not masked"
+    assert b"getty@tty1" not in _debugfs(img, "ls /etc/systemd/system/getty.target.wants")
+    assert b"blacklist cfg80211" in _debugfs(img, "cat /etc/modprobe.d/isola-vm.conf")
+
 
 def test_debian_build_rejects_unknown_kind():
     res = subprocess.run([str(DEBIAN_BUILD), "docker"], capture_output=True, text=True)

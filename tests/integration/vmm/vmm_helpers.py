@@ -34,16 +34,16 @@ def make_vmm_runner(needs):
     if not kernel:
         pytest.skip("no /boot/vmlinuz-* to boot (install linux-image-amd64)")
 
-    def run(*args, cmdline="", timeout=BOOT_TIMEOUT, initrd=True, wait=True, prefix=()):
+    def run(*args, cmdline="", timeout=BOOT_TIMEOUT, initrd=True, wait=True, prefix=(), pass_fds=()):
         argv = list(prefix) + [str(VMM), "--kernel", kernel, "--memory", "256", "--cmdline", "quiet " + cmdline]
         if initrd:
             argv += ["--initrd", str(INITRAMFS)]
         argv += list(args)
         if not wait:
             return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, errors="replace")
+                                    stderr=subprocess.PIPE, text=True, errors="replace", pass_fds=pass_fds)
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
-                           timeout=timeout)
+                           timeout=timeout, pass_fds=pass_fds)
         return p
     return run
 
@@ -61,14 +61,20 @@ def control(path, op, **kw):
 
 
 def wait_for_line(proc, marker, timeout):
-    """Read proc.stdout until a line containing marker; returns everything read."""
-    seen = []
+    """Read proc.stdout until marker shows up (it need not end a line: getty's "login: " prompt does not);
+    returns everything read. Reads the pipe's raw fd, so a prompt without a newline is seen at once."""
+    import select
+    seen = ""
+    fd = proc.stdout.fileno()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
+        r, _, _ = select.select([fd], [], [], min(5.0, max(0.0, deadline - time.monotonic())))
+        if not r:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
             break
-        seen.append(line)
-        if marker in line:
-            return "".join(seen)
-    raise AssertionError("no %r from the guest within %ss; output:\n%s" % (marker, timeout, "".join(seen)))
+        seen += chunk.decode("utf-8", "replace")
+        if marker in seen:
+            return seen
+    raise AssertionError("no %r from the guest within %ss; output:\n%s" % (marker, timeout, seen[-8000:]))
