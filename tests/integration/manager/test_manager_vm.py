@@ -1,6 +1,7 @@
 """VMs through isola-vmm (VM tier: needs /dev/kvm) from the Debian VM image that `make images` builds.
 
-One Debian boot serves every check (a nested boot costs minutes): launch → Running with a VMM pid; the
+One Debian boot serves every check (a nested boot costs minutes): `isola exec`/`file`/`list` through the
+guest agent over vsock (docs/agent.md); then launch → Running with a VMM pid; the
 cloud-init seed disk on the host (label cidata, the user-data given); the serial console's login prompt in
 console.log; `list --format json` addresses = the lease the guest's DHCP took from netd for the MAC netd
 reserved; `isola console` attach and detach; stop by the ACPI power button; start/stop --force; snapshot
@@ -38,6 +39,39 @@ def vm_alias(isola):
     isola.run("image", "import", str(img[0]), str(img[1]), "--alias", "debian-vm-mgr", timeout=1200)
     yield "debian-vm-mgr"
     isola.run("image", "delete", "debian-vm-mgr", check=False)
+
+
+def _kvm():
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def vm(isola, vm_alias, request):
+    """The module's one Debian VM, launched with a cloud-init seed and up to its agent answering."""
+    # checked before the launch (the tests' own needs(kvm=True) runs after this fixture)
+    if not _kvm():
+        if request.config.getoption("--vm-tier"):
+            pytest.fail("VM tier must provide it: needs /dev/kvm")
+        pytest.skip("needs /dev/kvm — runs in the VM tier (make check-vm)")
+    name = "t-vm-one"
+    t0 = time.time()
+    isola.run("launch", vm_alias, name, "--vm", "-c", "limits.memory=768MiB",
+              "-c", "cloud-init.user-data=" + USER_DATA, timeout=900)  # a 2 GiB disk copy where no reflink
+    # the first exec waits for the guest to boot far enough to run its agent
+    env = dict(isola.env, ISOLA_AGENT_TIMEOUT="900")
+    p = isola.run("exec", name, "--", "true", env=env, check=False, timeout=1000)
+    if p.returncode != 0:
+        log = isola.root / "instances" / name / "console.log"
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no console log)"
+        isola.run("delete", "--force", name, check=False)
+        pytest.fail("the VM's agent never answered: %s\nconsole:\n%s" % (p.stderr, tail))
+    print("\nDebian VM: launch to the agent answering %.1f s" % (time.time() - t0))
+    yield name
+    isola.run("delete", "--force", name, check=False, timeout=120)
 
 
 def wait_for(what, pred, timeout, step=1.0):
@@ -80,11 +114,51 @@ def console_roundtrip(isola, name):
             p.wait()
 
 
-def test_vm_lifecycle_on_one_boot(isola, name, needs, tmp_path, vm_alias):
+def test_exec_in_vm(isola, vm, needs):
+    needs(kvm=True)
+    p = isola.run("exec", vm, "--", "sh", "-c", "echo out; echo err >&2; exit 4", check=False)
+    print("transcript: exec sh -c 'echo out; echo err >&2; exit 4' ->", p.returncode, repr(p.stdout), repr(p.stderr))
+    assert p.returncode == 4, p.stderr
+    assert p.stdout == "out\n" and p.stderr == "err\n", (p.stdout, p.stderr)
+    # a command that is really the guest's: its kernel, not the host's
+    p = isola.run("exec", vm, "--", "cat", "/proc/cmdline", check=False)
+    print("transcript: exec cat /proc/cmdline ->", p.returncode, repr(p.stdout), repr(p.stderr))
+    assert "root=/dev/vda" in p.stdout, p.stdout
+    p = isola.run("exec", vm, "--env", "X=y", "--cwd", "/tmp", "--user", "65534", "--", "sh", "-c",
+                  'echo $X $(pwd) $(id -u)', check=False)
+    assert p.stdout.split() == ["y", "/tmp", "65534"], (p.stdout, p.stderr)
+    p = isola.run("exec", vm, "--", "cat", input="through stdin", check=False)
+    assert p.stdout == "through stdin", p.stderr
+
+
+def test_file_push_pull_in_vm(isola, vm, needs, tmp_path):
+    needs(kvm=True)
+    src = tmp_path / "f"
+    data = os.urandom(100 * 1024)
+    src.write_bytes(data)
+    isola.run("file", "push", str(src), "%s/root/f" % vm, "--mode", "0640", "--uid", "65534")
+    p = isola.run("exec", vm, "--", "stat", "-c", "%a %u %s", "/root/f")
+    assert p.stdout.split() == ["640", "65534", str(len(data))], p.stdout
+    back = tmp_path / "back"
+    isola.run("file", "pull", "%s/root/f" % vm, str(back))
+    assert back.read_bytes() == data
+    p = isola.run("file", "pull", "%s/etc" % vm, str(tmp_path / "x"), check=False)
+    print("transcript: file pull /etc ->", p.returncode, repr(p.stderr))
+    assert p.returncode != 0 and "is a directory, not a regular file" in p.stderr, p.stderr
+
+
+def test_list_shows_the_guest_network(isola, vm, needs):
+    needs(kvm=True)
+    i = isola.instance(vm)
+    net = i["state"]["network"]
+    print("transcript: state.network ->", json.dumps(net)[:600], "processes", i["state"]["processes"])
+    assert "lo" in net, "state.network should come from the agent (it sees lo): %s" % json.dumps(net)
+    assert i["state"]["processes"] > 0, i["state"]
+
+
+def test_vm_lifecycle_on_one_boot(isola, vm, needs, tmp_path):
     needs(kvm=True, tool="isoinfo")
-    t0 = time.time()
-    isola.run("launch", vm_alias, name, "--vm", "-c", "limits.memory=512MiB",
-              "-c", "cloud-init.user-data=" + USER_DATA, timeout=900)  # a 2 GiB disk copy where no reflink
+    name = vm
     i = isola.instance(name)
     assert i["type"] == "virtual-machine" and i["status"] == "Running", i
     assert i["state"]["pid"] > 0
@@ -102,7 +176,6 @@ def test_vm_lifecycle_on_one_boot(isola, name, needs, tmp_path, vm_alias):
     # the serial console is logged whether or not anyone is attached: the guest's getty shows up there
     log = idir / "console.log"
     wait_for("a login prompt in %s" % log, lambda: log.exists() and b"login:" in log.read_bytes(), BOOT_TIMEOUT)
-    print("\nDebian VM: launch to login prompt %.1f s" % (time.time() - t0))
 
     # list: the address netd reserved, and the guest's DHCP client really took it (MAC passed to the VMM)
     nic = isola.instance(name)["state"]["network"]["eth0"]
