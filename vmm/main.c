@@ -210,6 +210,9 @@ int main(int argc, char **argv)
 	static struct devices devs;
 	int status = VM_EXIT_ERROR;
 	struct serial_port sp;
+	/* Declared before the first goto: a jump past a _cleanup_ declaration runs the cleanup on an
+	 * uninitialised pointer at return. */
+	_cleanup_(control_freep) struct control *ctl = NULL;
 	if (boot_validate(&bc, &err) < 0)
 		goto fail;
 	if (serial_port_open(serial, &sp, &err) < 0)
@@ -241,7 +244,6 @@ int main(int argc, char **argv)
 		goto fail;
 	if (vm_create_vcpus(&vm, entry, &err) < 0)
 		goto fail;
-	_cleanup_(control_freep) struct control *ctl = NULL;
 	if (control_path && control_open(&ctl, control_path, &vm, &devs, &err) < 0)
 		goto fail;
 	if (evloop_start(&ev, &err) < 0)
