@@ -16,8 +16,8 @@ static json_int_t res_int(json_t *res, const char *group, const char *key)
 static void test_limits(void **state)
 {
 	isola_error err = {0};
-	json_t *cfg = json_pack("{ss ss ss ss}", "limits.memory", "256MiB", "limits.cpu", "2", "limits.processes", "500",
-	                        "user.x", "y");
+	json_t *cfg = json_pack("{ss ss ss ss}", "limits.memory", "256MiB", "limits.cpu", "2", "limits.processes",
+	                        "500", "user.x", "y");
 	json_t *res = bundle_resources(cfg, 8ULL << 30, &err);
 	if (!res)
 		fail_msg("bundle_resources: %s", err.msg);
