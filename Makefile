@@ -61,7 +61,7 @@ check-host: all check-unit image-busybox image-debian
 	tests/integration/run
 
 check-vm: all
-	tests/vm/run --timeout 2400 -- tests/integration/run --vm-tier
+	tests/vm/run --timeout 3600 -- tests/integration/run --vm-tier
 
 # Build in parallel first (GNU make 4.3 ignores a -j set inside the makefile), then the tiers in order.
 NPROC := $(shell nproc 2>/dev/null || echo 2)
