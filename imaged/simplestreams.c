@@ -48,13 +48,9 @@ static int place_file(const char *src, const char *dst, isola_error *err)
 	_cleanup_close_ int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (in < 0 || out < 0)
 		return isola_err(err, errno, "copy %s to %s", src, dst);
-	for (;;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-		if (n < 0)
-			return isola_err(err, errno, "copy %s to %s", src, dst);
-		if (n == 0)
-			return 0;
-	}
+	if (copy_file_sparse(in, out, NULL, NULL, err) < 0)
+		return isola_err_wrap(err, "copy %s to %s", src, dst);
+	return 0;
 }
 
 static int mkdirs(const char *base, const char *sub, isola_error *err)

@@ -932,14 +932,10 @@ static int copy_file(int srcdir, const char *src, const char *dst, isola_error *
 	_cleanup_close_ int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out < 0)
 		return isola_err(err, errno, "create %s", dst);
-	for (;;) {
-		/* copy_file_range(2): in-kernel copy, a reflink on filesystems that can */
-		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-		if (n < 0)
-			return isola_err(err, errno, "copy %s to %s", src, dst);
-		if (n == 0)
-			return 0;
-	}
+	/* copy_file_range(2) per data extent: in-kernel, a reflink on filesystems that can; holes stay holes */
+	if (copy_file_sparse(in, out, NULL, NULL, err) < 0)
+		return isola_err_wrap(err, "copy %s to %s", src, dst);
+	return 0;
 }
 
 int store_export(struct store *s, const char *ref, const char *dir, json_t **out, isola_error *err)

@@ -95,6 +95,77 @@ int copy_fd(int in, int out, isola_error *err)
 	}
 }
 
+static ssize_t copy_range_rw(int in, int out, off_t off, size_t len, char *buf, size_t bufsz)
+{
+	ssize_t n = pread(in, buf, len < bufsz ? len : bufsz, off);
+	for (ssize_t w = 0, done = 0; n > 0 && done < n; done += w) {
+		w = pwrite(out, buf + done, (size_t)(n - done), off + done);
+		if (w < 0 && errno == EINTR)
+			w = 0;
+		else if (w <= 0)
+			return -1;
+	}
+	return n;
+}
+
+int copy_file_sparse(int in, int out, void (*progress)(uint64_t done, uint64_t total, void *ud), void *ud,
+                     isola_error *err)
+{
+	struct stat st;
+	if (fstat(in, &st) < 0)
+		return isola_err(err, errno, "fstat");
+	if (ftruncate(out, 0) < 0)
+		return isola_err(err, errno, "truncate the copy");
+	enum { CHUNK = 64 << 20, BUFSZ = 1 << 20 };
+	_cleanup_free_ char *buf = NULL; /* the read/write fallback's, allocated on first use */
+	uint64_t done = 0, last = 0;
+	for (off_t pos = 0; pos < st.st_size;) {
+		off_t data = lseek(in, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* nothing but a hole up to the end */
+		if (data < 0)
+			return isola_err(err, errno, "lseek SEEK_DATA");
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return isola_err(err, errno, "lseek SEEK_HOLE");
+		while (data < hole) {
+			size_t want = (size_t)(hole - data < CHUNK ? hole - data : CHUNK);
+			ssize_t n = -1;
+			if (!buf) {
+				loff_t io = data, oo = data;
+				n = copy_file_range(in, &io, out, &oo, want, 0);
+				/* across filesystems on older kernels, or a filesystem without it */
+				if (n < 0 &&
+				    (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
+					if (!(buf = malloc(BUFSZ)))
+						return isola_err(err, ENOMEM, "copy buffer");
+					continue;
+				}
+			} else {
+				n = copy_range_rw(in, out, data, want, buf, BUFSZ);
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return isola_err(err, errno, "copy bytes at %lld", (long long)data);
+			if (n == 0)
+				return isola_err(err, EIO,
+				                 "the source ended at %lld, before its size %lld: changed while copied",
+				                 (long long)data, (long long)st.st_size);
+			data += n;
+			done += (uint64_t)n;
+			if (progress && done - last >= CHUNK) {
+				progress(done, (uint64_t)st.st_size, ud);
+				last = done;
+			}
+		}
+		pos = hole;
+	}
+	if (ftruncate(out, st.st_size) < 0)
+		return isola_err(err, errno, "set the copy's length");
+	return 0;
+}
+
 int parse_size(const char *s, uint64_t *out, isola_error *err)
 {
 	if (!s || !isdigit((unsigned char)*s))

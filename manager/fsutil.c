@@ -25,8 +25,6 @@ void fsutil_set_progress(copy_progress_fn fn, void *ud)
 
 int file_clone_fd(int src, int dst, bool *reflinked, isola_error *err)
 {
-	struct stat sst;
-	uint64_t total = fstat(src, &sst) == 0 ? (uint64_t)sst.st_size : 0, done = 0, last = 0;
 	if (reflinked)
 		*reflinked = false;
 	int r = ioctl(dst, FICLONE, src);
@@ -36,23 +34,8 @@ int file_clone_fd(int src, int dst, bool *reflinked, isola_error *err)
 			*reflinked = true;
 		return 0;
 	}
-	/* EXDEV/EOPNOTSUPP/EINVAL: no sharing here; copy_file_range still avoids user-space copies */
-	for (;;) {
-		/* 64 MiB at a time so a long copy can report progress */
-		ssize_t n = copy_file_range(src, NULL, dst, NULL, 64 << 20, 0);
-		if (n < 0 && done == 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL))
-			break;
-		if (n < 0)
-			return isola_err(err, errno, "copy_file_range");
-		if (n == 0)
-			return 0;
-		done += (uint64_t)n;
-		if (progress_fn && done - last >= (64 << 20)) {
-			progress_fn(done, total, progress_ud);
-			last = done;
-		}
-	}
-	return copy_fd(src, dst, err);
+	/* EXDEV/EOPNOTSUPP/EINVAL: no sharing here; copy the data extents, leave the holes */
+	return copy_file_sparse(src, dst, progress_fn, progress_ud, err);
 }
 
 int file_clone(const char *src, const char *dst, bool *reflinked, isola_error *err)

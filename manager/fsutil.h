@@ -1,5 +1,5 @@
 /* File-tree helpers for storage: copies that share blocks where the filesystem can (FICLONE, the ioctl
- * behind `cp --reflink=auto`: ioctl_ficlone(2)), falling back to copy_file_range(2), and removal.
+ * behind `cp --reflink=auto`: ioctl_ficlone(2)), falling back to a sparse copy_file_range(2), and removal.
  * Trees are walked by fd (openat with O_NOFOLLOW), never by re-resolving paths, so a symlink planted in an
  * instance's tree cannot send the copy or the removal outside it. */
 #pragma once
@@ -16,7 +16,7 @@ struct copy_stats {
 typedef void (*copy_progress_fn)(uint64_t done, uint64_t total, void *ud);
 void fsutil_set_progress(copy_progress_fn fn, void *ud);
 
-/* Copy one regular file's contents fd → fd: FICLONE, else copy_file_range, else read/write. */
+/* Copy one regular file's contents fd → fd: FICLONE, else copy_file_sparse (holes stay holes). */
 int file_clone_fd(int src, int dst, bool *reflinked, isola_error *err);
 /* Copy a regular file path → new file path (mode kept). */
 int file_clone(const char *src, const char *dst, bool *reflinked, isola_error *err);

@@ -1,5 +1,5 @@
 /* lib/ unit tests: the hostile-path resolver (both the openat2 path and the fallback walk), JSON
- * accessors that name the JSON path, sizes, and one IPC round trip with an fd. */
+ * accessors that name the JSON path, sizes, one IPC round trip with an fd, and the sparse file copy. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -156,6 +156,52 @@ static void test_sizes(void **state)
 	assert_int_equal(parse_size("-1", &v, &err), -1);
 }
 
+/* A VM disk's shape: a little data at the start, 1 MiB in the middle, a long hole to the end. */
+static void check_sparse_copy(const char *dst)
+{
+	char src[128];
+	snprintf(src, sizeof src, "%s/sparse-src", root);
+	_cleanup_close_ int s = open(src, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(s >= 0);
+	static char mid[1 << 20];
+	for (size_t i = 0; i < sizeof mid; i++)
+		mid[i] = (char)(i * 7 + 1);
+	assert_int_equal(pwrite(s, "head", 4, 0), 4);
+	assert_int_equal(pwrite(s, mid, sizeof mid, 8 << 20), (ssize_t)sizeof mid);
+	assert_int_equal(ftruncate(s, 64 << 20), 0);
+	/* the copy lands on a file holding stale bytes where the source has a hole */
+	_cleanup_close_ int d = open(dst, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(d >= 0);
+	assert_int_equal(pwrite(d, "stale", 5, 4096), 5);
+	isola_error err;
+	if (copy_file_sparse(s, d, NULL, NULL, &err) < 0)
+		fail_msg("copy_file_sparse to %s: %s", dst, err.msg);
+	struct stat st;
+	assert_int_equal(fstat(d, &st), 0);
+	assert_int_equal(st.st_size, 64 << 20);
+	if ((uint64_t)st.st_blocks * 512 > (4 << 20))
+		fail_msg("the copy in %s is not sparse: %llu bytes allocated for 1 MiB of data", dst,
+		         (unsigned long long)st.st_blocks * 512);
+	static char a[1 << 20], b[1 << 20];
+	for (off_t off = 0; off < (64 << 20); off += sizeof a) {
+		assert_int_equal(pread(s, a, sizeof a, off), (ssize_t)sizeof a);
+		assert_int_equal(pread(d, b, sizeof b, off), (ssize_t)sizeof b);
+		if (memcmp(a, b, sizeof a))
+			fail_msg("the copy in %s differs from the source in the MiB at %lld", dst, (long long)off);
+	}
+	unlink(dst);
+}
+
+static void test_copy_sparse(void **state)
+{
+	char dst[128];
+	snprintf(dst, sizeof dst, "%s/sparse-dst", root);
+	check_sparse_copy(dst);
+	/* another filesystem (tmpfs): copy_file_range may refuse across filesystems; the fallback must agree */
+	if (access("/dev/shm", W_OK) == 0)
+		check_sparse_copy("/dev/shm/isola-test-sparse-dst");
+}
+
 static void test_ipc_roundtrip(void **state)
 {
 	char path[128];
@@ -226,8 +272,9 @@ static void test_ipc_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_openat2),    cmocka_unit_test(test_fallback), cmocka_unit_test(test_names),
-	    cmocka_unit_test(test_json_paths), cmocka_unit_test(test_sizes),    cmocka_unit_test(test_ipc_roundtrip),
+	    cmocka_unit_test(test_openat2),     cmocka_unit_test(test_fallback), cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_json_paths),  cmocka_unit_test(test_sizes),    cmocka_unit_test(test_ipc_roundtrip),
+	    cmocka_unit_test(test_copy_sparse),
 	};
 	return cmocka_run_group_tests_name("lib", tests, setup_tree, teardown_tree);
 }
