@@ -1,11 +1,6 @@
 /* Containers through libisola-runtime: the start sequence, the monitor process, stop, exec, state. */
 #include "container.h"
 #include <fcntl.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <linux/if_packet.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -29,6 +24,7 @@
 #include "json.h"
 #include "lock.h"
 #include "log.h"
+#include "netstate.h"
 #include "paths.h"
 #include "runtime/runtime.h"
 #include "seed.h"
@@ -866,125 +862,6 @@ int container_exec(struct manager *m, const struct instance_rec *r, const struct
 
 /* ---- state ---- */
 
-/* In a child that joined the container's network namespace: the interfaces as Incus's
- * state.network object (family/address/netmask/scope, hwaddr, mtu, state, counters). */
-static json_t *netns_interfaces(pid_t pid)
-{
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return NULL;
-	pid_t c = fork();
-	if (c < 0)
-		return close(pfd[0]), close(pfd[1]), NULL;
-	if (c == 0) {
-		close(pfd[0]);
-		char p[64];
-		snprintf(p, sizeof p, "/proc/%d/ns/net", pid);
-		int ns = open(p, O_RDONLY | O_CLOEXEC);
-		if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
-			_exit(1);
-		struct ifaddrs *ifa;
-		if (getifaddrs(&ifa) < 0)
-			_exit(1);
-		json_t *out = json_object();
-		for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-			json_t *nic = json_object_get(out, i->ifa_name);
-			if (!nic) {
-				nic = json_pack("{s[] s{sIsIsIsI} ss ss si ss}", "addresses", "counters",
-				                "bytes_received", (json_int_t)0, "bytes_sent", (json_int_t)0,
-				                "packets_received", (json_int_t)0, "packets_sent", (json_int_t)0,
-				                "hwaddr", "", "host_name", "", "mtu", 0, "state",
-				                (i->ifa_flags & IFF_UP) ? "up" : "down");
-				json_object_set_new(
-				    nic, "type", json_string((i->ifa_flags & IFF_LOOPBACK) ? "loopback" : "broadcast"));
-				struct ifreq ifr = {0};
-				snprintf(ifr.ifr_name, IFNAMSIZ, "%s", i->ifa_name);
-				int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-				if (s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0)
-					json_object_set_new(nic, "mtu", json_integer(ifr.ifr_mtu));
-				if (s >= 0)
-					close(s);
-				json_object_set_new(out, i->ifa_name, nic);
-			}
-			if (!i->ifa_addr)
-				continue;
-			int fam = i->ifa_addr->sa_family;
-			if (fam == AF_PACKET) {
-				struct sockaddr_ll *ll = (struct sockaddr_ll *)i->ifa_addr;
-				char mac[32] = "";
-				if (ll->sll_halen == 6)
-					snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", ll->sll_addr[0],
-					         ll->sll_addr[1], ll->sll_addr[2], ll->sll_addr[3], ll->sll_addr[4],
-					         ll->sll_addr[5]);
-				json_object_set_new(nic, "hwaddr", json_string(mac));
-				if (i->ifa_data) {
-					/* struct rtnl_link_stats for AF_PACKET entries (getifaddrs(3)) */
-					const unsigned *st = i->ifa_data;
-					json_t *cnt = json_object_get(nic, "counters");
-					json_object_set_new(cnt, "packets_received", json_integer(st[0]));
-					json_object_set_new(cnt, "packets_sent", json_integer(st[1]));
-					json_object_set_new(cnt, "bytes_received", json_integer(st[2]));
-					json_object_set_new(cnt, "bytes_sent", json_integer(st[3]));
-				}
-				continue;
-			}
-			if (fam != AF_INET && fam != AF_INET6)
-				continue;
-			char addr[INET6_ADDRSTRLEN];
-			int prefix = 0;
-			const void *a = fam == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
-			                               : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-			inet_ntop(fam, a, addr, sizeof addr);
-			if (i->ifa_netmask) {
-				const unsigned char *mb =
-				    fam == AF_INET
-				        ? (const unsigned char *)&((struct sockaddr_in *)i->ifa_netmask)->sin_addr
-				        : (const unsigned char *)&((struct sockaddr_in6 *)i->ifa_netmask)->sin6_addr;
-				for (int b = 0; b < (fam == AF_INET ? 4 : 16); b++)
-					prefix += __builtin_popcount(mb[b]);
-			}
-			const char *scope = "global";
-			if (i->ifa_flags & IFF_LOOPBACK)
-				scope = "local";
-			else if (fam == AF_INET6 && IN6_IS_ADDR_LINKLOCAL((const struct in6_addr *)a))
-				scope = "link";
-			char nm[8];
-			snprintf(nm, sizeof nm, "%d", prefix);
-			json_array_append_new(json_object_get(nic, "addresses"),
-			                      json_pack("{ss ss ss ss}", "family", fam == AF_INET ? "inet" : "inet6",
-			                                "address", addr, "netmask", nm, "scope", scope));
-		}
-		char *s = json_dumps(out, JSON_COMPACT);
-		if (s)
-			write_all(pfd[1], s, strlen(s));
-		_exit(0);
-	}
-	close(pfd[1]);
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	for (;;) {
-		if (len + 4096 > cap) {
-			char *nb = realloc(buf, cap = cap * 2 + 8192);
-			if (!nb)
-				break;
-			buf = nb;
-		}
-		ssize_t n = read(pfd[0], buf + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(pfd[0]);
-	waitpid(c, NULL, 0);
-	json_t *j = NULL;
-	if (buf) {
-		buf[len] = 0;
-		j = json_loads(buf, 0, NULL);
-		free(buf);
-	}
-	return j;
-}
-
 /* A number at a path of a stats object, trying a few spellings (runtime_stats follows the
  * `runc events --stats` shape: memory.usage.usage, cpu.usage.total, pids.current). */
 static json_int_t stat_at(json_t *s, const char *a, const char *b, const char *c)
@@ -1028,7 +905,10 @@ void container_state(struct manager *m, const struct instance_rec *r, json_t *st
 		if (cpu >= 0)
 			json_object_set_new(json_object_get(state, "cpu"), "usage", json_integer(cpu));
 	}
-	json_t *net = netns_interfaces(pid);
+	char nsp[64];
+	snprintf(nsp, sizeof nsp, "/proc/%d/ns/net", pid);
+	_cleanup_close_ int ns = open(nsp, O_RDONLY | O_CLOEXEC);
+	json_t *net = ns >= 0 ? netstate_interfaces_in(ns) : NULL;
 	if (net)
 		json_object_set_new(state, "network", net);
 }

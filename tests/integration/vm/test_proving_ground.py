@@ -228,6 +228,14 @@ def no_process(pid):
     return b"qemu" not in cmd
 
 
+def gone(pid):
+    """No such process any more (or a zombie waiting for its new parent to reap it)."""
+    try:
+        return pathlib.Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+
+
 def test_run_exit_status_output_env_cwd(host_only, tmp_path):
     env = dict(os.environ, VMTEST_VAR="two words, it's \"quoted\"\nand $NOT_EXPANDED", **{"BASH_FUNC_vmtest%%": "() { echo; }"})
     probe = pathlib.Path("/etc/vmtest-overlay-probe")
@@ -295,21 +303,28 @@ def test_run_killed_outright_takes_qemu_with_it(host_only):
     # by PR_SET_PDEATHSIG, not by the script's cleanup.
     p = subprocess.Popen([str(RUN), "--", "sleep", "600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          cwd=REPO)
+    def comm(pid):
+        try:
+            return pathlib.Path("/proc/%d/comm" % pid).read_text().strip()
+        except OSError:
+            return ""
     try:
-        qemu = []
+        kids = []
         for _ in range(600):
-            qemu = [c for c in children(p.pid) if not no_process(c)]
-            if qemu:
+            kids = [c for c in children(p.pid) if not gone(c)]
+            if any(comm(c).startswith("qemu") for c in kids):
                 break
             time.sleep(0.1)
-        assert qemu, "tests/vm/run never started qemu"
+        assert any(comm(c).startswith("qemu") for c in kids), "tests/vm/run never started qemu: %s" % kids
+        names = {c: comm(c) for c in kids}  # qemu, the watchdog's sleep, the cats copying CMD's output
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
         for _ in range(100):
-            if no_process(qemu[0]):
+            if all(gone(c) for c in kids):
                 break
             time.sleep(0.1)
-        assert no_process(qemu[0]), "qemu pid %d outlived a SIGKILL of tests/vm/run" % qemu[0]
+        left = {c: n for c, n in names.items() if not gone(c)}
+        assert not left, "outlived a SIGKILL of tests/vm/run: %s" % left
     finally:
         if p.poll() is None:
             p.kill()
