@@ -325,6 +325,12 @@ def test_run_killed_outright_takes_qemu_with_it(host_only):
             time.sleep(0.1)
         left = {c: n for c, n in names.items() if not gone(c)}
         assert not left, "outlived a SIGKILL of tests/vm/run: %s" % left
+        # no trap ran, so its run directory (an 8 GiB sparse scratch disk) stayed; the next run sweeps it
+        mine = [o.parent for o in (REPO / "build" / "vm").glob("run.*/owner") if o.read_text().strip() == str(p.pid)]
+        assert mine, "the killed run's directory (owner %d) was not found" % p.pid
+        r = vmrun("--timeout", str(BOOT_TIMEOUT), "--", "true")
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert not mine[0].exists(), "the next run did not sweep the killed run's %s" % mine[0]
     finally:
         if p.poll() is None:
             p.kill()
