@@ -118,7 +118,7 @@ int copy_file_sparse(int in, int out, void (*progress)(uint64_t done, uint64_t t
 		return isola_err(err, errno, "truncate the copy");
 	enum { CHUNK = 64 << 20, BUFSZ = 1 << 20 };
 	_cleanup_free_ char *buf = NULL; /* the read/write fallback's, allocated on first use */
-	uint64_t done = 0, last = 0;
+	uint64_t last = 0;
 	for (off_t pos = 0; pos < st.st_size;) {
 		off_t data = lseek(in, pos, SEEK_DATA);
 		if (data < 0 && errno == ENXIO)
@@ -153,10 +153,10 @@ int copy_file_sparse(int in, int out, void (*progress)(uint64_t done, uint64_t t
 				                 "the source ended at %lld, before its size %lld: changed while copied",
 				                 (long long)data, (long long)st.st_size);
 			data += n;
-			done += (uint64_t)n;
-			if (progress && done - last >= CHUNK) {
-				progress(done, (uint64_t)st.st_size, ud);
-				last = done;
+			/* by position, so a bar reaches the end though the holes were never copied */
+			if (progress && (uint64_t)data - last >= CHUNK) {
+				progress((uint64_t)data, (uint64_t)st.st_size, ud);
+				last = (uint64_t)data;
 			}
 		}
 		pos = hole;
