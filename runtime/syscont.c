@@ -852,6 +852,8 @@ int runtime_halt(const struct runtime_ctx *ctx, const char *id, unsigned timeout
 	struct runtime_state s;
 	if (runtime_state(ctx, id, &s, err) < 0)
 		return -1;
+	/* taken while init is known to be alive (so not a reused pid): its exit wakes the wait below */
+	_cleanup_close_ int pfd = s.status != RUNTIME_STOPPED ? pidfd_open(s.pid, 0) : -1;
 	if (s.status != RUNTIME_STOPPED && runtime_stop(ctx, id, timeout_ms, err) < 0)
 		return isola_err_wrap(err, "halt %s", id);
 	/* runtime_stop returns once init is gone (or after cgroup.kill): wait for the kill to land */
@@ -860,7 +862,9 @@ int runtime_halt(const struct runtime_ctx *ctx, const char *id, unsigned timeout
 			return -1;
 		if (s.status == RUNTIME_STOPPED)
 			break;
-		usleep(10000);
+		struct pollfd p = {.fd = pfd, .events = POLLIN};
+		if (pfd < 0 || poll(&p, 1, 10) < 0)
+			usleep(10000);
 	}
 	if (runtime_delete(ctx, id, s.status != RUNTIME_STOPPED, err) < 0)
 		return isola_err_wrap(err, "halt %s", id);
