@@ -41,9 +41,6 @@ all:
 # pkg-config is resolved lazily so `make deps` works before the -dev packages exist.
 pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
-# The same libraries linked into the binary (libc stays shared): for the commands run once per user
-# action (isola, isola-runtime), where the dynamic loader's relocations were 3 ms of a 13 ms `isola --help`.
-pc_libs_static = -Wl,-Bstatic $(call pc_libs,$(1)) -Wl,-Bdynamic -lm
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

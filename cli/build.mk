@@ -6,7 +6,7 @@ INSTALL_BINS += $(ISOLA_BIN)
 
 $(ISOLA_BIN): $(CLI_SRCS:%.c=$(B)/obj/%.o) $(B)/lib/libisola-manager.a $(B)/lib/libisola-runtime.a $(B)/lib/libisola-common.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs_static,sqlite3 jansson libseccomp libcap yaml-0.1)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,sqlite3 jansson libseccomp libcap yaml-0.1)
 
 .PHONY: bench-lifecycle
 BENCHES += bench-lifecycle

@@ -23,7 +23,7 @@ INSTALL_BINS += $(RUNTIME_BIN)
 
 $(RUNTIME_BIN): $(RUNTIME_CLI_SRCS:%.c=$(B)/obj/%.o) $(LIB_RUNTIME) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs_static,$(RUNTIME_LIBS))
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(call pc_libs,$(RUNTIME_LIBS))
 
 RUNTIME_UNIT := $(B)/tests/unit/test_runtime_config
 UNIT_TESTS += $(RUNTIME_UNIT)
