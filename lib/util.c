@@ -148,10 +148,12 @@ int copy_file_sparse(int in, int out, void (*progress)(uint64_t done, uint64_t t
 				continue;
 			if (n < 0)
 				return isola_err(err, errno, "copy bytes at %lld", (long long)data);
-			if (n == 0)
-				return isola_err(err, EIO,
-				                 "the source ended at %lld, before its size %lld: changed while copied",
-				                 (long long)data, (long long)st.st_size);
+			if (n == 0) {
+				/* the source shrank while copied (a running container's log, truncated): the copy
+				 * ends where it did rather than with zeros up to the old length */
+				st.st_size = data;
+				break;
+			}
 			data += n;
 			/* by position, so a bar reaches the end though the holes were never copied */
 			if (progress && (uint64_t)data - last >= CHUNK) {

@@ -20,7 +20,7 @@ int copy_fd(int in, int out, isola_error *err);
 /* Copy regular file in to regular file out, keeping holes: only the extents lseek(SEEK_DATA/SEEK_HOLE)
  * reports as data are copied (copy_file_range, else pread/pwrite), then out gets in's length. A VM disk
  * of 2 GiB with 600 MiB of data costs 600 MiB of writes, and its copy stays sparse. out is truncated
- * first. progress (may be NULL) is called about every 64 MiB with the offset reached and in's size. */
+ * first; a source that shrinks while copied gives a copy that ends where the source did. progress (may be NULL) is called about every 64 MiB with the offset reached and in's size. */
 int copy_file_sparse(int in, int out, void (*progress)(uint64_t done, uint64_t total, void *ud), void *ud,
                      isola_error *err);
 

@@ -192,6 +192,43 @@ static void check_sparse_copy(const char *dst)
 	unlink(dst);
 }
 
+struct shrink {
+	int fd, calls;
+};
+
+static void shrink_source(uint64_t done, uint64_t total, void *ud)
+{
+	struct shrink *s = ud;
+	if (s->calls++ == 0)
+		assert_int_equal(ftruncate(s->fd, 70 << 20), 0);
+}
+
+/* A running container's file truncated while a snapshot copies it: the copy ends where the source did. */
+static void test_copy_sparse_shrinking_source(void **state)
+{
+	char src[128], dst[128];
+	snprintf(src, sizeof src, "%s/shrink-src", root);
+	snprintf(dst, sizeof dst, "%s/shrink-dst", root);
+	_cleanup_close_ int s = open(src, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	_cleanup_close_ int d = open(dst, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(s >= 0 && d >= 0);
+	static char mib[1 << 20];
+	memset(mib, 'x', sizeof mib);
+	for (int i = 0; i < 130; i++)
+		assert_int_equal(write(s, mib, sizeof mib), (ssize_t)sizeof mib);
+	struct shrink sh = {.fd = s};
+	isola_error err;
+	if (copy_file_sparse(s, d, shrink_source, &sh, &err) < 0)
+		fail_msg("copy of a shrinking file: %s", err.msg);
+	assert_true(sh.calls >= 1);
+	struct stat st;
+	assert_int_equal(fstat(d, &st), 0);
+	if (st.st_size != (70 << 20))
+		fail_msg("the copy is %lld bytes; the source shrank to %d", (long long)st.st_size, 70 << 20);
+	unlink(src);
+	unlink(dst);
+}
+
 static void test_copy_sparse(void **state)
 {
 	char dst[128];
@@ -272,9 +309,10 @@ static void test_ipc_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_openat2),     cmocka_unit_test(test_fallback), cmocka_unit_test(test_names),
-	    cmocka_unit_test(test_json_paths),  cmocka_unit_test(test_sizes),    cmocka_unit_test(test_ipc_roundtrip),
-	    cmocka_unit_test(test_copy_sparse),
+	    cmocka_unit_test(test_openat2),     cmocka_unit_test(test_fallback),
+	    cmocka_unit_test(test_names),       cmocka_unit_test(test_json_paths),
+	    cmocka_unit_test(test_sizes),       cmocka_unit_test(test_ipc_roundtrip),
+	    cmocka_unit_test(test_copy_sparse), cmocka_unit_test(test_copy_sparse_shrinking_source),
 	};
 	return cmocka_run_group_tests_name("lib", tests, setup_tree, teardown_tree);
 }
