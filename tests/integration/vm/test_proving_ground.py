@@ -298,43 +298,66 @@ def children(pid):
     return out
 
 
-def test_run_killed_outright_takes_qemu_with_it(host_only):
-    # A caller's own timeout (subprocess.run's kill(), CI's) sends SIGKILL: no trap runs, so qemu must die
-    # by PR_SET_PDEATHSIG, not by the script's cleanup.
-    p = subprocess.Popen([str(RUN), "--", "sleep", "600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         cwd=REPO)
-    def comm(pid):
+def marked(mark):
+    """Live processes whose environment carries mark (every descendant of a run inherits it)."""
+    out = []
+    for env in pathlib.Path("/proc").glob("[0-9]*/environ"):
         try:
-            return pathlib.Path("/proc/%d/comm" % pid).read_text().strip()
-        except OSError:
-            return ""
+            if mark in env.read_bytes() and not gone(int(env.parent.name)):
+                out.append("%s %s" % (env.parent.name, (env.parent / "comm").read_text().strip()))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def kill_run_when(ready, what):
+    """Start a run, SIGKILL it once ready(children's comms) holds, and return it with what it left."""
+    mark = "ISOLA_VM_KILL_TEST=%d.%d" % (os.getpid(), time.monotonic_ns())
+    p = subprocess.Popen([str(RUN), "--", "sleep", "600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         cwd=REPO, env=dict(os.environ, **dict([mark.split("=", 1)])))
     try:
-        kids = []
-        for _ in range(600):
-            kids = [c for c in children(p.pid) if not gone(c)]
-            if any(comm(c).startswith("qemu") for c in kids):
+        for _ in range(6000):
+            comms = []
+            for c in children(p.pid):
+                try:
+                    comms.append(pathlib.Path("/proc/%d/comm" % c).read_text().strip())
+                except OSError:
+                    pass
+            if ready(comms):
                 break
-            time.sleep(0.1)
-        assert any(comm(c).startswith("qemu") for c in kids), "tests/vm/run never started qemu: %s" % kids
-        names = {c: comm(c) for c in kids}  # qemu, the watchdog's sleep, the cats copying CMD's output
+            time.sleep(0.01)
+        else:
+            raise AssertionError("tests/vm/run never reached %s" % what)
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
+        left = marked(mark.encode())
         for _ in range(100):
-            if all(gone(c) for c in kids):
+            if not left:
                 break
             time.sleep(0.1)
-        left = {c: n for c, n in names.items() if not gone(c)}
-        assert not left, "outlived a SIGKILL of tests/vm/run: %s" % left
-        # no trap ran, so its run directory (an 8 GiB sparse scratch disk) stayed; the next run sweeps it
-        mine = [o.parent for o in (REPO / "build" / "vm").glob("run.*/owner") if o.read_text().strip() == str(p.pid)]
-        assert mine, "the killed run's directory (owner %d) was not found" % p.pid
-        r = vmrun("--timeout", str(BOOT_TIMEOUT), "--", "true")
-        assert r.returncode == 0, r.stderr[-2000:]
-        assert not mine[0].exists(), "the next run did not sweep the killed run's %s" % mine[0]
+            left = marked(mark.encode())
+        return p, left
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_run_killed_outright_takes_qemu_with_it(host_only):
+    # A caller's own timeout (subprocess.run's kill(), CI's) sends SIGKILL: no trap runs, so qemu, the
+    # watchdog and the cats must die by PR_SET_PDEATHSIG, not by the script's cleanup — also when the
+    # kill lands while they are still being started (before setpriv's prctl).
+    _, left = kill_run_when(lambda comms: bool(comms) and any(c in ("setpriv", "sh") for c in comms),
+                            "its first child being started")
+    assert not left, "outlived a SIGKILL of tests/vm/run during its children's start: %s" % left
+    p, left = kill_run_when(lambda comms: any(c.startswith("qemu") for c in comms), "a running qemu")
+    assert not left, "outlived a SIGKILL of tests/vm/run: %s" % left
+    # no trap ran, so its run directory (an 8 GiB sparse scratch disk) stayed; the next run sweeps it
+    mine = [o.parent for o in (REPO / "build" / "vm").glob("run.*/owner") if o.read_text().strip() == str(p.pid)]
+    assert mine, "the killed run's directory (owner %d) was not found" % p.pid
+    r = vmrun("--timeout", str(BOOT_TIMEOUT), "--", "true")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not mine[0].exists(), "the next run did not sweep the killed run's %s" % mine[0]
 
 
 def test_run_refuses_missing_kernel(host_only):
