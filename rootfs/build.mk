@@ -44,5 +44,5 @@ DEPS += debootstrap squashfs-tools e2fsprogs busybox-static xz-utils python3-yam
         initramfs-tools-core
 
 # The Debian VM tests (tests/integration/vmm/test_vmm_debian.py, the manager's VM module with the guest
-# agent) need this image; the VM tier builds it (seconds with the debootstrap cache warm).
+# agent) need this image; the VM tier builds it (under a minute with the debootstrap cache warm).
 check-vm: image-debian-vm
