@@ -255,9 +255,11 @@ static void monitor_loop(struct monitor *mo, int lfd)
 				if (client >= 0)
 					write_all(client, buf, (size_t)n);
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				/* EIO: no slave open right now; keep waiting for init to exit */
-				struct timespec ts = {0, 50 * 1000 * 1000};
-				nanosleep(&ts, NULL);
+				/* EIO: no slave open right now (init closed it, or is exiting): keep waiting for init
+				 * without spinning on the hung-up master, but wake the moment it exits — a stop waits
+				 * for this process */
+				struct pollfd ex = {pidfd, POLLIN, 0};
+				poll(&ex, pidfd >= 0 ? 1 : 0, 50);
 			}
 		}
 		if (client >= 0 && (p[3].revents & (POLLIN | POLLHUP | POLLERR))) {
