@@ -16,7 +16,6 @@ console logs go to build/bench/vmboot-*.log."""
 import json
 import os
 import pathlib
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import tempfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "integration" / "vmm"))
+from vmm_helpers import control  # noqa: E402  (the control-socket client the VMM tests use)
 BUILD = pathlib.Path(os.environ.get("ISOLA_BUILD", REPO / "build"))
 VMM = BUILD / "bin" / "isola-vmm"
 IMG = BUILD / "images"
@@ -32,15 +33,6 @@ LIVE = "--live" in sys.argv  # echo each console line as it arrives (watching a 
 BASE = "root=/dev/vda rw net.ifnames=0"
 MILESTONES = [("kernel", ("Run /init", "Run /sbin/init")), ("initramfs", ("Welcome to", "systemd[1]: systemd")),
               ("systemd", ("login:",))]
-
-
-def ctl(path, op):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.connect(str(path))
-    s.send(json.dumps({"op": op}).encode())
-    r = json.loads(s.recv(1 << 16))
-    s.close()
-    return r
 
 
 def boot(tmp, verbose, n):
@@ -83,7 +75,7 @@ def boot(tmp, verbose, n):
     at["first-output"] = first
     if "systemd" in at:
         t1 = time.monotonic()
-        ctl(sock, "shutdown")
+        control(sock, "shutdown")
         for line in p.stdout:
             log.append("%8.2f %s" % (time.monotonic() - t0, line.rstrip("\n")))
             if LIVE:

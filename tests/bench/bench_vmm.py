@@ -7,12 +7,10 @@ Rss over every mapping of the VMM process except the guest-RAM memfd (/proc/PID/
 Prints medians over BENCH_RUNS runs (default 20). If kvmtool's lkvm is on PATH (or LKVM=path), it boots
 the same kernel and initramfs for the ratio; its boot time is taken from the serial marker instead (it
 has no boot-timer port), so the comparison uses wall time to the marker for both."""
-import json
 import os
 import pathlib
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,21 +18,14 @@ import tempfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "integration" / "vmm"))
+from vmm_helpers import control  # noqa: E402  (the control-socket client the VMM tests use)
 BUILD = pathlib.Path(os.environ.get("ISOLA_BUILD", REPO / "build"))
 VMM = BUILD / "bin" / "isola-vmm"
 INITRD = BUILD / "vmm" / "test-initramfs.cpio"
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
 KERNEL = sorted(pathlib.Path("/boot").glob("vmlinuz-*"))[-1]
 MEM_MIB = 256
-
-
-def ctl(path, op):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.connect(str(path))
-    s.send(json.dumps({"op": op}).encode())
-    r = json.loads(s.recv(1 << 16))
-    s.close()
-    return r
 
 
 def overhead_kib(pid):
@@ -65,9 +56,9 @@ def one_isola(tmp, extra="", args=()):
             wall = time.monotonic() - t0
         if "WAITING-POWER-BUTTON" in line:
             break
-    boot_us = ctl(sock, "status").get("boot_time_us")
+    boot_us = control(sock, "status").get("boot_time_us")
     over = overhead_kib(p.pid)
-    ctl(sock, "stop")
+    control(sock, "stop")
     p.communicate(timeout=120)
     return boot_us / 1000.0 if boot_us else None, wall, over
 
