@@ -5,12 +5,14 @@ second VMM asking for the same CID is refused.
 Network rule: AF_VSOCK is opened only after needs(kvm=True), i.e. only inside the proving ground
 (tests/vm/run); on the development machine (a VM whose vsock reaches the real hypervisor) these tests skip
 before any vsock socket exists."""
+import contextlib
 import os
 import random
 import select
 import socket
 import subprocess
 import time
+import types
 
 import pytest
 
@@ -80,113 +82,91 @@ def _finish(proc):
     return out, err
 
 
+@contextlib.contextmanager
+def guest_dials_in(vmm, cmdline, *args, kind=socket.SOCK_STREAM):
+    """The host listens on VMADDR_CID_ANY and a VMM started with args (and cmdline, its {port} filled in)
+    connects from the guest. Yields d with d.cid, d.conn, d.peer, d.proc; on leaving the block the
+    connection is closed and the VMM's output collected (d.out, d.err). Neither the VM nor the listener
+    outlives the block."""
+    cid, port = _cid_port()
+    d = types.SimpleNamespace(cid=cid, proc=None)
+    lsock = socket.socket(socket.AF_VSOCK, kind)
+    try:
+        lsock.bind((socket.VMADDR_CID_ANY, port))
+        lsock.listen(1)
+        d.proc = vmm("--vsock", "cid=%d" % cid, *args, cmdline=cmdline.format(port=port), wait=False)
+        d.conn, d.peer = _accept(lsock, d.proc)
+        with d.conn:
+            yield d
+        d.out, d.err = _finish(d.proc)
+    finally:
+        if d.proc is not None and d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+        lsock.close()
+
+
 def test_guest_connects_to_host_and_echoes(vmm, tmp_path):
     """Guest -> host (CID 2): the host listens on VMADDR_CID_ANY; the guest's marker arrives, 256 KiB sent
     back are echoed unchanged (many rx/tx buffers, so vhost and the irqfds run for real), the guest sees
     its CID, and the control socket shows the device running. Before connecting, the guest unloads and
     reloads its driver: the device is reset (vhost stopped) and re-armed on the second DRIVER_OK, so the
     round trip also proves the re-init path (and that the vCPU threads' seccomp filters allow it)."""
-    cid, port = _cid_port()
     sock = tmp_path / "ctl.sock"
-    lsock = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
-    try:
-        lsock.bind((socket.VMADDR_CID_ANY, port))
-        lsock.listen(1)
-        proc = vmm("--vsock", "cid=%d" % cid, "--control", str(sock),
-                   cmdline="isola.test=vsock-connect isola.vsock_reload isola.vsock_port=%d" % port,
-                   wait=False)
-        try:
-            conn, (peer_cid, _peer_port) = _accept(lsock, proc)
-            with conn:
-                assert peer_cid == cid, "connection from CID %d, the VM has %d" % (peer_cid, cid)
-                c = control(sock, "counters")
-                v = c["vsock"]
-                assert c["ok"] and v["cid"] == cid and v["running"], c
-                assert v["activations"] == 2 and v["stops"] >= 1, "driver reload = reset + re-arm: %s" % v
-                assert v["event_buffers"] > 0, "the driver's event buffers reach the user-space queue: %s" % v
-                _round_trip(conn, os.urandom(256 * 1024))
-            out, err = _finish(proc)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    finally:
-        lsock.close()
+    with guest_dials_in(vmm, "isola.test=vsock-connect isola.vsock_reload isola.vsock_port={port}",
+                        "--control", str(sock)) as d:
+        assert d.peer[0] == d.cid, "connection from CID %d, the VM has %d" % (d.peer[0], d.cid)
+        c = control(sock, "counters")
+        v = c["vsock"]
+        assert c["ok"] and v["cid"] == d.cid and v["running"], c
+        assert v["activations"] == 2 and v["stops"] >= 1, "driver reload = reset + re-arm: %s" % v
+        assert v["event_buffers"] > 0, "the driver's event buffers reach the user-space queue: %s" % v
+        _round_trip(d.conn, os.urandom(256 * 1024))
+    out, err = d.out, d.err
     assert "VSOCK-RELOADED" in out, out + err
-    assert "VSOCK-CID %d" % cid in out, "guest must read its CID from /dev/vsock:\n" + out + err
+    assert "VSOCK-CID %d" % d.cid in out, "guest must read its CID from /dev/vsock:\n" + out + err
     assert "VSOCK-ECHOED %d" % (256 * 1024) in out, out + err
-    assert proc.returncode == 0, "exit %d\n%s" % (proc.returncode, err)
+    assert d.proc.returncode == 0, "exit %d\n%s" % (d.proc.returncode, err)
 
 
 def test_seqpacket_keeps_message_boundaries(vmm):
     """SOCK_SEQPACKET (VIRTIO_VSOCK_F_SEQPACKET, offered when vhost has it; the guest agent may use it):
     the guest connects with SOCK_SEQPACKET and echoes message by message; each message comes back whole
     and alone, including an empty-ish 1-byte one and one larger than a 4 KiB rx buffer."""
-    cid, port = _cid_port()
-    lsock = socket.socket(socket.AF_VSOCK, socket.SOCK_SEQPACKET)
-    try:
-        lsock.bind((socket.VMADDR_CID_ANY, port))
-        lsock.listen(1)
-        proc = vmm("--vsock", "cid=%d" % cid,
-                   cmdline="isola.test=vsock-connect isola.vsock_type=seqpacket isola.vsock_port=%d" % port,
-                   wait=False)
-        try:
-            conn, _ = _accept(lsock, proc)
-            with conn:
-                conn.settimeout(BOOT_TIMEOUT)
-                assert conn.recv(65536) == MARKER, "the marker must arrive as one message"
-                msgs = [b"x", os.urandom(3000), os.urandom(20000), b"last"]
-                for m in msgs:
-                    conn.sendall(m)
-                    got = conn.recv(65536)
-                    assert got == m, "message of %d bytes came back as %d bytes" % (len(m), len(got))
-                conn.shutdown(socket.SHUT_WR)
-                assert conn.recv(65536) == b""
-            out, err = _finish(proc)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    finally:
-        lsock.close()
-    assert "VSOCK-ECHOED %d" % sum(len(m) for m in msgs) in out, out + err
-    assert proc.returncode == 0, "exit %d\n%s" % (proc.returncode, err)
+    with guest_dials_in(vmm, "isola.test=vsock-connect isola.vsock_type=seqpacket isola.vsock_port={port}",
+                        kind=socket.SOCK_SEQPACKET) as d:
+        d.conn.settimeout(BOOT_TIMEOUT)
+        assert d.conn.recv(65536) == MARKER, "the marker must arrive as one message"
+        msgs = [b"x", os.urandom(3000), os.urandom(20000), b"last"]
+        for m in msgs:
+            d.conn.sendall(m)
+            got = d.conn.recv(65536)
+            assert got == m, "message of %d bytes came back as %d bytes" % (len(m), len(got))
+        d.conn.shutdown(socket.SHUT_WR)
+        assert d.conn.recv(65536) == b""
+    assert "VSOCK-ECHOED %d" % sum(len(m) for m in msgs) in d.out, d.out + d.err
+    assert d.proc.returncode == 0, "exit %d\n%s" % (d.proc.returncode, d.err)
 
 
 def test_masked_vector_holds_interrupt_until_unmask(vmm, tmp_path):
     """vhost's irqfd writes would bypass the MSI-X mask: while the guest has the rx vector masked (it
     writes the table entry itself through /dev/mem), data the host sends must be signalled to the VMM's
     masked eventfd (counted), held pending, and delivered on unmask; the echo then completes."""
-    cid, port = _cid_port()
     sock = tmp_path / "ctl.sock"
-    lsock = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
-    try:
-        lsock.bind((socket.VMADDR_CID_ANY, port))
-        lsock.listen(1)
-        proc = vmm("--vsock", "cid=%d" % cid, "--control", str(sock),
-                   cmdline="iomem=relaxed isola.test=vsock-mask isola.vsock_port=%d" % port, wait=False)
-        try:
-            conn, _ = _accept(lsock, proc)
-            with conn:
-                assert _recv_exact(conn, len(MARKER), BOOT_TIMEOUT) == MARKER
-                wait_for_line(proc, "VSOCK-RX-MASKED", BOOT_TIMEOUT)
-                payload = os.urandom(32 * 1024)
-                conn.settimeout(BOOT_TIMEOUT)
-                conn.sendall(payload)
-                wait_for_line(proc, "VSOCK-RX-UNMASKED", BOOT_TIMEOUT)
-                v = control(sock, "counters")["vsock"]
-                assert v["masked_interrupts"] >= 1, "no interrupt was held while the vector was masked: %s" % v
-                conn.shutdown(socket.SHUT_WR)
-                assert _recv_exact(conn, len(payload), BOOT_TIMEOUT) == payload, "echo after unmask differs"
-            out, err = _finish(proc)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    finally:
-        lsock.close()
-    assert "VSOCK-ECHOED %d" % len(payload) in out, out + err
-    assert proc.returncode == 0, "exit %d\n%s" % (proc.returncode, err)
+    with guest_dials_in(vmm, "iomem=relaxed isola.test=vsock-mask isola.vsock_port={port}",
+                        "--control", str(sock)) as d:
+        assert _recv_exact(d.conn, len(MARKER), BOOT_TIMEOUT) == MARKER
+        wait_for_line(d.proc, "VSOCK-RX-MASKED", BOOT_TIMEOUT)
+        payload = os.urandom(32 * 1024)
+        d.conn.settimeout(BOOT_TIMEOUT)
+        d.conn.sendall(payload)
+        wait_for_line(d.proc, "VSOCK-RX-UNMASKED", BOOT_TIMEOUT)
+        v = control(sock, "counters")["vsock"]
+        assert v["masked_interrupts"] >= 1, "no interrupt was held while the vector was masked: %s" % v
+        d.conn.shutdown(socket.SHUT_WR)
+        assert _recv_exact(d.conn, len(payload), BOOT_TIMEOUT) == payload, "echo after unmask differs"
+    assert "VSOCK-ECHOED %d" % len(payload) in d.out, d.out + d.err
+    assert d.proc.returncode == 0, "exit %d\n%s" % (d.proc.returncode, d.err)
 
 
 def test_host_connects_to_guest_and_cid_is_exclusive(vmm, tmp_path):
