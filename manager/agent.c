@@ -199,6 +199,20 @@ static void sigmask_restore(struct sigmask_guard *g)
 		sigprocmask(SIG_SETMASK, &g->old, NULL);
 }
 
+/* One stdin frame, without blocking: sent (pending 0), or left pending for POLLOUT (EAGAIN). Any other
+ * error means the agent is done with stdin (the command exited and its status is on the way): stop
+ * sending and read what is left. */
+static void send_stdin(int fd, const char *frame, size_t *pending, bool *in_open)
+{
+	ssize_t n = send(fd, frame, *pending, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n >= 0) {
+		*pending = 0;
+	} else if (errno != EAGAIN && errno != EINTR) {
+		*pending = 0;
+		*in_open = false;
+	}
+}
+
 int agent_client_exec(const char *addr, int wait_ms, const struct exec_opts *o, int *status, isola_error *err)
 {
 	_cleanup_json_ json_t *req = json_pack("{ss s[] s[] sb}", "op", "exec", "argv", "env", "tty", o->tty);
@@ -271,17 +285,8 @@ int agent_client_exec(const char *addr, int wait_ms, const struct exec_opts *o, 
 			isola_err(err, errno, "poll");
 			break;
 		}
-		if (pending && (p[0].revents & POLLOUT)) {
-			ssize_t n = send(fd, inbuf, pending, MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (n >= 0)
-				pending = 0;
-			else if (errno != EAGAIN && errno != EINTR) {
-				/* the agent is done with stdin (the command exited and the agent is sending its status):
-				 * stop sending and read what is left */
-				pending = 0;
-				in_open = false;
-			}
-		}
+		if (pending && (p[0].revents & POLLOUT))
+			send_stdin(fd, inbuf, &pending, &in_open);
 		if (p[2].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -306,15 +311,7 @@ int agent_client_exec(const char *addr, int wait_ms, const struct exec_opts *o, 
 				in_open = false;
 			inbuf[0] = AGENT_STDIN;
 			pending = n > 0 ? (size_t)n + 1 : 1; /* an empty frame is EOF */
-			ssize_t s = send(fd, inbuf, pending, MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (s >= 0)
-				pending = 0;
-			else if (errno != EAGAIN && errno != EINTR) {
-				/* the agent is done with stdin (the command exited and the agent is sending its status):
-				 * stop sending and read what is left */
-				pending = 0;
-				in_open = false;
-			}
+			send_stdin(fd, inbuf, &pending, &in_open);
 		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			struct agent_packet pk;
