@@ -13,6 +13,21 @@ import time
 from agent_util import BIN, isola
 
 
+def read_to_end(master, deadline):
+    """What a pty master yields until the client exits (EIO once the last slave is closed), then close it."""
+    out = b""
+    while time.time() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return out
+
+
 def test_exit_status_and_stdio_separation(agent):
     p = isola("agent", "exec", agent.addr, "--", "sh", "-c", "echo to-out; echo to-err >&2; exit 7")
     assert p.returncode == 7, p.stderr
@@ -75,17 +90,7 @@ def test_pty_mode_window_size_and_status(agent):
     p = subprocess.Popen([str(BIN / "isola"), "agent", "exec", agent.addr, "-t", "--", "sh", "-c",
                           "tty; stty size; exit 5"], stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
-    out = b""
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the client exited and closed the pty
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
+    out = read_to_end(master, time.time() + 30)
     assert p.wait(30) == 5, out
     assert b"/dev/pts/" in out, "the command did not get a terminal: %r" % out
     assert b"33 101" in out, "the window size did not reach the guest pty: %r" % out
@@ -170,14 +175,6 @@ def test_window_resize_is_forwarded(agent):
     time.sleep(1)
     os.write(master, b"go\r")
     os.close(slave)
-    while time.time() < deadline:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
+    out += read_to_end(master, deadline)
     assert p.wait(30) == 0, out
     assert b"41 132" in out, "the new window size did not reach the guest pty: %r" % out
