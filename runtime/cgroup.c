@@ -218,6 +218,18 @@ static int open_dir_at(int dirfd, const char *name, isola_error *err)
 	return fd;
 }
 
+/* One level down a walk from the cgroup2 mount: *cur becomes comp's directory fd, where its path. */
+static int descend(int *cur, const char *comp, char *where, size_t len, isola_error *err)
+{
+	int nfd = open_dir_at(*cur, comp, err);
+	if (nfd < 0)
+		return -1;
+	close(*cur);
+	*cur = nfd;
+	snprintf(where + strlen(where), len - strlen(where), "/%s", comp);
+	return 0;
+}
+
 /* Make sure every controller in ctrls is in this level's cgroup.subtree_control, writing "+c" only for
  * the missing ones (the only write isola ever does outside its own cgroup). */
 static int enable_controllers(int dirfd, const char *where, char **ctrls, isola_error *err)
@@ -254,12 +266,8 @@ int cgroup_enable_above(const struct isola_cgroup *cg, char **ctrls, isola_error
 	for (char *comp = strtok_r(walk, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
 		if (enable_controllers(cur, where, ctrls, err) < 0)
 			return -1;
-		int nfd = open_dir_at(cur, comp, err);
-		if (nfd < 0)
+		if (descend(&cur, comp, where, sizeof(where), err) < 0)
 			return -1;
-		close(cur);
-		cur = nfd;
-		snprintf(where + strlen(where), sizeof(where) - strlen(where), "/%s", comp);
 	}
 	return 0;
 }
@@ -424,12 +432,8 @@ int cgroup_create(const struct cgroup_options *opts, const struct cgroup_resourc
 				return isola_err(err, EEXIST, "cgroup %s%s already exists and has processes", cg->mount,
 				                 path);
 		}
-		int nfd = open_dir_at(cur, comp, err);
-		if (nfd < 0)
+		if (descend(&cur, comp, where, sizeof(where), err) < 0)
 			return -1;
-		close(cur);
-		cur = nfd;
-		snprintf(where + strlen(where), sizeof(where) - strlen(where), "/%s", comp);
 		comp = next;
 	}
 	cg->dirfd = steal_fd(&cur);
