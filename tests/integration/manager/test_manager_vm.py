@@ -60,7 +60,7 @@ def vm(isola, vm_alias, request):
     name = "t-vm-one"
     t0 = time.time()
     isola.run("launch", vm_alias, name, "--vm", "-c", "limits.memory=768MiB",
-              "-c", "cloud-init.user-data=" + USER_DATA, timeout=900)  # a 2 GiB disk copy where no reflink
+              "-c", "cloud-init.user-data=" + USER_DATA, timeout=900)  # a sparse copy of the disk (its data) where no reflink
     # the first exec waits for the guest to boot far enough to run its agent
     env = dict(isola.env, ISOLA_AGENT_TIMEOUT="900")
     p = isola.run("exec", name, "--", "true", env=env, check=False, timeout=1000)
